@@ -1,0 +1,110 @@
+"""The workflows dongflow knows: the shipped ones plus any folders the user adds.
+
+Every version of every workflow stays available, because a project runs on the version it was
+created with; new projects take the highest version. One machine is built per workflow version, on
+first use, and reused for every project and query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.definition import Workflow
+from engine.errors import InvalidInput, WorkflowDefinitionError, WorkflowDefinitionErrors, WorkflowNotFound
+
+if TYPE_CHECKING:
+    from engine.machine import WorkflowMachine
+
+WORKFLOW_SUFFIXES = (".yaml", ".yml")
+
+
+class Catalog:
+    def __init__(self, workflows: Iterable[Workflow] = ()) -> None:
+        self._by_ref: dict[tuple[str, int], Workflow] = {}
+        self._machines: dict[tuple[str, int], WorkflowMachine] = {}
+        for wf in workflows:
+            self.add(wf)
+
+    @classmethod
+    def from_dirs(cls, dirs: Sequence[str | Path]) -> Catalog:
+        """Load every ``*.yaml``/``*.yml`` file of each folder; later folders add to earlier ones."""
+        from engine.loader import load_file
+
+        catalog = cls()
+        problems: list[InvalidInput] = []
+        for folder in dirs:
+            path = Path(folder)
+            if not path.is_dir():
+                raise InvalidInput("not a folder of workflow files", file=str(path), field="--workflows")
+            for file in sorted(p for p in path.iterdir() if p.suffix in WORKFLOW_SUFFIXES):
+                try:
+                    catalog.add(load_file(file))
+                except WorkflowDefinitionErrors as exc:
+                    problems.extend(exc.problems)
+                except InvalidInput as exc:
+                    problems.append(exc)
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise WorkflowDefinitionErrors(f"{len(problems)} problems in workflow files", problems)
+        return catalog
+
+    def add(self, workflow: Workflow) -> None:
+        ref = (workflow.id, workflow.version)
+        existing = self._by_ref.get(ref)
+        if existing is not None:
+            raise WorkflowDefinitionError(
+                f"workflow {workflow.id} version {workflow.version} is also defined in {existing.source}; "
+                "give one of them a higher version",
+                file=workflow.source,
+            )
+        self._by_ref[ref] = workflow
+
+    def ids(self) -> list[str]:
+        return sorted({wf_id for wf_id, _ in self._by_ref})
+
+    def versions(self, workflow_id: str) -> list[int]:
+        return sorted(v for wf_id, v in self._by_ref if wf_id == workflow_id)
+
+    def latest(self, workflow_id: str) -> Workflow:
+        versions = self.versions(workflow_id)
+        if not versions:
+            raise WorkflowNotFound(workflow_id, known=self.ids())
+        return self._by_ref[(workflow_id, versions[-1])]
+
+    def get(self, workflow_id: str, version: int | None = None) -> Workflow:
+        if version is None:
+            return self.latest(workflow_id)
+        try:
+            return self._by_ref[(workflow_id, version)]
+        except KeyError:
+            raise WorkflowNotFound(workflow_id, version, known=self.ids()) from None
+
+    def latest_all(self) -> list[Workflow]:
+        return [self.latest(wf_id) for wf_id in self.ids()]
+
+    def all(self) -> list[Workflow]:
+        return [self._by_ref[ref] for ref in sorted(self._by_ref)]
+
+    def default_id(self) -> str:
+        """The workflow new projects use when none is named: the only one, or space-improvement."""
+        ids = self.ids()
+        if "space-improvement" in ids:
+            return "space-improvement"
+        if len(ids) == 1:
+            return ids[0]
+        raise InvalidInput(
+            f"several workflows are installed ({', '.join(ids)}); choose one with --workflow",
+            field="workflow",
+        )
+
+    def machine(self, workflow: Workflow) -> WorkflowMachine:
+        ref = (workflow.id, workflow.version)
+        machine = self._machines.get(ref)
+        if machine is None:
+            from engine.machine import WorkflowMachine  # transitions is only imported when needed
+
+            machine = self._machines[ref] = WorkflowMachine(self.get(*ref))
+        return machine

@@ -1,0 +1,187 @@
+"""The one exception hierarchy of dongflow.
+
+Every error a coordinator can cause is a :class:`DongflowError`. Each class carries the exit code the
+CLI returns for it, and keeps the values it was raised with, so tests and callers can inspect them
+instead of parsing messages. The CLI maps them to one line on stderr in a single place.
+
+Exit codes (documented in the README):
+
+====  =========================================================================
+0     success
+1     unexpected internal error (a bug: please report it)
+2     command-line usage error (unknown option, missing argument) -- from click
+3     invalid input: a bad workflow file, CSV row, value, date or fact
+4     not found: project, workflow or trigger name that does not exist
+5     transition refused: not allowed from the current state, or a guard failed
+6     conflict: changed by someone else meanwhile, or the key already exists
+7     database problem: unreachable, locked, corrupt, or at an older schema
+8     alert delivery: some alerts could not be delivered (they will be retried)
+====  =========================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class DongflowError(Exception):
+    """Base of every error dongflow raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(DongflowError, ValueError):
+    """Input the user gave (a value, a file, a row) that dongflow cannot accept."""
+
+    exit_code = 3
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.field = field
+        self.problem = message
+        super().__init__(_locate(message, file, line, field))
+
+
+def _locate(message: str, file: str | None, line: int | None, field: str | None) -> str:
+    where = ""
+    if file is not None:
+        where = file + (f":{line}" if line is not None else "")
+    elif line is not None:
+        where = f"line {line}"
+    if field:
+        where = f"{where}: {field}" if where else field
+    return f"{where}: {message}" if where else message
+
+
+class WorkflowDefinitionError(InvalidInput):
+    """A workflow file that is not a valid workflow (one problem per instance)."""
+
+
+class InvalidInputs(InvalidInput):
+    """Several problems found in one input (e.g. every bad row of a CSV file).
+
+    ``problems`` keeps each one; the message names how many there were, so nothing is half-reported.
+    """
+
+    def __init__(self, summary: str, problems: Sequence[InvalidInput], *, file: str | None = None):
+        self.problems = list(problems)
+        super().__init__(summary, file=file)
+
+
+class WorkflowDefinitionErrors(InvalidInputs):
+    """Every problem found in one or more workflow files."""
+
+
+class NotFound(DongflowError, LookupError):
+    exit_code = 4
+
+
+class ProjectNotFound(NotFound):
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"no project with key {key!r}")
+
+
+class WorkflowNotFound(NotFound):
+    def __init__(self, workflow_id: str, version: int | None = None, known: Sequence[str] = ()) -> None:
+        self.workflow_id = workflow_id
+        self.version = version
+        what = f"{workflow_id} version {version}" if version is not None else workflow_id
+        hint = f" (known: {', '.join(known)})" if known else ""
+        super().__init__(f"no workflow {what}{hint}")
+
+
+class TransitionRefused(DongflowError):
+    """The trigger cannot fire now: not valid from this state, or a guard does not hold."""
+
+    exit_code = 5
+
+    def __init__(
+        self,
+        key: str,
+        trigger: str,
+        state: str,
+        reason: str,
+        allowed: Sequence[str] = (),
+    ) -> None:
+        self.key = key
+        self.trigger = trigger
+        self.state = state
+        self.reason = reason
+        self.allowed = list(allowed)
+        allowed_text = ", ".join(self.allowed) if self.allowed else "none"
+        super().__init__(
+            f"{key}: cannot {trigger} from {state}: {reason}; allowed from {state}: {allowed_text}"
+        )
+
+
+class ConflictError(DongflowError):
+    exit_code = 6
+
+
+class ChangedMeanwhile(ConflictError):
+    """Optimistic locking lost: another coordinator changed the project after we read it."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(
+            f"{key} was changed by someone else while you were working on it; "
+            "reload it (dongflow status KEY) and try again"
+        )
+
+
+class AlreadyExists(ConflictError):
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(f"{what} already exists")
+
+
+class DatabaseError(DongflowError):
+    exit_code = 7
+
+
+class SchemaOutdated(DatabaseError):
+    def __init__(self, current: str | None, expected: str) -> None:
+        self.current = current
+        self.expected = expected
+        if current is None:
+            msg = "the database has no dongflow schema yet; run: dongflow init"
+        else:
+            msg = (
+                f"the database schema is at revision {current}, this dongflow needs {expected}; "
+                "run: dongflow db upgrade"
+            )
+        super().__init__(msg)
+
+
+class DeliveryFailed(DongflowError):
+    """Some alerts could not be delivered; they stay queued and are retried."""
+
+    exit_code = 8
+
+
+class UnknownTrigger(NotFound):
+    def __init__(self, key: str, trigger: str, state: str, allowed: Sequence[str] = ()) -> None:
+        self.key = key
+        self.trigger = trigger
+        self.state = state
+        self.allowed = list(allowed)
+        allowed_text = ", ".join(self.allowed) if self.allowed else "none"
+        super().__init__(
+            f"{key}: its workflow has no trigger {trigger!r}; allowed from {state}: {allowed_text}"
+        )

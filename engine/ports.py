@@ -1,0 +1,47 @@
+"""What the use cases need from storage, as an interface (storage/ implements it).
+
+The engine never imports a database library; tests can run the use cases on any implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from engine.project import Event, Project
+
+
+@dataclass(frozen=True)
+class ProjectQuery:
+    key: str | None = None
+    gu: str | None = None
+    year: int | None = None
+    state: str | None = None
+    workflow_id: str | None = None
+    limit: int | None = None
+
+
+class ProjectStore(Protocol):
+    def get(self, key: str) -> Project:
+        """The project, or raise ProjectNotFound."""
+
+    def add(
+        self,
+        items: Sequence[tuple[Project, Sequence[Event]]],
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Insert new projects with their events, all or none (AlreadyExists on a taken key)."""
+
+    def save(self, project: Project, event: Event) -> None:
+        """Store ``project`` (whose version is one more than the stored one) and its event, in one
+        transaction; raise ChangedMeanwhile if the stored version is no longer ``version - 1``."""
+
+    def events(self, key: str) -> list[Event]:
+        """A project's events in order (ProjectNotFound if there is no such project)."""
+
+    def find(self, query: ProjectQuery) -> list[Project]:
+        """Projects matching the query, ordered by key."""
+
+    def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` are already taken."""

@@ -1,0 +1,201 @@
+"""The coordinators' use cases: add, import, advance, record facts, query.
+
+Each use case validates everything before it writes, then writes once through the store, so a
+refused or invalid request leaves the database exactly as it was. Time comes in as ``now`` (and
+``at`` for back-dated entries): nothing here reads the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from engine import project as proj
+from engine.catalog import Catalog
+from engine.csv_input import read_records
+from engine.definition import Workflow
+from engine.errors import AlreadyExists, InvalidInput, InvalidInputs, NotFound
+from engine.ports import ProjectQuery, ProjectStore
+from engine.project import Event, Project
+from engine.values import clean_note, clean_text, parse_date, parse_year
+
+IMPORT_COLUMNS = ("key", "gu", "dong", "year", "workflow", "target")
+IMPORT_REQUIRED = ("key", "gu", "dong", "year")
+IMPORT_ALIASES = {
+    "key": ("키", "사업키", "project"),
+    "gu": ("구", "자치구", "district"),
+    "dong": ("동", "행정동", "동명"),
+    "year": ("연도", "년도", "cohort", "사업연도"),
+    "workflow": ("워크플로", "workflow_id"),
+    "target": ("목표일", "준공목표일", "target_date"),
+}
+MAX_REPORTED = 200
+"""Bad rows kept for the report; more are counted, not kept (a broken 100 MB file must not fill RAM)."""
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """A project as typed by a user, before validation."""
+
+    key: str
+    gu: str
+    dong: str
+    year: str | int
+    workflow: str | None = None
+    target: str | dt.date | None = None
+
+
+class Service:
+    def __init__(self, store: ProjectStore, catalog: Catalog) -> None:
+        self.store = store
+        self.catalog = catalog
+
+    # -- helpers ---------------------------------------------------------------------------
+    def workflow_of(self, project: Project) -> Workflow:
+        return self.catalog.get(project.workflow_id, project.workflow_version)
+
+    def _validate_spec(self, spec: ProjectSpec, actor: str, now: dt.datetime) -> tuple[Project, Event]:
+        key = clean_text(spec.key, "key")
+        gu = clean_text(spec.gu, "gu")
+        dong = clean_text(spec.dong, "dong")
+        year = parse_year(spec.year)
+        workflow_id = clean_text(spec.workflow, "workflow", required=False) or self.catalog.default_id()
+        try:
+            workflow = self.catalog.latest(workflow_id)
+        except NotFound as exc:
+            raise InvalidInput(exc.message, field="workflow") from None
+        target = None
+        if spec.target not in (None, ""):
+            target = parse_date(spec.target, "target")
+        return proj.new_project(
+            workflow, key=key, gu=gu, dong=dong, year=year, target=target, actor=actor, now=now
+        )
+
+    # -- use cases -------------------------------------------------------------------------
+    def add_project(self, spec: ProjectSpec, *, actor: str, now: dt.datetime) -> Project:
+        project, event = self._validate_spec(spec, clean_text(actor, "actor"), now)
+        if self.store.existing_keys([project.key]):
+            raise AlreadyExists(f"project {project.key}")
+        self.store.add([(project, [event])])
+        return project
+
+    def import_csv(
+        self,
+        stream: BinaryIO,
+        source: str,
+        *,
+        actor: str,
+        now: dt.datetime,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Import every row of a CSV file, or none: all bad rows are reported together."""
+        actor = clean_text(actor, "actor")
+        items: list[tuple[Project, list[Event]]] = []
+        problems: list[InvalidInput] = []
+        bad_rows = 0
+        first_line: dict[str, int] = {}
+
+        def bad(exc: InvalidInput) -> None:
+            nonlocal bad_rows
+            bad_rows += 1
+            if len(problems) < MAX_REPORTED:
+                problems.append(exc)
+
+        for record in read_records(stream, source, IMPORT_COLUMNS, IMPORT_REQUIRED, IMPORT_ALIASES):
+            values = record.values
+            try:
+                project, event = self._validate_spec(
+                    ProjectSpec(
+                        key=values["key"],
+                        gu=values["gu"],
+                        dong=values["dong"],
+                        year=values["year"],
+                        workflow=values.get("workflow") or None,
+                        target=values.get("target") or None,
+                    ),
+                    actor,
+                    now,
+                )
+            except InvalidInput as exc:
+                bad(InvalidInput(exc.problem, file=source, line=record.line, field=exc.field))
+                continue
+            if project.key in first_line:
+                bad(
+                    InvalidInput(
+                        f"duplicate key {project.key!r} (first on line {first_line[project.key]})",
+                        file=source,
+                        line=record.line,
+                        field="key",
+                    )
+                )
+                continue
+            first_line[project.key] = record.line
+            items.append((project, [event]))
+        if not items and not bad_rows:
+            raise InvalidInput("the file has a header but no rows", file=source)
+        for chunk_start in range(0, len(items), 5000):
+            chunk = [p.key for p, _ in items[chunk_start : chunk_start + 5000]]
+            for key in sorted(self.store.existing_keys(chunk)):
+                bad(InvalidInput(f"project {key!r} already exists", file=source, line=first_line[key], field="key"))
+        if bad_rows:
+            problems.sort(key=lambda p: p.line or 0)
+            raise InvalidInputs(
+                f"{bad_rows} bad row{'s' if bad_rows > 1 else ''}; nothing was imported", problems, file=source
+            )
+        self.store.add(items, progress)
+        return len(items)
+
+    def advance(
+        self,
+        key: str,
+        trigger: str,
+        *,
+        actor: str,
+        now: dt.datetime,
+        at: dt.datetime | None = None,
+        note: str | None = None,
+    ) -> tuple[Project, Event]:
+        actor = clean_text(actor, "actor")
+        note = clean_note(note)
+        trigger = clean_text(trigger, "trigger")
+        project = self.store.get(key)
+        workflow = self.workflow_of(project)
+        step = self.catalog.machine(workflow).fire(
+            project.key, project.state, trigger, project.facts, project.previous_state, note
+        )
+        updated, event = proj.apply_step(project, step, actor=actor, at=at or now, now=now, note=note)
+        self.store.save(updated, event)
+        return updated, event
+
+    def set_fact(
+        self, key: str, name: str, raw_value: str, *, actor: str, now: dt.datetime, note: str | None = None
+    ) -> tuple[Project, Any]:
+        actor = clean_text(actor, "actor")
+        project = self.store.get(key)
+        workflow = self.workflow_of(project)
+        spec = workflow.facts.get(name)
+        if spec is None:
+            known = ", ".join(workflow.facts) or "none"
+            raise InvalidInput(f"workflow {workflow.ref} has no fact {name!r} (known: {known})", field="fact")
+        value = spec.parse(raw_value)
+        updated, event = proj.set_fact(project, name, value, actor=actor, now=now, note=clean_note(note))
+        self.store.save(updated, event)
+        return updated, value
+
+    def status(self, query: ProjectQuery) -> list[Project]:
+        if query.key is not None:
+            return [self.store.get(query.key)]
+        return self.store.find(query)
+
+    def history(self, key: str) -> list[Event]:
+        return self.store.events(key)
+
+    def add_with_history(self, items: Sequence[tuple[Project, Sequence[Event]]]) -> None:
+        """Insert ready-made projects with their whole histories (the demo), all or none."""
+        for project, events in items:
+            replayed = proj.replay(events)
+            if replayed.state != project.state or replayed.version != project.version:
+                raise InvalidInput(f"history of {project.key} does not lead to its state", field="history")
+        self.store.add(items)

@@ -1,0 +1,212 @@
+"""Projects and events in SQL: rows <-> domain objects, and SQL errors -> dongflow errors.
+
+Writes use SQLAlchemy Core on the SQLModel tables (a third faster than the ORM for the hot path of
+one versioned UPDATE plus one INSERT). The optimistic lock is the ``WHERE version = :expected`` of
+that UPDATE; the unique (project, seq) of events is a second guard, so a lost race can neither
+overwrite a change nor write a second event for the same step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from engine.errors import AlreadyExists, ChangedMeanwhile, ProjectNotFound
+from engine.ports import ProjectQuery
+from engine.project import Event, Project
+from storage.db import Database
+from storage.tables import EventRow, ProjectRow
+
+P = ProjectRow.__table__  # type: ignore[attr-defined]
+E = EventRow.__table__  # type: ignore[attr-defined]
+
+BATCH = 2000
+
+
+def project_values(p: Project) -> dict[str, Any]:
+    return {
+        "key": p.key,
+        "gu": p.gu,
+        "dong": p.dong,
+        "year": p.year,
+        "workflow_id": p.workflow_id,
+        "workflow_version": p.workflow_version,
+        "state": p.state,
+        "previous_state": p.previous_state,
+        "target_date": p.target,
+        "entered_at": p.entered_at,
+        "facts": dict(p.facts),
+        "reached": {state: at.astimezone(dt.timezone.utc).isoformat() for state, at in p.reached.items()},
+        "created_at": p.created_at or p.entered_at,
+        "version": p.version,
+    }
+
+
+def event_values(e: Event, project_id: int) -> dict[str, Any]:
+    return {
+        "project_id": project_id,
+        "seq": e.seq,
+        "kind": e.kind,
+        "trigger": e.trigger,
+        "from_state": e.from_state,
+        "to_state": e.to_state,
+        "actor": e.actor,
+        "at": e.at,
+        "recorded_at": e.recorded_at or e.at,
+        "note": e.note,
+        "data": dict(e.data),
+    }
+
+
+def row_to_project(row: Row[Any] | Any) -> Project:
+    m = row._mapping
+    return Project(
+        key=m["key"],
+        gu=m["gu"],
+        dong=m["dong"],
+        year=m["year"],
+        workflow_id=m["workflow_id"],
+        workflow_version=m["workflow_version"],
+        state=m["state"],
+        previous_state=m["previous_state"],
+        target=m["target_date"],
+        entered_at=m["entered_at"],
+        facts=dict(m["facts"] or {}),
+        reached={state: _utc(at) for state, at in (m["reached"] or {}).items()},
+        version=m["version"],
+        created_at=m["created_at"],
+    )
+
+
+def row_to_event(row: Row[Any] | Any, key: str) -> Event:
+    m = row._mapping
+    return Event(
+        key=key,
+        seq=m["seq"],
+        kind=m["kind"],
+        trigger=m["trigger"],
+        from_state=m["from_state"],
+        to_state=m["to_state"],
+        actor=m["actor"],
+        at=m["at"],
+        recorded_at=m["recorded_at"],
+        note=m["note"],
+        data=dict(m["data"] or {}),
+    )
+
+
+def _utc(text: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+class SqlProjectStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self, key: str) -> Project:
+        with self.db.read() as conn:
+            row = conn.execute(select(P).where(P.c.key == key)).first()
+        if row is None:
+            raise ProjectNotFound(key)
+        return row_to_project(row)
+
+    def add(
+        self,
+        items: Sequence[tuple[Project, Sequence[Event]]],
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        try:
+            with self.db.write() as conn:
+                for start in range(0, len(items), BATCH):
+                    batch = items[start : start + BATCH]
+                    self._insert_batch(conn, batch)
+                    if progress is not None:
+                        progress(len(batch))
+        except IntegrityError:
+            taken = self.existing_keys([p.key for p, _ in items])
+            what = f"project {sorted(taken)[0]}" if taken else "one of these projects"
+            raise AlreadyExists(what) from None
+
+    @staticmethod
+    def _insert_batch(conn: Connection, batch: Sequence[tuple[Project, Sequence[Event]]]) -> None:
+        ids = conn.execute(
+            insert(P).returning(P.c.id, sort_by_parameter_order=True),
+            [project_values(p) for p, _ in batch],
+        ).scalars().all()
+        events = [event_values(e, pid) for (_, evs), pid in zip(batch, ids) for e in evs]
+        if events:
+            conn.execute(insert(E), events)
+
+    def save(self, project: Project, event: Event) -> None:
+        values = project_values(project)
+        for fixed in ("key", "created_at"):
+            values.pop(fixed)
+        try:
+            with self.db.write() as conn:
+                project_id = conn.execute(
+                    update(P)
+                    .where(P.c.key == project.key, P.c.version == project.version - 1)
+                    .values(**values)
+                    .returning(P.c.id)
+                ).scalar()
+                if project_id is None:
+                    exists = conn.execute(select(P.c.id).where(P.c.key == project.key)).first()
+                    if exists is None:
+                        raise ProjectNotFound(project.key)
+                    raise ChangedMeanwhile(project.key)
+                conn.execute(insert(E).values(**event_values(event, project_id)))
+        except IntegrityError:
+            raise ChangedMeanwhile(project.key) from None
+
+    def events(self, key: str) -> list[Event]:
+        with self.db.read() as conn:
+            project_id = conn.execute(select(P.c.id).where(P.c.key == key)).scalar()
+            if project_id is None:
+                raise ProjectNotFound(key)
+            rows = conn.execute(select(E).where(E.c.project_id == project_id).order_by(E.c.seq)).all()
+        return [row_to_event(r, key) for r in rows]
+
+    def find(self, query: ProjectQuery) -> list[Project]:
+        stmt = select(P)
+        if query.key is not None:
+            stmt = stmt.where(P.c.key == query.key)
+        if query.gu is not None:
+            stmt = stmt.where(P.c.gu == query.gu)
+        if query.year is not None:
+            stmt = stmt.where(P.c.year == query.year)
+        if query.state is not None:
+            stmt = stmt.where(P.c.state == query.state)
+        if query.workflow_id is not None:
+            stmt = stmt.where(P.c.workflow_id == query.workflow_id)
+        stmt = stmt.order_by(P.c.key)
+        if query.limit is not None:
+            stmt = stmt.limit(query.limit)
+        with self.db.read() as conn:
+            return [row_to_project(r) for r in conn.execute(stmt)]
+
+    def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        with self.db.read() as conn:
+            for start in range(0, len(keys), 900):
+                chunk = list(keys[start : start + 900])
+                found.update(conn.execute(select(P.c.key).where(P.c.key.in_(chunk))).scalars())
+        return found
+
+    def count(self) -> int:
+        with self.db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(P)).scalar() or 0)
+
+    def all_histories(self) -> Iterable[tuple[Project, list[Event]]]:
+        """Every project with its events (for verification); streams project by project."""
+        with self.db.read() as conn:
+            projects = {r.id: row_to_project(r) for r in conn.execute(select(P))}
+            by_project: dict[int, list[Event]] = {pid: [] for pid in projects}
+            for r in conn.execute(select(E).order_by(E.c.project_id, E.c.seq)):
+                by_project[r.project_id].append(row_to_event(r, projects[r.project_id].key))
+        for pid, project in projects.items():
+            yield project, by_project[pid]

@@ -1,0 +1,36 @@
+"""Creating and upgrading the schema with Alembic (imported only by `init` and `db` commands)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from storage.db import Database
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str]:
+    """Bring the schema to ``revision``; returns (before, after). Safe to run any number of times."""
+    db.prepare_file()
+    before = db.current_revision()
+    cfg = _config()
+    with db.translate_errors(), db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    return before, db.current_revision() or ""
