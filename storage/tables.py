@@ -76,3 +76,66 @@ class EventRow(SQLModel, table=True):
 
 
 metadata = SQLModel.metadata
+
+
+class AlertRow(SQLModel, table=True):
+    """One warning: exactly one per (project, milestone, level), created by the check that found it."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("project_id", "milestone", "level", name="uq_alerts_project_milestone_level"),
+        Index("ix_alerts_created_at", "created_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    project_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    )
+    milestone: str = Field(sa_column=Column(String(100), nullable=False))
+    level: str = Field(sa_column=Column(String(20), nullable=False))
+    due_date: dt.date = Field(sa_column=Column(Date, nullable=False))
+    days: int = Field(sa_column=Column(Integer, nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    as_of: dt.date = Field(sa_column=Column(Date, nullable=False))
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class DeliveryRow(SQLModel, table=True):
+    """An alert to one recipient through one channel: the outbox row a sender works through.
+
+    Marked ``sent`` only after the channel accepted it; a failure is kept with its error and the
+    time of the next attempt (backoff), so nothing is lost and ``alerts list --failed`` shows it.
+    """
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "channel", "recipient", name="uq_deliveries_alert_channel_recipient"),
+        Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    alert_id: int = Field(sa_column=Column(Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False))
+    channel: str = Field(sa_column=Column(String(100), nullable=False))
+    recipient: str = Field(sa_column=Column(String(300), nullable=False))
+    status: str = Field(sa_column=Column(String(20), nullable=False))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    next_attempt_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    sent_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class JobRow(SQLModel, table=True):
+    """What must survive a restart of the scheduler: the last good run and the lease on the job.
+
+    APScheduler 3 keeps its jobs in memory here (its job stores cannot be shared between processes),
+    so the lease that stops two schedulers from sending twice lives in dongflow's own table.
+    """
+
+    __tablename__ = "jobs"
+
+    name: str = Field(sa_column=Column(String(100), primary_key=True))
+    last_success_as_of: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    last_success_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    lease_owner: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    lease_expires_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))

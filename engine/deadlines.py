@@ -1,0 +1,371 @@
+"""Milestone due dates, warning levels and the at-risk forecast, for an as-of date passed in.
+
+Works on stored rows (anything shaped like :class:`Tracked`), never on state machines: the nightly
+check covers the whole portfolio, and attaching 100k projects to a machine would take a minute and a
+gigabyte (pytransitions issue 434). Everything per workflow (due-date rules, which states satisfy a
+milestone, remaining time from each state) is computed once and reused for every project.
+
+Levels of a milestone that is not yet reached, for an as-of date:
+
+* ``pending``   -- due later than the warning window;
+* ``due_soon``  -- due within ``warnings.due_soon_days``;
+* ``overdue``   -- due date passed;
+* ``escalated`` -- overdue by more than ``warnings.escalate_after_days``.
+
+A reached milestone is ``met`` or ``met_late`` (with the days). A project is **at risk** when its
+earliest possible completion (as-of date plus the time its remaining states take) falls after its
+target, before any milestone is missed. Durations are the workflow's declared ``expected_days``
+until enough completed projects exist; then the observed median per state is used, and said.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from engine.definition import PREVIOUS, Milestone, Workflow
+from engine.loader import successor_map
+from engine.workdays import WorkCalendar
+
+PENDING = "pending"
+DUE_SOON = "due_soon"
+OVERDUE = "overdue"
+ESCALATED = "escalated"
+MET = "met"
+MET_LATE = "met_late"
+AT_RISK = "at_risk"
+CLOSED = "closed"
+
+ALERT_LEVELS = (DUE_SOON, OVERDUE, ESCALATED, AT_RISK)
+"""Levels that produce an alert."""
+SEVERITY = {CLOSED: 0, MET: 0, MET_LATE: 0, PENDING: 1, DUE_SOON: 2, AT_RISK: 3, OVERDUE: 4, ESCALATED: 5}
+
+MIN_OBSERVED = 5
+"""Completed projects needed before observed durations replace the declared ones."""
+
+
+class Tracked(Protocol):
+    """What the deadline computation reads of a project (a Project or a lighter stored row)."""
+
+    key: str
+    workflow_id: str
+    workflow_version: int
+    year: int
+    state: str
+    previous_state: str | None
+    target: dt.date
+    entered_at: dt.datetime
+    reached: Mapping[str, dt.datetime]
+
+
+@dataclass(frozen=True)
+class MilestoneStatus:
+    milestone: Milestone
+    due: dt.date
+    level: str
+    days: int
+    """Days late (overdue, met_late) or days left before the due date (pending, due_soon, met: 0)."""
+    reached_on: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Risk:
+    at_risk: bool
+    earliest: dt.date
+    slack_days: int
+    """Target minus earliest completion: negative when at risk."""
+    basis: str
+    """``declared`` or ``observed (n=..)``: where the durations come from."""
+    remaining: tuple[tuple[str, int], ...]
+    """(state, days still needed) along the fastest remaining course."""
+
+    def reason(self, target: dt.date) -> str:
+        steps = ", ".join(f"{state} {days}d" for state, days in self.remaining if days)
+        late = -self.slack_days
+        return (
+            f"earliest completion {self.earliest.isoformat()} is {late} day{'s' if late != 1 else ''} after the target "
+            f"{target.isoformat()} ({steps or 'no time left'}; {self.basis} durations)"
+        )
+
+
+@dataclass(frozen=True)
+class Assessment:
+    key: str
+    state: str
+    """The state on the as-of date (reconstructed from first-entry times for a past date)."""
+    milestones: tuple[MilestoneStatus, ...]
+    risk: Risk | None
+    closed: bool = False
+    """In a final state: nothing more is due."""
+
+    @property
+    def next(self) -> MilestoneStatus | None:
+        open_ = [m for m in self.milestones if m.level not in (MET, MET_LATE)]
+        return min(open_, key=lambda m: m.due) if open_ else None
+
+    @property
+    def level(self) -> str:
+        if self.closed and not self.milestones:
+            return CLOSED
+        levels = [m.level for m in self.milestones if m.level not in (MET, MET_LATE)]
+        if self.risk is not None and self.risk.at_risk:
+            levels.append(AT_RISK)
+        return worst(levels) if levels else MET
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Days each state takes: observed medians where known, else the declared expectation."""
+
+    days: Mapping[str, int]
+    observed: Mapping[str, int] = field(default_factory=dict)
+    samples: int = 0
+
+    @property
+    def basis(self) -> str:
+        return f"observed (median of {self.samples} completed)" if self.observed else "declared"
+
+
+def declared_durations(workflow: Workflow) -> Durations:
+    return Durations({s.id: s.expected_days or 0 for s in workflow.states})
+
+
+def observed_durations(
+    workflow: Workflow, completed: Iterable[Mapping[str, dt.datetime]], minimum: int = MIN_OBSERVED
+) -> Durations:
+    """Median days from first entering each state to first entering the next, over completed projects.
+
+    Loops (a design sent back for revision) and holds fall inside the span, which is what a forecast
+    of "how long from here" needs.
+    """
+    samples: dict[str, list[float]] = {}
+    count = 0
+    for reached in completed:
+        if workflow.target.state not in reached:
+            continue
+        count += 1
+        ordered = sorted(reached.items(), key=lambda item: item[1])
+        for (state, start), (_, end) in zip(ordered, ordered[1:]):
+            samples.setdefault(state, []).append((end - start).total_seconds() / 86400)
+    declared = declared_durations(workflow)
+    if count < minimum:
+        return declared
+    observed = {
+        state: max(0, round(statistics.median(values)))
+        for state, values in samples.items()
+        if len(values) >= minimum and workflow.has_state(state)
+    }
+    return Durations({**declared.days, **observed}, observed, count)
+
+
+class DeadlinePlanner:
+    """Deadline and risk computation for one workflow version; build once, assess many projects."""
+
+    def __init__(self, workflow: Workflow, tz: ZoneInfo, durations: Durations | None = None) -> None:
+        self.workflow = workflow
+        self.tz = tz
+        self.calendar = WorkCalendar(workflow.calendar)
+        self.durations = durations or declared_durations(workflow)
+        self.finals = {s.id for s in workflow.states if s.final}
+        self._satisfying = {m.id: self._states_satisfying(m.state) for m in workflow.milestones}
+        self._remaining = self._remaining_course()
+        self._dues: dict[tuple[dt.date, int], tuple[tuple[Milestone, dt.date], ...]] = {}
+
+    # -- per-workflow preparation --------------------------------------------------------
+    def _states_satisfying(self, state: str) -> frozenset[str]:
+        """The milestone's state, or any state that can only come after it (e.g. a skipped step)."""
+        wf = self.workflow
+        edges = _forward_edges(wf)
+        after = _reach(state, edges)
+        result = {state}
+        for other in after:
+            if other == state or state in _reach(other, edges):
+                continue
+            if other in self.finals and other != wf.target.state:
+                continue  # cancelled is not "done"
+            result.add(other)
+        return frozenset(result)
+
+    def _remaining_course(self) -> dict[str, tuple[int, tuple[str, ...]]]:
+        """Fewest days from entering each state to reaching the target, and the states on the way."""
+        wf = self.workflow
+        target = wf.target.state
+        incoming: dict[str, set[str]] = {s.id: set() for s in wf.states}
+        for src, dests in _forward_edges(wf).items():
+            for d in dests:
+                incoming[d].add(src)
+        best: dict[str, tuple[int, tuple[str, ...]]] = {target: (0, ())}
+        heap: list[tuple[int, str]] = [(0, target)]
+        while heap:
+            cost, state = heapq.heappop(heap)
+            if cost > best[state][0]:
+                continue
+            for prev in incoming[state]:
+                new = cost + self.durations.days.get(prev, 0)
+                if prev not in best or new < best[prev][0]:
+                    best[prev] = (new, (prev, *best[state][1]))
+                    heapq.heappush(heap, (new, prev))
+        return best
+
+    def dues(self, target: dt.date, year: int) -> tuple[tuple[Milestone, dt.date], ...]:
+        """Each milestone's due date for a project with this target and cohort year."""
+        cache_key = (target, year)
+        found = self._dues.get(cache_key)
+        if found is None:
+            found = tuple(
+                (m, self.calendar.roll(m.due.resolve(target, year))) for m in self.workflow.milestones
+            )
+            self._dues[cache_key] = found
+        return found
+
+    # -- per project ---------------------------------------------------------------------
+    def local_date(self, moment: dt.datetime) -> dt.date:
+        return moment.astimezone(self.tz).date()
+
+    def state_on(self, p: Tracked, as_of: dt.date) -> tuple[str, dt.date]:
+        """The state on ``as_of`` and the day it was entered (first entries for a past date)."""
+        entered = self.local_date(p.entered_at)
+        if entered <= as_of:
+            return p.state, entered
+        past = [(self.local_date(at), state) for state, at in p.reached.items() if self.local_date(at) <= as_of]
+        if not past:
+            return self.workflow.initial.id, self.local_date(min(p.reached.values(), default=p.entered_at))
+        day, state = max(past)
+        return state, day
+
+    def assess(self, p: Tracked, as_of: dt.date) -> Assessment:
+        state, entered = self.state_on(p, as_of)
+        if state in self.finals and state != self.workflow.target.state:
+            return Assessment(p.key, state, (), None, closed=True)
+        reached_days = {s: self.local_date(at) for s, at in p.reached.items()}
+        warnings = self.workflow.warnings
+        statuses = []
+        for milestone, due in self.dues(p.target, p.year):
+            hits = [day for s, day in reached_days.items() if s in self._satisfying[milestone.id] and day <= as_of]
+            if hits:
+                on = min(hits)
+                late = (on - due).days
+                statuses.append(MilestoneStatus(milestone, due, MET_LATE if late > 0 else MET, max(late, 0), on))
+                continue
+            left = (due - as_of).days
+            if left < 0:
+                level = ESCALATED if -left > warnings.escalate_after_days else OVERDUE
+                statuses.append(MilestoneStatus(milestone, due, level, -left))
+            else:
+                statuses.append(MilestoneStatus(milestone, due, DUE_SOON if left <= warnings.due_soon_days else PENDING, left))
+        closed = state in self.finals
+        risk = None if closed else self.forecast(p, state, entered, as_of)
+        return Assessment(p.key, state, tuple(statuses), risk, closed=closed)
+
+    def forecast(self, p: Tracked, state: str, entered: dt.date, as_of: dt.date) -> Risk | None:
+        course_from = state
+        if state not in self._remaining and p.previous_state in self._remaining:
+            # Off the course (on hold): resuming goes back to where it was held, with that state's
+            # whole duration still ahead.
+            course_from = p.previous_state
+            entered = as_of
+        found = self._remaining.get(course_from)
+        if found is None:
+            return None
+        _total, path = found
+        elapsed = max(0, (as_of - entered).days)
+        remaining: list[tuple[str, int]] = []
+        for index, s in enumerate(path):
+            days = self.durations.days.get(s, 0)
+            if index == 0:
+                days = max(0, days - elapsed)
+            remaining.append((s, days))
+        earliest = as_of + dt.timedelta(days=sum(d for _, d in remaining))
+        slack = (p.target - earliest).days
+        return Risk(slack < 0, earliest, slack, self.durations.basis, tuple(remaining))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing to warn about: a milestone at a level, or a project at risk."""
+
+    key: str
+    milestone: str
+    """The milestone id; for at-risk, the id of the target milestone (or ``completion``)."""
+    level: str
+    due: dt.date
+    days: int
+    reason: str
+
+
+def findings(planner: DeadlinePlanner, p: Tracked, as_of: dt.date) -> list[Finding]:
+    """What an alert run should report about ``p`` on ``as_of``."""
+    a = planner.assess(p, as_of)
+    out = [
+        Finding(p.key, s.milestone.id, s.level, s.due, s.days, _why(s))
+        for s in a.milestones
+        if s.level in (DUE_SOON, OVERDUE, ESCALATED)
+    ]
+    if a.risk is not None and a.risk.at_risk:
+        completion = next(
+            (m for m, _ in planner.dues(p.target, p.year) if m.state == planner.workflow.target.state), None
+        )
+        out.append(
+            Finding(p.key, completion.id if completion else "completion", AT_RISK, p.target, -a.risk.slack_days,
+                    a.risk.reason(p.target))
+        )
+    return out
+
+
+def _why(s: MilestoneStatus) -> str:
+    days = f"{s.days} day{'s' if s.days != 1 else ''}"
+    if s.level == DUE_SOON:
+        return f"{s.milestone.state} not reached; due in {days} ({s.due.isoformat()})"
+    return f"{s.milestone.state} not reached; {days} past the due date {s.due.isoformat()}"
+
+
+def _forward_edges(workflow: Workflow) -> dict[str, set[str]]:
+    """Successors without ``@previous`` returns: a resume is not a shortcut through the course."""
+    plain = [t for t in workflow.transitions if t.dest != PREVIOUS]
+    return successor_map(workflow.states, plain)
+
+
+def _reach(start: str, edges: Mapping[str, set[str]]) -> set[str]:
+    seen = {start}
+    todo = [start]
+    while todo:
+        for nxt in edges.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def worst(levels: Sequence[str]) -> str:
+    return max(levels, key=lambda lv: SEVERITY.get(lv, 0)) if levels else PENDING
+
+
+def as_dict(a: Assessment, target: dt.date) -> dict[str, Any]:
+    nxt = a.next
+    return {
+        "state": a.state,
+        "level": a.level,
+        "next_milestone": nxt.milestone.id if nxt else None,
+        "next_due": nxt.due.isoformat() if nxt else None,
+        "at_risk": bool(a.risk and a.risk.at_risk),
+        "earliest_completion": a.risk.earliest.isoformat() if a.risk else None,
+        "slack_days": a.risk.slack_days if a.risk else None,
+        "durations": a.risk.basis if a.risk else None,
+        "risk_reason": a.risk.reason(target) if a.risk and a.risk.at_risk else None,
+        "milestones": [
+            {
+                "id": s.milestone.id,
+                "state": s.milestone.state,
+                "due": s.due.isoformat(),
+                "level": s.level,
+                "days": s.days,
+                "reached_on": s.reached_on.isoformat() if s.reached_on else None,
+            }
+            for s in a.milestones
+        ],
+    }
