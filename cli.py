@@ -548,22 +548,36 @@ def _project_json(app: App, p: Project, wf: Workflow | None) -> dict[str, Any]:
 @click.option("--year", type=int, help="Only this cohort year.")
 @click.option("--state", help="Only projects in this state (state id, e.g. construction).")
 @click.option("--workflow", "workflow_id", help="Only projects on this workflow.")
+@click.option("--as-of", "as_of", metavar="DATE", help="Deadline levels as of this day (default: today).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @app_options
 @pass_app
 def status(app: App, key: str | None, gu: str | None, year: int | None, state: str | None,
-           workflow_id: str | None, as_json: bool) -> None:
-    """Where projects stand: one project (KEY) or a filtered list."""
+           workflow_id: str | None, as_of: str | None, as_json: bool) -> None:
+    """Where projects stand, with the next milestone and its level: one project (KEY) or a list."""
+    from engine.deadlines import as_dict as assessment_dict
     from engine.ports import ProjectQuery
 
+    day = _as_of(app, as_of)
     projects = app.service.status(ProjectQuery(key=key, gu=gu, year=year, state=state, workflow_id=workflow_id))
     workflows = {(p.workflow_id, p.workflow_version): app.catalog.get(p.workflow_id, p.workflow_version)
                  for p in projects}
+    with app.db.read() as conn:
+        book = _deadline_book(app, conn)
+        assessed = book.assess(projects, day)
     if as_json:
-        _json([_project_json(app, p, workflows[(p.workflow_id, p.workflow_version)]) for p in projects])
+        out = []
+        for p, a in assessed:
+            item = _project_json(app, p, workflows[(p.workflow_id, p.workflow_version)])
+            item.update(assessment_dict(a, p.target))
+            item["state"] = p.state
+            item["as_of"] = day.isoformat()
+            out.append(item)
+        _json(out)
         return
     if key is not None:
-        _print_project(app, projects[0], workflows[(projects[0].workflow_id, projects[0].workflow_version)])
+        p, a = assessed[0]
+        _print_project(app, p, workflows[(p.workflow_id, p.workflow_version)], a, book, day)
         return
     if not projects:
         click.echo(_h(app, "조건에 맞는 사업이 없습니다.", "No projects match."))
@@ -571,17 +585,20 @@ def status(app: App, key: str | None, gu: str | None, year: int | None, state: s
     from render.table import table
 
     headers = [_h(app, "키", "key"), _h(app, "구", "gu"), _h(app, "동", "dong"), _h(app, "연도", "year"),
-               _h(app, "단계", "state"), _h(app, "진입", "since"), _h(app, "목표", "target")]
+               _h(app, "단계", "state"), _h(app, "진입", "since"), _h(app, "다음 마일스톤", "next milestone"),
+               _h(app, "기한", "due"), _h(app, "수준", "level")]
     rows = []
-    for p in projects:
+    for p, a in assessed:
         wf = workflows[(p.workflow_id, p.workflow_version)]
-        rows.append([p.key, p.gu, p.dong, p.year, wf.state_label(p.state, app.lang),
-                     app.local(p.entered_at)[:10], p.target.isoformat()])
+        nxt = a.next
+        rows.append([p.key, p.gu, p.dong, p.year, wf.state_label(p.state, app.lang), app.local(p.entered_at)[:10],
+                     nxt.milestone.label.get(app.lang) if nxt else "", nxt.due.isoformat() if nxt else "",
+                     _level_label(app, a.level)])
     click.echo(table(headers, rows))
-    click.echo(f"{len(projects)} {_h(app, '건', 'projects')}")
+    click.echo(f"{len(projects)} {_h(app, '건', 'projects')} ({_h(app, '기준일', 'as of')} {day})")
 
 
-def _print_project(app: App, p: Project, wf: Workflow) -> None:
+def _print_project(app: App, p: Project, wf: Workflow, a: Any, book: Any, day: dt.date) -> None:
     lang = app.lang
     lines = [
         (_h(app, "키", "key"), p.key),
@@ -603,11 +620,30 @@ def _print_project(app: App, p: Project, wf: Workflow) -> None:
         blocked = unmet.get(trigger) or []
         allowed.append(trigger + (f" (needs {', '.join(blocked)})" if blocked else ""))
     lines.append((_h(app, "가능한 트리거", "triggers"), ", ".join(dict.fromkeys(allowed)) or "-"))
-    from render.table import pad, width
+    lines.append((_h(app, "수준", "level"), f"{_level_label(app, a.level)} ({_h(app, '기준일', 'as of')} {day})"))
+    if a.risk is not None:
+        risk = (f"{_h(app, '가장 빠른 준공', 'earliest completion')} {a.risk.earliest} "
+                f"({_h(app, '여유', 'slack')} {a.risk.slack_days}{_h(app, '일', ' days')}; {a.risk.basis})")
+        lines.append((_h(app, "준공 전망", "forecast"), risk))
+    from render.table import pad, table, width
 
     size = max(width(label) for label, _ in lines)
     for label, value in lines:
         click.echo(f"{pad(label, size)}  {value}")
+    if a.milestones:
+        click.echo()
+        rows = []
+        for m in a.milestones:
+            days = ""
+            if m.level in ("met_late", "overdue", "escalated"):
+                days = f"+{m.days}"
+            elif m.level in ("pending", "due_soon"):
+                days = f"-{m.days}"
+            rows.append([m.milestone.label.get(app.lang), wf.state_label(m.milestone.state, app.lang), m.due.isoformat(),
+                         m.reached_on.isoformat() if m.reached_on else "", _level_label(app, m.level), days])
+        click.echo(table([_h(app, "마일스톤", "milestone"), _h(app, "도달 단계", "state"), _h(app, "기한", "due"),
+                          _h(app, "도달일", "reached"), _h(app, "수준", "level"), _h(app, "일수", "days")], rows,
+                         align="<<<<<>"))
 
 
 @cli.command()
@@ -658,6 +694,231 @@ def _event_json(app: App, e: Event) -> dict[str, Any]:
         "note": e.note,
         "data": dict(e.data),
     }
+
+
+# ------------------------------------------------------------------------------------------------
+# Deadlines and alerts
+
+
+LEVEL_CHOICES = ("due_soon", "overdue", "escalated", "at_risk")
+
+
+def _as_of(app: App, value: str | None) -> dt.date:
+    day = _date(value, "--as-of")
+    return day if day is not None else app.today()
+
+
+def _deadline_book(app: App, conn: Any) -> Any:
+    from engine.monitor import DeadlineBook
+    from storage.tracking import TrackingReader
+
+    return DeadlineBook(app.catalog, app.tz, TrackingReader(conn))
+
+
+def _level_label(app: App, level: str) -> str:
+    from engine.alerting import LEVEL_LABELS
+
+    labels = {**LEVEL_LABELS, "pending": ("예정", "pending"), "met": ("충족", "met"),
+              "met_late": ("지연 충족", "met late"), "closed": ("종료", "closed")}
+    ko, en = labels.get(level, (level, level))
+    return en if app.lang == "en" else ko
+
+
+@cli.command()
+@click.option("--as-of", "as_of", metavar="DATE", help="Check as of this day (default: today).")
+@click.option("--gu", help="Only this district (구).")
+@click.option("--year", type=int, help="Only this cohort year.")
+@click.option("--level", "levels", multiple=True, type=click.Choice(LEVEL_CHOICES),
+              help="Only these levels (repeatable). Default: all.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@app_options
+@pass_app
+def overdue(app: App, as_of: str | None, gu: str | None, year: int | None, levels: Sequence[str], as_json: bool) -> None:
+    """Milestones due soon, overdue or escalated, and projects at risk of missing their target."""
+    from engine.deadlines import SEVERITY
+
+    day = _as_of(app, as_of)
+    app.db.require_schema()
+    with app.db.read() as conn:
+        book = _deadline_book(app, conn)
+        from storage.tracking import tracked_rows
+
+        rows = tracked_rows(conn, skip_states=book.skip_states(), closed_before=book.closed_before(day), gu=gu, year=year)
+        _count, found = book.scan(rows, day)
+    if levels:
+        found = [(r, f) for r, f in found if f.level in levels]
+    found.sort(key=lambda rf: (-SEVERITY[rf[1].level], -rf[1].days if rf[1].level != "due_soon" else rf[1].days, rf[0].key))
+    items = []
+    for r, f in found:
+        late = f.level in ("overdue", "escalated", "at_risk")
+        items.append({
+            "key": r.key, "gu": r.gu, "dong": r.dong, "year": r.year, "workflow": r.workflow_id, "state": r.state,
+            "milestone": f.milestone,
+            "milestone_label": book.milestone_label(r.workflow_id, r.workflow_version, f.milestone, app.lang),
+            "due": f.due.isoformat(), "level": f.level,
+            "days_late": f.days if late else None, "slack_days": None if late else f.days,
+            "reason": f.reason, "as_of": day.isoformat(),
+        })
+    if as_json:
+        _json(items)
+        return
+    if not items:
+        click.echo(_h(app, f"{day} 기준 지연·위험 사업이 없습니다.", f"Nothing late or at risk as of {day}."))
+        return
+    from render.table import table
+
+    headers = [_h(app, "키", "key"), _h(app, "구", "gu"), _h(app, "동", "dong"), _h(app, "마일스톤", "milestone"),
+               _h(app, "기한", "due"), _h(app, "지연일", "days late"), _h(app, "여유일", "slack"),
+               _h(app, "수준", "level"), _h(app, "사유", "why")]
+    rows_out = [[i["key"], i["gu"], i["dong"], i["milestone_label"], i["due"], i["days_late"] if i["days_late"] is not None else "",
+                 i["slack_days"] if i["slack_days"] is not None else "", _level_label(app, i["level"]), i["reason"]]
+                for i in items]
+    click.echo(table(headers, rows_out, align="<<<<<>><<"))
+    counts: dict[str, int] = {}
+    for i in items:
+        counts[i["level"]] = counts.get(i["level"], 0) + 1
+    click.echo(f"{day}: " + ", ".join(f"{_level_label(app, lv)} {n}" for lv, n in counts.items()))
+
+
+@cli.group()
+def alerts() -> None:
+    """Deadline alerts: run a check-and-send pass, list what was sent or failed."""
+
+
+def _config_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--config", "config_path", metavar="FILE", envvar="DONGFLOW_CONFIG",
+                        help="Alert configuration (TOML). Default: ~/.config/dongflow/config.toml if it exists, "
+                             "else console + ~/.local/share/dongflow/alerts.jsonl.")(func)
+
+
+def _runner(app: App, config_path: str | None, write: Callable[[str], None]) -> Any:
+    from notify.config import load_config
+    from notify.runner import AlertRunner
+
+    config = load_config(config_path)
+    app.db.require_schema()
+    return AlertRunner(app.db, app.catalog, config, app.tz, app.now, write=write)
+
+
+@alerts.command("run")
+@click.option("--as-of", "as_of", metavar="DATE", help="Check as of this day (default: today).")
+@click.option("--dry-run", is_flag=True, help="Show what would be recorded and sent; change nothing.")
+@_config_option
+@app_options
+@pass_app
+def alerts_run(app: App, as_of: str | None, dry_run: bool, config_path: str | None) -> None:
+    """One check-and-send pass, for cron or a systemd timer. Re-running it sends nothing twice."""
+    from engine.errors import DeliveryFailed
+
+    day = _as_of(app, as_of)
+    runner = _runner(app, config_path, click.echo)
+    report = runner.run(day, dry_run=dry_run)
+    if dry_run:
+        assert report.check is not None
+        for r, f in report.check.new:
+            click.echo(f"would alert: [{_level_label(app, f.level)}] {r.key} {f.milestone}: {f.reason}")
+        click.echo(f"dry run: {report.scanned} projects checked, {report.found} findings, "
+                   f"{report.new_alerts} new alerts, {report.deliveries_created} deliveries; nothing written")
+        return
+    click.echo(report.summary())
+    if report.failed:
+        raise DeliveryFailed(
+            f"{report.failed} deliveries failed and will be retried ({'; '.join(report.errors)}); "
+            "see dongflow alerts list --failed"
+        )
+
+
+@alerts.command("list")
+@click.option("--pending", "status", flag_value="pending", help="Only deliveries not yet attempted.")
+@click.option("--failed", "status", flag_value="failed", help="Only deliveries that failed (they are retried).")
+@click.option("--sent", "status", flag_value="sent", help="Only delivered ones.")
+@click.option("--limit", type=int, help="At most this many rows (newest first).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@app_options
+@pass_app
+def alerts_list(app: App, status: str | None, limit: int | None, as_json: bool) -> None:
+    """Alerts and their deliveries per channel: sent, pending or failed (with the error)."""
+    from storage.alerts import SqlAlertStore
+
+    app.db.require_schema()
+    rows = SqlAlertStore(app.db).listing(status, limit)
+    if as_json:
+        _json([{
+            "alert_id": d.alert_id, "key": d.key, "gu": d.gu, "dong": d.dong, "milestone": d.milestone,
+            "level": d.level, "due": d.due.isoformat(), "days": d.days, "reason": d.reason,
+            "as_of": d.as_of.isoformat(), "created_at": app.iso(d.created_at), "channel": d.channel,
+            "recipient": d.recipient, "status": d.status, "attempts": d.attempts, "last_error": d.last_error,
+            "next_attempt_at": app.iso(d.next_attempt_at) if d.status != "sent" else None,
+            "sent_at": app.iso(d.sent_at),
+        } for d in rows])
+        return
+    if not rows:
+        click.echo(_h(app, "해당하는 경보가 없습니다.", "No alerts."))
+        return
+    from render.table import table
+
+    headers = ["#", _h(app, "키", "key"), _h(app, "마일스톤", "milestone"), _h(app, "수준", "level"),
+               _h(app, "기한", "due"), _h(app, "채널", "channel"), _h(app, "받는 곳", "recipient"),
+               _h(app, "상태", "status"), _h(app, "시도", "tries"), _h(app, "다음 시도/오류", "next try / error")]
+    out = []
+    for d in rows:
+        extra = "" if d.status == "sent" else app.local(d.next_attempt_at)
+        if d.last_error:
+            extra = f"{extra} {d.last_error}".strip()
+        out.append([d.alert_id, d.key, d.milestone, _level_label(app, d.level), d.due.isoformat(), d.channel,
+                    d.recipient, d.status, d.attempts, extra])
+    click.echo(table(headers, out, align=">" + "<" * 7 + "><"))
+
+
+@cli.group()
+def scheduler() -> None:
+    """The nightly scheduler (APScheduler): runs the alert pass every day."""
+
+
+@scheduler.command("start")
+@click.option("--at", "at", metavar="HH:MM", help="Run time (overrides the config; default 02:00).")
+@_config_option
+@app_options
+@pass_app
+def scheduler_start(app: App, at: str | None, config_path: str | None) -> None:
+    """Run in the foreground until SIGTERM: a check-and-send pass every night, catching up after downtime."""
+    import dataclasses
+    import logging
+    import re
+    from zoneinfo import ZoneInfo
+
+    from notify.scheduler import serve
+    from storage.alerts import SqlAlertStore
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("dongflow.alerts")
+    runner = _runner(app, config_path, lambda line: log.info("console: %s", line))
+    schedule = runner.config.schedule
+    if at is not None:
+        m = re.match(r"^(\d{1,2}):(\d{2})$", at)
+        if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+            raise InvalidInput(f"{at!r} is not a time HH:MM", field="--at")
+        schedule = dataclasses.replace(schedule, hour=int(m.group(1)), minute=int(m.group(2)))
+    tz = ZoneInfo(schedule.timezone)
+    store = SqlAlertStore(app.db)
+
+    def job() -> None:
+        day = app.now().astimezone(tz).date()
+        try:
+            report = runner.run(day)
+        except DongflowError as exc:
+            log.error("alert run for %s failed: %s", day, exc)
+            return
+        if report.failed:
+            log.warning("%d deliveries failed; they will be retried: %s", report.failed, "; ".join(report.errors))
+
+    def last_success() -> dt.datetime | None:
+        row = store.job("alerts")
+        return row["last_success_at"] if row else None
+
+    log.info("database %s, alert configuration %s", app.db.describe(), runner.config.source)
+    serve(schedule, job, last_success, app.now)
 
 
 # ------------------------------------------------------------------------------------------------

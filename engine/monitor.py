@@ -1,0 +1,110 @@
+"""Deadline checks over a portfolio: one planner per workflow version, many projects.
+
+The source of rows and of completed projects' history is passed in (``DurationSource``), so the same
+code serves ``dongflow overdue``, ``status`` and the nightly alert run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Protocol, TypeVar
+from zoneinfo import ZoneInfo
+
+from engine.catalog import Catalog
+from engine.deadlines import (
+    Assessment,
+    DeadlinePlanner,
+    Durations,
+    Finding,
+    Tracked,
+    declared_durations,
+    findings,
+    observed_durations,
+)
+
+T = TypeVar("T", bound=Tracked)
+
+
+class DurationSource(Protocol):
+    def completed_reached(self, workflow_id: str, target_state: str) -> list[dict[str, dt.datetime]]:
+        """First-entry times of recently completed projects of a workflow."""
+
+
+class DeadlineBook:
+    """Planners for every workflow version, sharing each workflow's observed durations."""
+
+    def __init__(self, catalog: Catalog, tz: ZoneInfo, source: DurationSource | None = None) -> None:
+        self.catalog = catalog
+        self.tz = tz
+        self._source = source
+        self._durations: dict[str, Durations] = {}
+        self._planners: dict[tuple[str, int], DeadlinePlanner] = {}
+
+    def durations(self, workflow_id: str) -> Durations:
+        found = self._durations.get(workflow_id)
+        if found is None:
+            latest = self.catalog.latest(workflow_id)
+            if self._source is None:
+                found = declared_durations(latest)
+            else:
+                found = observed_durations(latest, self._source.completed_reached(workflow_id, latest.target.state))
+            self._durations[workflow_id] = found
+        return found
+
+    def planner(self, workflow_id: str, version: int) -> DeadlinePlanner:
+        ref = (workflow_id, version)
+        planner = self._planners.get(ref)
+        if planner is None:
+            workflow = self.catalog.get(workflow_id, version)
+            durations = self.durations(workflow_id)
+            known = {s.id for s in workflow.states}
+            fitted = Durations(
+                {**declared_durations(workflow).days, **{s: d for s, d in durations.observed.items() if s in known}},
+                {s: d for s, d in durations.observed.items() if s in known},
+                durations.samples,
+            )
+            planner = self._planners[ref] = DeadlinePlanner(workflow, self.tz, fitted)
+        return planner
+
+    def skip_states(self) -> list[str]:
+        """State names that are final in every workflow having them: safe to skip in SQL."""
+        final: dict[str, bool] = {}
+        for wf in self.catalog.all():
+            for s in wf.states:
+                final[s.id] = final.get(s.id, True) and s.final
+        return sorted(s for s, is_final in final.items() if is_final)
+
+    def closed_before(self, as_of: dt.date) -> dt.datetime:
+        """The end of the as-of day: projects closed before it need no check."""
+        return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), self.tz).astimezone(dt.timezone.utc)
+
+    def assess(self, rows: Iterable[T], as_of: dt.date) -> list[tuple[T, Assessment]]:
+        return [(row, self.planner(row.workflow_id, row.workflow_version).assess(row, as_of)) for row in rows]
+
+    def scan(self, rows: Iterable[T], as_of: dt.date) -> tuple[int, list[tuple[T, Finding]]]:
+        """Every finding (due soon, overdue, escalated, at risk) in ``rows``, and how many rows were read."""
+        out: list[tuple[T, Finding]] = []
+        count = 0
+        for row in rows:
+            count += 1
+            planner = self.planner(row.workflow_id, row.workflow_version)
+            out.extend((row, f) for f in findings(planner, row, as_of))
+        return count, out
+
+    def milestone_label(self, workflow_id: str, version: int, milestone: str, lang: str) -> str:
+        try:
+            workflow = self.catalog.get(workflow_id, version)
+        except LookupError:
+            return milestone
+        for m in workflow.milestones:
+            if m.id == milestone:
+                return m.label.get(lang)
+        return milestone
+
+
+def level_counts(assessments: Iterable[tuple[object, Assessment]]) -> Mapping[str, int]:
+    counts: dict[str, int] = {}
+    for _, a in assessments:
+        counts[a.level] = counts.get(a.level, 0) + 1
+    return counts
