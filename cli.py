@@ -425,17 +425,21 @@ def project() -> None:
 @click.option("--workflow", "workflow_id", help="Workflow id (default: space-improvement).")
 @click.option("--target", help="Completion target date YYYY-MM-DD (default: from the workflow, e.g. 1 July).")
 @click.option("--actor", envvar="DONGFLOW_ACTOR", help="Who is adding it (default: DONGFLOW_ACTOR or your login).")
+@click.option("--at", "at", metavar="DATETIME",
+              help="When it started, if earlier than now: YYYY-MM-DD[THH:MM] (local time unless an offset is given).")
 @app_options
 @pass_app
 def project_add(app: App, key: str, gu: str, dong: str, year: str, workflow_id: str | None,
-                target: str | None, actor: str | None) -> None:
+                target: str | None, actor: str | None, at: str | None) -> None:
     """Add one project; it starts in its workflow's initial state."""
     from engine.service import ProjectSpec
+    from engine.values import parse_datetime
 
     p = app.service.add_project(
         ProjectSpec(key=key, gu=gu, dong=dong, year=year, workflow=workflow_id, target=target),
         actor=actor or _actor_default() or "unknown",
         now=app.now(),
+        at=parse_datetime(at, app.tz, "--at") if at else None,
     )
     wf = app.catalog.get(p.workflow_id, p.workflow_version)
     click.echo(f"added {p.key}: {wf.state_label(p.state, app.lang)} ({p.state}), {wf.ref}, target {p.target}")
@@ -488,12 +492,16 @@ def fact() -> None:
 @click.argument("value")
 @click.option("--actor", envvar="DONGFLOW_ACTOR", help="Who records it (default: DONGFLOW_ACTOR or your login).")
 @click.option("--note", help="Why, or where the value comes from.")
+@click.option("--at", "at", metavar="DATETIME", help="When it became true, if earlier than now.")
 @app_options
 @pass_app
-def fact_set(app: App, key: str, name: str, value: str, actor: str | None, note: str | None) -> None:
+def fact_set(app: App, key: str, name: str, value: str, actor: str | None, note: str | None, at: str | None) -> None:
     """Record a fact on a project, e.g. `dongflow fact set KEY resident_meetings 3`."""
+    from engine.values import parse_datetime
+
     p, parsed = app.service.set_fact(
-        key, name, value, actor=actor or _actor_default() or "unknown", now=app.now(), note=note
+        key, name, value, actor=actor or _actor_default() or "unknown", now=app.now(), note=note,
+        at=parse_datetime(at, app.tz, "--at") if at else None,
     )
     click.echo(f"{p.key}: {name} = {json.dumps(parsed, ensure_ascii=False)}")
 

@@ -56,6 +56,16 @@ class Event:
     recorded_at: dt.datetime | None = None
 
 
+def _show(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def check_not_future(at: dt.datetime, now: dt.datetime) -> None:
+    """Back-dating is allowed; dating ahead is not (a few minutes of clock skew are tolerated)."""
+    if at > now + dt.timedelta(minutes=5):
+        raise InvalidInput(f"{_show(at)} is in the future", field="at")
+
+
 def new_project(
     workflow: Workflow,
     *,
@@ -67,7 +77,12 @@ def new_project(
     actor: str,
     now: dt.datetime,
     note: str | None = None,
+    at: dt.datetime | None = None,
 ) -> tuple[Project, Event]:
+    """A project entering its workflow's initial state at ``at`` (default ``now``)."""
+    if at is not None:
+        check_not_future(at, now)
+        now = at
     if target is not None and target.year < year:
         raise InvalidInput(f"target {target} is before the cohort year {year}", field="target")
     facts = workflow.default_facts()
@@ -107,11 +122,10 @@ def apply_step(
     """The project after ``step`` fired at time ``at``, and the event that records it."""
     if at < project.entered_at:
         raise InvalidInput(
-            f"{at.isoformat()} is before the project entered its current state ({project.entered_at.isoformat()})",
+            f"{_show(at)} is before the project entered its current state ({_show(project.entered_at)})",
             field="at",
         )
-    if at > now + dt.timedelta(minutes=5):
-        raise InvalidInput(f"{at.isoformat()} is in the future", field="at")
+    check_not_future(at, now)
     reached = dict(project.reached)
     reached.setdefault(step.to_state, at)
     changed_state = step.to_state != step.from_state
@@ -141,8 +155,21 @@ def apply_step(
 
 
 def set_fact(
-    project: Project, name: str, value: Any, *, actor: str, now: dt.datetime, note: str | None = None
+    project: Project,
+    name: str,
+    value: Any,
+    *,
+    actor: str,
+    now: dt.datetime,
+    note: str | None = None,
+    at: dt.datetime | None = None,
 ) -> tuple[Project, Event]:
+    """Record a fact; ``at`` back-dates it (a meeting held last week), never before the project."""
+    at = at or now
+    created = project.created_at or project.entered_at
+    if at < created:
+        raise InvalidInput(f"{_show(at)} is before the project was created ({_show(created)})", field="at")
+    check_not_future(at, now)
     old = project.facts.get(name)
     updated = replace(project, facts={**project.facts, name: value}, version=project.version + 1)
     event = Event(
@@ -152,7 +179,7 @@ def set_fact(
         from_state=project.state,
         to_state=project.state,
         actor=actor,
-        at=now,
+        at=at,
         note=note,
         data={"name": name, "old": old, "new": value},
         recorded_at=now,

@@ -56,7 +56,9 @@ class Service:
     def workflow_of(self, project: Project) -> Workflow:
         return self.catalog.get(project.workflow_id, project.workflow_version)
 
-    def _validate_spec(self, spec: ProjectSpec, actor: str, now: dt.datetime) -> tuple[Project, Event]:
+    def _validate_spec(
+        self, spec: ProjectSpec, actor: str, now: dt.datetime, at: dt.datetime | None = None
+    ) -> tuple[Project, Event]:
         key = clean_text(spec.key, "key")
         gu = clean_text(spec.gu, "gu")
         dong = clean_text(spec.dong, "dong")
@@ -70,12 +72,15 @@ class Service:
         if spec.target not in (None, ""):
             target = parse_date(spec.target, "target")
         return proj.new_project(
-            workflow, key=key, gu=gu, dong=dong, year=year, target=target, actor=actor, now=now
+            workflow, key=key, gu=gu, dong=dong, year=year, target=target, actor=actor, now=now, at=at
         )
 
     # -- use cases -------------------------------------------------------------------------
-    def add_project(self, spec: ProjectSpec, *, actor: str, now: dt.datetime) -> Project:
-        project, event = self._validate_spec(spec, clean_text(actor, "actor"), now)
+    def add_project(
+        self, spec: ProjectSpec, *, actor: str, now: dt.datetime, at: dt.datetime | None = None
+    ) -> Project:
+        """Add one project; ``at`` back-dates its start (the survey began before it was entered)."""
+        project, event = self._validate_spec(spec, clean_text(actor, "actor"), now, at)
         if self.store.existing_keys([project.key]):
             raise AlreadyExists(f"project {project.key}")
         self.store.add([(project, [event])])
@@ -170,7 +175,15 @@ class Service:
         return updated, event
 
     def set_fact(
-        self, key: str, name: str, raw_value: str, *, actor: str, now: dt.datetime, note: str | None = None
+        self,
+        key: str,
+        name: str,
+        raw_value: str,
+        *,
+        actor: str,
+        now: dt.datetime,
+        note: str | None = None,
+        at: dt.datetime | None = None,
     ) -> tuple[Project, Any]:
         actor = clean_text(actor, "actor")
         project = self.store.get(key)
@@ -180,7 +193,7 @@ class Service:
             known = ", ".join(workflow.facts) or "none"
             raise InvalidInput(f"workflow {workflow.ref} has no fact {name!r} (known: {known})", field="fact")
         value = spec.parse(raw_value)
-        updated, event = proj.set_fact(project, name, value, actor=actor, now=now, note=clean_note(note))
+        updated, event = proj.set_fact(project, name, value, actor=actor, now=now, note=clean_note(note), at=at)
         self.store.save(updated, event)
         return updated, value
 
