@@ -63,9 +63,10 @@ class App:
     @cached_property
     def catalog(self) -> Catalog:
         from engine.catalog import Catalog
+        from storage.workflow_cache import CachedLoader
         from workflows import SHIPPED_DIR
 
-        return Catalog.from_dirs([SHIPPED_DIR, *self.workflow_dirs])
+        return Catalog.from_dirs([SHIPPED_DIR, *self.workflow_dirs], CachedLoader())
 
     @cached_property
     def store(self) -> SqlProjectStore:
@@ -621,10 +622,9 @@ def _print_project(app: App, p: Project, wf: Workflow, a: Any, book: Any, day: d
         facts = ", ".join(f"{wf.facts[n].label.get(lang) if n in wf.facts else n} ({n}) = {v}"
                           for n, v in p.facts.items())
         lines.append((_h(app, "사실", "facts"), facts))
-    machine = app.catalog.machine(wf)
-    unmet = machine.unmet_guards(p.state, p.facts)
+    unmet = wf.unmet_guards(p.state, p.facts)
     allowed = []
-    for trigger in machine.allowed(p.state):
+    for trigger in wf.allowed_triggers(p.state):
         blocked = unmet.get(trigger) or []
         allowed.append(trigger + (f" (needs {', '.join(blocked)})" if blocked else ""))
     lines.append((_h(app, "가능한 트리거", "triggers"), ", ".join(dict.fromkeys(allowed)) or "-"))
@@ -718,9 +718,10 @@ def _as_of(app: App, value: str | None) -> dt.date:
 
 def _deadline_book(app: App, conn: Any) -> Any:
     from engine.monitor import DeadlineBook
+    from storage.holiday_cache import CachedHolidays
     from storage.tracking import TrackingReader
 
-    return DeadlineBook(app.catalog, app.tz, TrackingReader(conn))
+    return DeadlineBook(app.catalog, app.tz, TrackingReader(conn), CachedHolidays())
 
 
 def _level_label(app: App, level: str) -> str:

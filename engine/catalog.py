@@ -7,7 +7,7 @@ first use, and reused for every project and query.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,9 +28,13 @@ class Catalog:
             self.add(wf)
 
     @classmethod
-    def from_dirs(cls, dirs: Sequence[str | Path]) -> Catalog:
-        """Load every ``*.yaml``/``*.yml`` file of each folder; later folders add to earlier ones."""
-        from engine.loader import load_file
+    def from_dirs(cls, dirs: Sequence[str | Path], load: Callable[[Path], Workflow] | None = None) -> Catalog:
+        """Load every ``*.yaml``/``*.yml`` file of each folder; later folders add to earlier ones.
+
+        ``load`` reads one file (default: parse it; the CLI passes a cached reader).
+        """
+        if load is None:
+            from engine.loader import load_file as load
 
         catalog = cls()
         problems: list[InvalidInput] = []
@@ -40,7 +44,7 @@ class Catalog:
                 raise InvalidInput("not a folder of workflow files", file=str(path), field="--workflows")
             for file in sorted(p for p in path.iterdir() if p.suffix in WORKFLOW_SUFFIXES):
                 try:
-                    catalog.add(load_file(file))
+                    catalog.add(load(file))
                 except WorkflowDefinitionErrors as exc:
                     problems.extend(exc.problems)
                 except InvalidInput as exc:

@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from engine.definition import PREVIOUS, Milestone, Workflow
-from engine.loader import successor_map
-from engine.workdays import WorkCalendar
+from engine.definition import PREVIOUS, Milestone, Workflow, successor_map
+from engine.workdays import HolidaySource, WorkCalendar
 
 PENDING = "pending"
 DUE_SOON = "due_soon"
@@ -143,6 +141,8 @@ def observed_durations(
     Loops (a design sent back for revision) and holds fall inside the span, which is what a forecast
     of "how long from here" needs.
     """
+    import statistics  # only when there is history: it costs start-up time
+
     samples: dict[str, list[float]] = {}
     count = 0
     for reached in completed:
@@ -166,10 +166,16 @@ def observed_durations(
 class DeadlinePlanner:
     """Deadline and risk computation for one workflow version; build once, assess many projects."""
 
-    def __init__(self, workflow: Workflow, tz: ZoneInfo, durations: Durations | None = None) -> None:
+    def __init__(
+        self,
+        workflow: Workflow,
+        tz: ZoneInfo,
+        durations: Durations | None = None,
+        holidays: HolidaySource | None = None,
+    ) -> None:
         self.workflow = workflow
         self.tz = tz
-        self.calendar = WorkCalendar(workflow.calendar)
+        self.calendar = WorkCalendar(workflow.calendar, holidays)
         self.durations = durations or declared_durations(workflow)
         self.finals = {s.id for s in workflow.states if s.final}
         self._satisfying = {m.id: self._states_satisfying(m.state) for m in workflow.milestones}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,6 +277,17 @@ class Workflow:
     def transitions_from(self, state_id: str) -> list[Transition]:
         return [t for t in self.transitions if state_id in t.sources]
 
+    def allowed_triggers(self, state_id: str) -> list[str]:
+        """Triggers that leave ``state_id`` (guards not considered), in file order, once each."""
+        return list(dict.fromkeys(t.trigger for t in self.transitions if state_id in t.sources))
+
+    def unmet_guards(self, state_id: str, facts: Mapping[str, Any]) -> dict[str, list[str]]:
+        """For each trigger leaving ``state_id``, the guards that do not hold now (empty: may fire)."""
+        out: dict[str, list[str]] = {}
+        for t in self.transitions_from(state_id):
+            out.setdefault(t.trigger, []).extend(g.describe() for g in t.guards if not g.holds(facts))
+        return out
+
     def transition(self, trigger: str) -> list[Transition]:
         return [t for t in self.transitions if t.trigger == trigger]
 
@@ -359,3 +370,23 @@ class Workflow:
             },
             "source": self.source,
         }
+
+
+def successor_map(states: Iterable[State], transitions: Iterable[Transition]) -> dict[str, set[str]]:
+    """Every state's possible next states; ``@previous`` expands to the states that lead in."""
+    states = list(states)
+    transitions = list(transitions)
+    edges: dict[str, set[str]] = {s.id: set() for s in states}
+    incoming: dict[str, set[str]] = {s.id: set() for s in states}
+    for t in transitions:
+        if t.dest != PREVIOUS:
+            for src in t.sources:
+                if src != t.dest:
+                    incoming[t.dest].add(src)
+    for t in transitions:
+        for src in t.sources:
+            if t.dest == PREVIOUS:
+                edges[src] |= incoming[src]
+            else:
+                edges[src].add(t.dest)
+    return edges

@@ -33,6 +33,7 @@ from engine.definition import (
     Transition,
     Warnings,
     Workflow,
+    successor_map,
 )
 from engine.errors import WorkflowDefinitionError, WorkflowDefinitionErrors
 
@@ -822,26 +823,6 @@ def _guard_literal(text: str) -> Any:
         except ValueError:
             return _BAD
     return _BAD
-
-
-def successor_map(states: Iterable[State], transitions: Iterable[Transition]) -> dict[str, set[str]]:
-    """Every state's possible next states; ``@previous`` expands to the states that lead in."""
-    states = list(states)
-    transitions = list(transitions)
-    edges: dict[str, set[str]] = {s.id: set() for s in states}
-    incoming: dict[str, set[str]] = {s.id: set() for s in states}
-    for t in transitions:
-        if t.dest != PREVIOUS:
-            for src in t.sources:
-                if src != t.dest:
-                    incoming[t.dest].add(src)
-    for t in transitions:
-        for src in t.sources:
-            if t.dest == PREVIOUS:
-                edges[src] |= incoming[src]
-            else:
-                edges[src].add(t.dest)
-    return edges
 
 
 def _reach(start: str, edges: Mapping[str, set[str]]) -> set[str]:

@@ -18,6 +18,7 @@ from transitions import Machine, MachineError
 
 from engine.definition import PREVIOUS, Transition, Workflow
 from engine.errors import TransitionRefused, UnknownTrigger
+from engine.project import Step
 
 
 @dataclass
@@ -28,17 +29,6 @@ class Subject:
     facts: Mapping[str, Any]
     previous_state: str | None = None
     fired: Transition | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class Step:
-    """A transition that may be recorded: where from, where to, and the facts afterwards."""
-
-    trigger: str
-    from_state: str
-    to_state: str
-    facts: dict[str, Any]
-    changed_facts: dict[str, Any]
 
 
 class WorkflowMachine:
@@ -80,7 +70,7 @@ class WorkflowMachine:
 
     def allowed(self, state: str) -> list[str]:
         """Triggers that leave ``state`` in this workflow (guards not considered), in file order."""
-        return [t.trigger for t in self.workflow.transitions if state in t.sources]
+        return self.workflow.allowed_triggers(state)
 
     def fire(
         self,
@@ -131,12 +121,6 @@ class WorkflowMachine:
                 reasons.append(f"the state to return to ({previous_state or 'unknown'}) is not known")
         return "; ".join(dict.fromkeys(reasons)) or "its conditions do not hold"
 
-    def unmet_guards(self, state: str, facts: Mapping[str, Any]) -> dict[str, list[str]]:
-        """For each trigger leaving ``state``, the guards that do not hold now (empty: may fire)."""
-        out: dict[str, list[str]] = {}
-        for t in self.workflow.transitions_from(state):
-            out.setdefault(t.trigger, []).extend(g.describe() for g in t.guards if not g.holds(facts))
-        return out
 
 
 def _guard_condition(guard: Any) -> Any:

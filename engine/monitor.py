@@ -12,6 +12,7 @@ from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from engine.catalog import Catalog
+from engine.workdays import HolidaySource
 from engine.deadlines import (
     Assessment,
     DeadlinePlanner,
@@ -34,10 +35,17 @@ class DurationSource(Protocol):
 class DeadlineBook:
     """Planners for every workflow version, sharing each workflow's observed durations."""
 
-    def __init__(self, catalog: Catalog, tz: ZoneInfo, source: DurationSource | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        tz: ZoneInfo,
+        source: DurationSource | None = None,
+        holidays: HolidaySource | None = None,
+    ) -> None:
         self.catalog = catalog
         self.tz = tz
         self._source = source
+        self._holidays = holidays
         self._durations: dict[str, Durations] = {}
         self._planners: dict[tuple[str, int], DeadlinePlanner] = {}
 
@@ -64,7 +72,7 @@ class DeadlineBook:
                 {s: d for s, d in durations.observed.items() if s in known},
                 durations.samples,
             )
-            planner = self._planners[ref] = DeadlinePlanner(workflow, self.tz, fitted)
+            planner = self._planners[ref] = DeadlinePlanner(workflow, self.tz, fitted, self._holidays)
         return planner
 
     def skip_states(self) -> list[str]:

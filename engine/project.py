@@ -15,11 +15,21 @@ from typing import Any
 
 from engine.definition import Workflow
 from engine.errors import InvalidInput
-from engine.machine import Step
 
 CREATED = "created"
 TRANSITION = "transition"
 FACT = "fact"
+
+
+@dataclass(frozen=True)
+class Step:
+    """A transition the machine allowed: where from, where to, and the facts afterwards."""
+
+    trigger: str
+    from_state: str
+    to_state: str
+    facts: dict[str, Any]
+    changed_facts: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,19 @@ dates (a city's own closure) and remove dates the package lists but offices keep
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from functools import lru_cache
 
 from engine.definition import Calendar
 from engine.errors import InvalidInput
 
 
+HolidaySource = Callable[[str, int], frozenset[dt.date]]
+"""Public holidays of a country in a year (the CLI passes a cached one: the package takes 0.1 s to import)."""
+
+
 @lru_cache(maxsize=64)
-def _public_holidays(country: str, year: int) -> frozenset[dt.date]:
+def package_holidays(country: str, year: int) -> frozenset[dt.date]:
     import holidays
 
     try:
@@ -25,10 +30,19 @@ def _public_holidays(country: str, year: int) -> frozenset[dt.date]:
 
 
 class WorkCalendar:
-    def __init__(self, calendar: Calendar) -> None:
+    def __init__(self, calendar: Calendar, holidays: HolidaySource | None = None) -> None:
         self.calendar = calendar
         self._extra = frozenset(calendar.extra_holidays)
         self._open = frozenset(calendar.working_days)
+        self._holidays = holidays or package_holidays
+        self._years: dict[int, frozenset[dt.date]] = {}
+
+    def _public_holidays(self, year: int) -> frozenset[dt.date]:
+        found = self._years.get(year)
+        if found is None:
+            assert self.calendar.country is not None
+            found = self._years[year] = self._holidays(self.calendar.country, year)
+        return found
 
     def holiday_name(self, day: dt.date) -> str | None:
         if day in self._open:
@@ -37,7 +51,7 @@ class WorkCalendar:
             return "holiday (workflow calendar)"
         if self.calendar.country is None:
             return None
-        if day not in _public_holidays(self.calendar.country, day.year):
+        if day not in self._public_holidays(day.year):
             return None
         import holidays
 
@@ -50,7 +64,7 @@ class WorkCalendar:
             return False
         if self.calendar.country is None:
             return True
-        return day not in _public_holidays(self.calendar.country, day.year)
+        return day not in self._public_holidays(day.year)
 
     def roll(self, day: dt.date) -> dt.date:
         """Move a due date that falls on a day off, as the workflow's ``roll`` rule says."""

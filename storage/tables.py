@@ -24,6 +24,7 @@ class ProjectRow(SQLModel, table=True):
         Index("ix_projects_gu_year", "gu", "year"),
         Index("ix_projects_year", "year"),
         Index("ix_projects_workflow_state", "workflow_id", "workflow_version", "state"),
+        Index("ix_projects_workflow_state_entered", "workflow_id", "state", "entered_at"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))

@@ -1,4 +1,5 @@
-"""Alerts: one per (project, milestone, level), their deliveries (outbox), and job leases.
+"""Alerts: one per (project, milestone, level), their deliveries (outbox), job leases; an index for
+observed durations.
 
 Revision ID: 0002
 Revises: 0001
@@ -19,6 +20,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Recently completed projects of a workflow, newest first (observed durations for forecasts).
+    op.create_index(
+        "ix_projects_workflow_state_entered", "projects", ["workflow_id", "state", "entered_at"]
+    )
     op.create_table(
         "alerts",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -59,6 +64,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_projects_workflow_state_entered", table_name="projects")
     op.drop_table("jobs")
     op.drop_table("alert_deliveries")
     op.drop_table("alerts")
