@@ -388,7 +388,8 @@ def workflow_validate(app: App, files: Sequence[str]) -> None:
 @workflow.command("graph")
 @click.argument("workflow_id", required=False)
 @click.option("--project", "project_key", metavar="KEY", help="Draw this project's workflow, marking its state.")
-@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True,
+              help="Mermaid (stateDiagram-v2, renders on GitHub) or Graphviz DOT text.")
 @app_options
 @pass_app
 def workflow_graph(app: App, workflow_id: str | None, project_key: str | None, fmt: str) -> None:

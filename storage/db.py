@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
 from engine.errors import DatabaseError, InvalidInput, SchemaOutdated
 
@@ -146,16 +146,16 @@ class Database:
     def translate_errors(self) -> Iterator[None]:
         try:
             yield
-        except OperationalError as exc:
-            raise self._operational(exc) from None
+        except IntegrityError:
+            raise  # the repository turns these into AlreadyExists / ChangedMeanwhile
         except DBAPIError as exc:
             if exc.connection_invalidated:
                 raise DatabaseError(f"lost the connection to {self.describe()}") from None
-            raise
+            raise self._operational(exc) from None
         except PermissionError as exc:
             raise DatabaseError(f"cannot open {self.describe()}: {exc.strerror}") from None
 
-    def _operational(self, exc: OperationalError) -> DatabaseError:
+    def _operational(self, exc: DBAPIError) -> DatabaseError:
         message = str(exc.orig) if exc.orig is not None else str(exc)
         low = message.lower()
         where = self.describe()
@@ -183,15 +183,11 @@ class Database:
             try:
                 with conn.begin():
                     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            except OperationalError as exc:
+            except DBAPIError as exc:
                 translated = self._operational(exc)
                 if isinstance(translated, SchemaOutdated):
                     return None
                 raise translated from None
-            except SQLAlchemyError as exc:
-                if _is_missing_table(exc):
-                    return None
-                raise
 
     def require_schema(self) -> None:
         """Refuse to run against a database made by another schema revision."""
@@ -201,11 +197,6 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def _is_missing_table(exc: SQLAlchemyError) -> bool:
-    low = str(exc).lower()
-    return "no such table" in low or ("relation" in low and "does not exist" in low) or "undefinedtable" in low
 
 
 def _configure_sqlite(engine: Engine, timeout: float) -> None:
