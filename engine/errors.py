@@ -103,6 +103,8 @@ class WorkflowNotFound(NotFound):
         self.version = version
         what = f"{workflow_id} version {version}" if version is not None else workflow_id
         hint = f" (known: {', '.join(known)})" if known else ""
+        if version is not None:
+            hint += "; if its file is in a folder of your own, name it with --workflows or DONGFLOW_WORKFLOWS"
         super().__init__(f"no workflow {what}{hint}")
 
 
