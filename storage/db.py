@@ -151,11 +151,14 @@ class Database:
         except DBAPIError as exc:
             if exc.connection_invalidated:
                 raise DatabaseError(f"lost the connection to {self.describe()}") from None
+            if _is_damaged(exc):
+                # sqlite3 raises plain DatabaseError (not OperationalError) for a file that is not a database.
+                raise self._operational(exc) from None
             raise
         except PermissionError as exc:
             raise DatabaseError(f"cannot open {self.describe()}: {exc.strerror}") from None
 
-    def _operational(self, exc: OperationalError) -> DatabaseError:
+    def _operational(self, exc: DBAPIError) -> DatabaseError:
         message = str(exc.orig) if exc.orig is not None else str(exc)
         low = message.lower()
         where = self.describe()
@@ -201,6 +204,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _is_damaged(exc: DBAPIError) -> bool:
+    low = str(exc.orig if exc.orig is not None else exc).lower()
+    return "not a database" in low or "malformed" in low or "corrupt" in low
 
 
 def _is_missing_table(exc: SQLAlchemyError) -> bool:
