@@ -170,8 +170,9 @@ class DongflowGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
             if os.environ.get("DONGFLOW_DEBUG"):
                 raise
+            first = (str(exc).strip().splitlines() or [""])[0]  # SQLAlchemy adds a "(Background ...)" line
             click.echo(
-                f"Error: internal error ({type(exc).__name__}: {exc}); "
+                f"Error: internal error ({type(exc).__name__}: {first}); "
                 "please report it (set DONGFLOW_DEBUG=1 to see the traceback)",
                 err=True,
             )
