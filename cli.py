@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from storage.repository import SqlProjectStore
 
 DEFAULT_TZ = "Asia/Seoul"
+PROGRESS_MIN_ROWS = 1000
+"""Imports of at least this many rows show a progress bar (on stderr)."""
 LANGS = ("ko", "en")
 
 
@@ -456,6 +458,8 @@ def project_import(app: App, file: str, actor: str | None) -> None:
 
     def progress(done: int, total: int) -> None:
         nonlocal bar
+        if total < PROGRESS_MIN_ROWS:
+            return
         if bar is None:
             bar = click.progressbar(length=total, label="importing", file=sys.stderr)
             bar.__enter__()

@@ -88,9 +88,12 @@ class Service:
         *,
         actor: str,
         now: dt.datetime,
-        progress: Callable[[int], None] | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> int:
-        """Import every row of a CSV file, or none: all bad rows are reported together."""
+        """Import every row of a CSV file, or none: all bad rows are reported together.
+
+        ``progress(done, total)`` is called as rows are written: ``done`` rows more, of ``total``.
+        """
         actor = clean_text(actor, "actor")
         items: list[tuple[Project, list[Event]]] = []
         problems: list[InvalidInput] = []
@@ -144,8 +147,9 @@ class Service:
             raise InvalidInputs(
                 f"{bad_rows} bad row{'s' if bad_rows > 1 else ''}; nothing was imported", problems, file=source
             )
-        self.store.add(items, progress)
-        return len(items)
+        total = len(items)
+        self.store.add(items, None if progress is None else (lambda done: progress(done, total)))
+        return total
 
     def advance(
         self,
