@@ -107,6 +107,9 @@ class Service:
                 problems.append(exc)
 
         for record in read_records(stream, source, IMPORT_COLUMNS, IMPORT_REQUIRED, IMPORT_ALIASES):
+            if record.problem is not None:
+                bad(InvalidInput(record.problem, file=source, line=record.line))
+                continue
             values = record.values
             try:
                 project, event = self._validate_spec(
