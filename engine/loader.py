@@ -777,7 +777,10 @@ class _Builder:
     ) -> None:
         """A milestone for a state further along the course may not be due before an earlier one."""
         initial = next(s for s in states if s.initial)
-        depth = _depths(initial.id, successor_map(states, transitions))
+        # Depth along the course only: a return to the previous state (resume from hold) leads to every
+        # state that can be held, and counting it would put them all at the same depth, hiding the order.
+        forward = [t for t in transitions if t.dest != PREVIOUS]
+        depth = _depths(initial.id, successor_map(states, forward))
         year = 2015  # any non-leap year: relative and month-day rules are compared on one calendar
         target_date = target.date_for(year)
         due = {m.id: m.due.resolve(target_date, year) for m in milestones}

@@ -40,6 +40,9 @@ EXPECTED: dict[str, list[tuple[int, str]]] = {
     "milestones-out-of-order.yaml": [
         (31, "milestones out of order: finished (done, due -40d) comes later in the course than begun")
     ],
+    "milestones-out-of-order-with-hold.yaml": [
+        (40, "milestones out of order: started (works, due -120d) comes later in the course than announced")
+    ],
     "unknown-top-key.yaml": [(4, "unknown key 'owner' in the workflow file")],
     "unknown-state-key.yaml": [(16, "unknown key 'colour' in a state")],
     "unknown-transition-key.yaml": [(27, "unknown key 'when' in a transition")],
@@ -165,3 +168,13 @@ def test_cli_validate_all_good(runner) -> None:
     result = runner.invoke(cli, ["workflow", "validate", *files])
     assert result.exit_code == 0, result.output
     assert result.stdout.count("ok: ") == len(files)
+
+
+def test_shipped_workflow_with_a_milestone_moved_out_of_order_is_refused() -> None:
+    from workflows import SHIPPED_DIR
+
+    text = (SHIPPED_DIR / "space-improvement.yaml").read_text()
+    moved = text.replace("due: -61d ", "due: -120d")  # works started before the tender is announced
+    assert moved != text
+    with pytest.raises(WorkflowDefinitionError, match="milestones out of order: works_started .* tender_announced"):
+        load_text(moved, "moved.yaml")
