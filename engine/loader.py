@@ -756,7 +756,10 @@ class _Builder:
             if not s.final and not edges[s.id]:
                 self.problem(f"state {s.id!r} is not final but has no way out (no transition leaves it)", s.line)
         if initial is not None:
-            reachable = _reach(initial.id, edges)
+            # Returning to the previous state (resume) only leads where a project already was: it can
+            # make no state reachable, so reachability follows the other transitions only.
+            forward = successor_map(states, [t for t in transitions if t.dest != PREVIOUS])
+            reachable = _reach(initial.id, forward)
             for s in states:
                 if s.id not in reachable:
                     self.problem(f"state {s.id!r} cannot be reached from the initial state {initial.id!r}", s.line)

@@ -30,6 +30,7 @@ EXPECTED: dict[str, list[tuple[int, str]]] = {
     "two-initial-states.yaml": [(15, "more than one initial state (start, middle)")],
     "initial-and-final.yaml": [(13, "state start cannot be both initial and final")],
     "unreachable-state.yaml": [(18, "state 'orphan' cannot be reached from the initial state 'start'")],
+    "unreachable-state-with-hold.yaml": [(13, "state 'orphan' cannot be reached from the initial state 'start'")],
     "dead-end-state.yaml": [(18, "state 'stuck' is not final but has no way out")],
     "trap-cycle.yaml": [
         (18, "state 'loop_a' has no path to a final state"),
