@@ -755,22 +755,26 @@ class _Builder:
         for s in states:
             if not s.final and not edges[s.id]:
                 self.problem(f"state {s.id!r} is not final but has no way out (no transition leaves it)", s.line)
+        # Returning to the previous state (resume) only leads back where a project already was: it
+        # can make no state reachable, and it is no way out of a state that has none of its own.
+        forward = successor_map(states, [t for t in transitions if t.dest != PREVIOUS])
         if initial is not None:
-            # Returning to the previous state (resume) only leads where a project already was: it can
-            # make no state reachable, so reachability follows the other transitions only.
-            forward = successor_map(states, [t for t in transitions if t.dest != PREVIOUS])
             reachable = _reach(initial.id, forward)
             for s in states:
                 if s.id not in reachable:
                     self.problem(f"state {s.id!r} cannot be reached from the initial state {initial.id!r}", s.line)
         finals = {s.id for s in states if s.final}
         reverse: dict[str, set[str]] = {s.id: set() for s in states}
-        for src, dests in edges.items():
+        for src, dests in forward.items():
             for d in dests:
                 reverse[d].add(src)
         can_finish: set[str] = set()
         for f in finals:
             can_finish |= _reach(f, reverse)
+        # A state left by a return (on_hold) can finish if a state it may return to can.
+        for t in transitions:
+            if t.dest == PREVIOUS:
+                can_finish.update(src for src in t.sources if edges[src] & can_finish)
         for s in states:
             if not s.final and edges[s.id] and s.id not in can_finish:
                 self.problem(f"state {s.id!r} has no path to a final state", s.line)

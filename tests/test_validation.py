@@ -36,6 +36,10 @@ EXPECTED: dict[str, list[tuple[int, str]]] = {
         (18, "state 'loop_a' has no path to a final state"),
         (19, "state 'loop_b' has no path to a final state"),
     ],
+    "trap-cycle-with-hold.yaml": [
+        (13, "state 'loop_a' has no path to a final state"),
+        (14, "state 'loop_b' has no path to a final state"),
+    ],
     "transition-from-final.yaml": [(27, "transition reopen: leaves final state 'done'")],
     "target-not-final.yaml": [(5, "target state 'middle' must be a final state")],
     "milestones-out-of-order.yaml": [
