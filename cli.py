@@ -399,7 +399,7 @@ def workflow_graph(app: App, workflow_id: str | None, project_key: str | None, f
 
     current = None
     if project_key is not None:
-        project = app.store.get(project_key)
+        project = app.service.project(project_key)
         wf = app.catalog.get(project.workflow_id, project.workflow_version)
         if workflow_id is not None and workflow_id != wf.id:
             raise InvalidInput(f"project {project.key} runs on {wf.id}, not {workflow_id}", field="--project")
@@ -623,7 +623,7 @@ def _print_project(app: App, p: Project, wf: Workflow) -> None:
 def history(app: App, key: str, as_json: bool) -> None:
     """Every change to a project: who, when, from, to, why."""
     events = app.service.history(key)
-    p = app.store.get(key)
+    p = app.service.project(key)
     wf = app.catalog.get(p.workflow_id, p.workflow_version)
     if as_json:
         _json([_event_json(app, e) for e in events])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from engine import project as proj
@@ -19,7 +19,7 @@ from engine.definition import Workflow
 from engine.errors import AlreadyExists, InvalidInput, InvalidInputs, NotFound
 from engine.ports import ProjectQuery, ProjectStore
 from engine.project import Event, Project
-from engine.values import clean_note, clean_text, parse_date, parse_year
+from engine.values import clean_note, clean_text, lookup_text, parse_date, parse_year
 
 IMPORT_COLUMNS = ("key", "gu", "dong", "year", "workflow", "target")
 IMPORT_REQUIRED = ("key", "gu", "dong", "year")
@@ -167,7 +167,7 @@ class Service:
         actor = clean_text(actor, "actor")
         note = clean_note(note)
         trigger = clean_text(trigger, "trigger")
-        project = self.store.get(key)
+        project = self.project(key)
         workflow = self.workflow_of(project)
         step = self.catalog.machine(workflow).fire(
             project.key, project.state, trigger, project.facts, project.previous_state, note
@@ -180,7 +180,7 @@ class Service:
         self, key: str, name: str, raw_value: str, *, actor: str, now: dt.datetime, note: str | None = None
     ) -> tuple[Project, Any]:
         actor = clean_text(actor, "actor")
-        project = self.store.get(key)
+        project = self.project(key)
         workflow = self.workflow_of(project)
         spec = workflow.facts.get(name)
         if spec is None:
@@ -191,13 +191,24 @@ class Service:
         self.store.save(updated, event)
         return updated, value
 
+    def project(self, key: str) -> Project:
+        """One project by key (typed keys are NFC-normalised like stored ones)."""
+        return self.store.get(lookup_text(key) or "")
+
     def status(self, query: ProjectQuery) -> list[Project]:
+        query = replace(
+            query,
+            key=lookup_text(query.key),
+            gu=lookup_text(query.gu),
+            state=lookup_text(query.state),
+            workflow_id=lookup_text(query.workflow_id),
+        )
         if query.key is not None:
             return [self.store.get(query.key)]
         return self.store.find(query)
 
     def history(self, key: str) -> list[Event]:
-        return self.store.events(key)
+        return self.store.events(lookup_text(key) or "")
 
     def add_with_history(self, items: Sequence[tuple[Project, Sequence[Event]]]) -> None:
         """Insert ready-made projects with their whole histories (the demo), all or none."""

@@ -501,3 +501,17 @@ def test_every_command_has_help(runner) -> None:
         assert command.help, path
         result = runner.invoke(cli, [*path, "--help"])
         assert result.exit_code == 0 and "Usage: " in result.stdout, path
+
+
+def test_decomposed_hangul_finds_the_same_project(one) -> None:
+    """Hangul typed or pasted on macOS may arrive decomposed (NFD); it names the same project."""
+    import unicodedata
+
+    nfd_key = unicodedata.normalize("NFD", KEY)
+    nfd_gu = unicodedata.normalize("NFD", "성동구")
+    assert nfd_key != KEY
+    assert [p["key"] for p in status_json(one, "--gu", nfd_gu)] == [KEY]
+    assert [p["key"] for p in status_json(one, nfd_key)] == [KEY]
+    assert one("fact", "set", nfd_key, "resident_meetings", "1", "--actor", "a").exit_code == 0
+    assert one("advance", nfd_key, "agree", "--actor", "a").exit_code == 0
+    assert len(json.loads(one("history", nfd_key, "--json").stdout)) == 3
