@@ -286,6 +286,7 @@ def test_older_schema_revision_is_refused(run) -> None:
     ("url", "code", "fragment"),
     [
         ("postgresql://postgres@127.0.0.1:1/nowhere", 7, "cannot use postgresql+psycopg://postgres@127.0.0.1:1/nowhere"),
+        ("postgresql://u:s3cret@127.0.0.1:1/x", 7, "cannot use postgresql+psycopg://u:***@127.0.0.1:1/x"),
         ("mysql://u@h/db", 3, "unsupported database 'mysql'"),
         ("sqlite:///{tmp}/garbage.db", 7, "is not a dongflow database or is damaged"),
         ("sqlite:///{tmp}/no/such/folder/x.db", 7, "dongflow init"),
@@ -295,6 +296,7 @@ def test_bad_database_urls(runner, tmp_path, url, code, fragment) -> None:
     (tmp_path / "garbage.db").write_bytes(b"this is not a database" * 100)
     result = runner.invoke(cli, ["status", "--db", url.format(tmp=tmp_path)])
     assert_one_error(result, code, fragment)
+    assert "s3cret" not in result.output  # passwords are never shown
 
 
 def test_missing_required_option_is_a_usage_error(one) -> None:
