@@ -118,6 +118,9 @@ def parse_yaml(text: str, source: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
+        if exc.problem and exc.context and exc.context_mark is not None and exc.context_mark.line + 1 != line:
+            # e.g. an unclosed '{' is only noticed lines later: say where the construct started.
+            problem += f" ({exc.context} started on line {exc.context_mark.line + 1})"
         raise WorkflowDefinitionError(f"invalid YAML: {problem}", file=source, line=line) from None
     except yaml.YAMLError as exc:
         raise WorkflowDefinitionError(f"invalid YAML: {exc}", file=source) from None

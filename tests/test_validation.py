@@ -58,7 +58,9 @@ EXPECTED: dict[str, list[tuple[int, str]]] = {
     "guard-type-mismatch.yaml": [(23, "transition begin: guard compares integer fact meetings with 'many'")],
     "guard-unreadable.yaml": [(23, "transition begin: cannot read guard")],
     "counts-non-integer.yaml": [(27, "counts names 'meetings_text', which is not a declared integer fact")],
-    "yaml-syntax-error.yaml": [(5, "invalid YAML: did not find expected ',' or '}'")],
+    "yaml-syntax-error.yaml": [
+        (5, "invalid YAML: did not find expected ',' or '}' (while parsing a flow mapping started on line 4)")
+    ],
     "duplicate-yaml-key.yaml": [(16, "key 'id' appears twice")],
     "python-tag.yaml": [(4, "invalid YAML: could not determine a constructor for the tag")],
     "empty.yaml": [(1, "the file is empty")],
