@@ -517,3 +517,18 @@ def test_decomposed_hangul_finds_the_same_project(one) -> None:
     assert one("fact", "set", nfd_key, "resident_meetings", "1", "--actor", "a").exit_code == 0
     assert one("advance", nfd_key, "agree", "--actor", "a").exit_code == 0
     assert len(json.loads(one("history", nfd_key, "--json").stdout)) == 3
+
+
+def test_user_workflow_folders_from_the_environment(runner, tmp_path, monkeypatch) -> None:
+    import os
+
+    from conftest import DATA
+
+    first, second = tmp_path / "one", tmp_path / "two"
+    for folder, name in ((first, "mini.yaml"), (second, "hold-resume.yaml")):
+        folder.mkdir()
+        (folder / name).write_text((DATA / "workflows" / "good" / name).read_text())
+    monkeypatch.setenv("DONGFLOW_WORKFLOWS", f"{first}{os.pathsep}{second}")
+    result = runner.invoke(cli, ["workflow", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [w["id"] for w in json.loads(result.stdout)] == ["holdable", "mini", "space-improvement"]
