@@ -25,7 +25,6 @@ from engine.definition import Workflow
 from workflows import SHIPPED_DIR
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-DATA = Path(__file__).parent / "data"
 
 # Everything the CLI reads from the environment; tests start with none of it set.
 DONGFLOW_ENV = (

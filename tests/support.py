@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from click.testing import Result
@@ -12,6 +13,8 @@ from click.testing import Result
 from engine.errors import AlreadyExists, ChangedMeanwhile, ProjectNotFound
 from engine.ports import ProjectQuery
 from engine.project import Event, Project
+
+DATA = Path(__file__).parent / "data"
 
 
 def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:

@@ -121,7 +121,7 @@ def test_project_add_with_target_and_workflow(run) -> None:
 
 
 def test_a_user_workflow_folder_is_used(run, tmp_path) -> None:
-    from conftest import DATA
+    from support import DATA
 
     mine = tmp_path / "mine"
     mine.mkdir()
@@ -522,7 +522,7 @@ def test_decomposed_hangul_finds_the_same_project(one) -> None:
 def test_user_workflow_folders_from_the_environment(runner, tmp_path, monkeypatch) -> None:
     import os
 
-    from conftest import DATA
+    from support import DATA
 
     first, second = tmp_path / "one", tmp_path / "two"
     for folder, name in ((first, "mini.yaml"), (second, "hold-resume.yaml")):

@@ -13,9 +13,8 @@ from engine.catalog import Catalog
 from engine.definition import PREVIOUS, Guard
 from engine.errors import InvalidInput, WorkflowDefinitionError, WorkflowNotFound
 from engine.loader import WORKFLOW_ID_RE, load_file, load_text
+from support import DATA
 from workflows import SHIPPED_DIR
-
-from conftest import DATA
 
 GOOD = DATA / "workflows" / "good"
 SHIPPED = sorted(p for p in SHIPPED_DIR.iterdir() if p.suffix in (".yaml", ".yml"))

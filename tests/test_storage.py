@@ -186,11 +186,12 @@ def test_sqlite_busy_is_a_clear_database_error(tmp_path, monkeypatch, workflow, 
     db = Database(f"sqlite:///{path}")
     upgrade(db)
     store = SqlProjectStore(db)
+    p, e = new(workflow, "k", now)
     holder = sqlite3.connect(path, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     try:
         with pytest.raises(DatabaseError, match="is busy") as info:
-            store.add([new(workflow, "k", now)[0:1] + ([new(workflow, "k", now)[1]],)])
+            store.add([(p, [e])])
         assert info.value.exit_code == 7
     finally:
         holder.execute("ROLLBACK")

@@ -13,9 +13,7 @@ import pytest
 
 from engine.errors import InvalidInput, WorkflowDefinitionError, WorkflowDefinitionErrors
 from engine.loader import load_file, load_text
-from support import assert_one_error
-
-from conftest import DATA
+from support import DATA, assert_one_error
 
 BAD = DATA / "workflows" / "bad"
 GOOD = DATA / "workflows" / "good"
