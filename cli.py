@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from storage.repository import SqlProjectStore
 
 DEFAULT_TZ = "Asia/Seoul"
+PROGRESS_MIN_ROWS = 1000
+"""Imports of at least this many rows show a progress bar (on stderr)."""
 LANGS = ("ko", "en")
 
 
@@ -171,8 +173,9 @@ class DongflowGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
             if os.environ.get("DONGFLOW_DEBUG"):
                 raise
+            first = (str(exc).strip().splitlines() or [""])[0]  # SQLAlchemy adds a "(Background ...)" line
             click.echo(
-                f"Error: internal error ({type(exc).__name__}: {exc}); "
+                f"Error: internal error ({type(exc).__name__}: {first}); "
                 "please report it (set DONGFLOW_DEBUG=1 to see the traceback)",
                 err=True,
             )
@@ -398,7 +401,7 @@ def workflow_graph(app: App, workflow_id: str | None, project_key: str | None, f
 
     current = None
     if project_key is not None:
-        project = app.store.get(project_key)
+        project = app.service.project(project_key)
         wf = app.catalog.get(project.workflow_id, project.workflow_version)
         if workflow_id is not None and workflow_id != wf.id:
             raise InvalidInput(f"project {project.key} runs on {wf.id}, not {workflow_id}", field="--project")
@@ -461,6 +464,8 @@ def project_import(app: App, file: str, actor: str | None) -> None:
 
     def progress(done: int, total: int) -> None:
         nonlocal bar
+        if total < PROGRESS_MIN_ROWS:
+            return
         if bar is None:
             bar = click.progressbar(length=total, label="importing", file=sys.stderr)
             bar.__enter__()
@@ -663,7 +668,7 @@ def _print_project(app: App, p: Project, wf: Workflow, a: Any, book: Any, day: d
 def history(app: App, key: str, as_json: bool) -> None:
     """Every change to a project: who, when, from, to, why."""
     events = app.service.history(key)
-    p = app.store.get(key)
+    p = app.service.project(key)
     wf = app.catalog.get(p.workflow_id, p.workflow_version)
     if as_json:
         _json([_event_json(app, e) for e in events])

@@ -28,6 +28,9 @@ ENCODINGS = ("utf-8-sig", "cp949")
 class Record:
     line: int
     values: dict[str, str]
+    problem: str | None = None
+    """Set when the row itself is malformed (wrong number of fields); the caller reports it with
+    the other bad rows instead of stopping at the first."""
 
 
 def _detect_encoding(stream: BinaryIO, source: str) -> str:
@@ -42,8 +45,9 @@ def _detect_encoding(stream: BinaryIO, source: str) -> str:
                 text = decoder.decode(chunk)
                 line += text.count("\n")
             decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            failures.append((encoding, line))
+        except UnicodeDecodeError as exc:
+            # The line of the offending byte: lines decoded before this chunk, plus those before it in the chunk.
+            failures.append((encoding, line + bytes(exc.object[: exc.start]).count(b"\n")))
             continue
         stream.seek(0)
         return encoding
@@ -86,12 +90,13 @@ def read_records(
             line = reader.line_num + 2
             if not any(cell.strip() for cell in row):
                 continue
-            if len(row) > len(header):
-                extra = [c for c in row[len(header):] if c.strip()]
-                if extra:
-                    raise InvalidInput(
-                        f"{len(row)} fields but the header has {len(header)}", file=source, line=start
-                    )
+            wrong_count = f"{len(row)} fields but the header has {len(header)}"
+            if len(row) > len(header) and any(c.strip() for c in row[len(header):]):
+                yield Record(start, {}, wrong_count)
+                continue
+            if any(mapping[name] >= len(row) for name in required):
+                yield Record(start, {}, wrong_count)
+                continue
             values = {
                 name: unicodedata.normalize("NFC", row[index].strip()) if index < len(row) else ""
                 for name, index in mapping.items()

@@ -119,6 +119,9 @@ def parse_yaml(text: str, source: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
+        if exc.problem and exc.context and exc.context_mark is not None and exc.context_mark.line + 1 != line:
+            # e.g. an unclosed '{' is only noticed lines later: say where the construct started.
+            problem += f" ({exc.context} started on line {exc.context_mark.line + 1})"
         raise WorkflowDefinitionError(f"invalid YAML: {problem}", file=source, line=line) from None
     except yaml.YAMLError as exc:
         raise WorkflowDefinitionError(f"invalid YAML: {exc}", file=source) from None
@@ -756,19 +759,26 @@ class _Builder:
         for s in states:
             if not s.final and not edges[s.id]:
                 self.problem(f"state {s.id!r} is not final but has no way out (no transition leaves it)", s.line)
+        # Returning to the previous state (resume) only leads back where a project already was: it
+        # can make no state reachable, and it is no way out of a state that has none of its own.
+        forward = successor_map(states, [t for t in transitions if t.dest != PREVIOUS])
         if initial is not None:
-            reachable = _reach(initial.id, edges)
+            reachable = _reach(initial.id, forward)
             for s in states:
                 if s.id not in reachable:
                     self.problem(f"state {s.id!r} cannot be reached from the initial state {initial.id!r}", s.line)
         finals = {s.id for s in states if s.final}
         reverse: dict[str, set[str]] = {s.id: set() for s in states}
-        for src, dests in edges.items():
+        for src, dests in forward.items():
             for d in dests:
                 reverse[d].add(src)
         can_finish: set[str] = set()
         for f in finals:
             can_finish |= _reach(f, reverse)
+        # A state left by a return (on_hold) can finish if a state it may return to can.
+        for t in transitions:
+            if t.dest == PREVIOUS:
+                can_finish.update(src for src in t.sources if edges[src] & can_finish)
         for s in states:
             if not s.final and edges[s.id] and s.id not in can_finish:
                 self.problem(f"state {s.id!r} has no path to a final state", s.line)
@@ -778,7 +788,10 @@ class _Builder:
     ) -> None:
         """A milestone for a state further along the course may not be due before an earlier one."""
         initial = next(s for s in states if s.initial)
-        depth = _depths(initial.id, successor_map(states, transitions))
+        # Depth along the course only: a return to the previous state (resume from hold) leads to every
+        # state that can be held, and counting it would put them all at the same depth, hiding the order.
+        forward = [t for t in transitions if t.dest != PREVIOUS]
+        depth = _depths(initial.id, successor_map(states, forward))
         year = 2015  # any non-leap year: relative and month-day rules are compared on one calendar
         target_date = target.date_for(year)
         due = {m.id: m.due.resolve(target_date, year) for m in milestones}

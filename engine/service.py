@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from engine import project as proj
@@ -19,7 +19,7 @@ from engine.definition import Workflow
 from engine.errors import AlreadyExists, InvalidInput, InvalidInputs, NotFound
 from engine.ports import ProjectQuery, ProjectStore
 from engine.project import Event, Project
-from engine.values import clean_note, clean_text, parse_date, parse_year
+from engine.values import clean_note, clean_text, lookup_text, parse_date, parse_year
 
 IMPORT_COLUMNS = ("key", "gu", "dong", "year", "workflow", "target")
 IMPORT_REQUIRED = ("key", "gu", "dong", "year")
@@ -93,9 +93,12 @@ class Service:
         *,
         actor: str,
         now: dt.datetime,
-        progress: Callable[[int], None] | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> int:
-        """Import every row of a CSV file, or none: all bad rows are reported together."""
+        """Import every row of a CSV file, or none: all bad rows are reported together.
+
+        ``progress(done, total)`` is called as rows are written: ``done`` rows more, of ``total``.
+        """
         actor = clean_text(actor, "actor")
         items: list[tuple[Project, list[Event]]] = []
         problems: list[InvalidInput] = []
@@ -109,6 +112,9 @@ class Service:
                 problems.append(exc)
 
         for record in read_records(stream, source, IMPORT_COLUMNS, IMPORT_REQUIRED, IMPORT_ALIASES):
+            if record.problem is not None:
+                bad(InvalidInput(record.problem, file=source, line=record.line))
+                continue
             values = record.values
             try:
                 project, event = self._validate_spec(
@@ -149,8 +155,9 @@ class Service:
             raise InvalidInputs(
                 f"{bad_rows} bad row{'s' if bad_rows > 1 else ''}; nothing was imported", problems, file=source
             )
-        self.store.add(items, progress)
-        return len(items)
+        total = len(items)
+        self.store.add(items, None if progress is None else (lambda done: progress(done, total)))
+        return total
 
     def advance(
         self,
@@ -165,7 +172,7 @@ class Service:
         actor = clean_text(actor, "actor")
         note = clean_note(note)
         trigger = clean_text(trigger, "trigger")
-        project = self.store.get(key)
+        project = self.project(key)
         workflow = self.workflow_of(project)
         step = self.catalog.machine(workflow).fire(
             project.key, project.state, trigger, project.facts, project.previous_state, note
@@ -186,7 +193,7 @@ class Service:
         at: dt.datetime | None = None,
     ) -> tuple[Project, Any]:
         actor = clean_text(actor, "actor")
-        project = self.store.get(key)
+        project = self.project(key)
         workflow = self.workflow_of(project)
         spec = workflow.facts.get(name)
         if spec is None:
@@ -197,13 +204,24 @@ class Service:
         self.store.save(updated, event)
         return updated, value
 
+    def project(self, key: str) -> Project:
+        """One project by key (typed keys are NFC-normalised like stored ones)."""
+        return self.store.get(lookup_text(key) or "")
+
     def status(self, query: ProjectQuery) -> list[Project]:
+        query = replace(
+            query,
+            key=lookup_text(query.key),
+            gu=lookup_text(query.gu),
+            state=lookup_text(query.state),
+            workflow_id=lookup_text(query.workflow_id),
+        )
         if query.key is not None:
             return [self.store.get(query.key)]
         return self.store.find(query)
 
     def history(self, key: str) -> list[Event]:
-        return self.store.events(key)
+        return self.store.events(lookup_text(key) or "")
 
     def add_with_history(self, items: Sequence[tuple[Project, Sequence[Event]]]) -> None:
         """Insert ready-made projects with their whole histories (the demo), all or none."""

@@ -36,6 +36,11 @@ def clean_text(value: object, field: str, *, max_len: int = MAX_TEXT, required: 
     return text
 
 
+def lookup_text(value: str | None) -> str | None:
+    """Text used to look something up (a key, a district): NFC like stored text, outer spaces dropped."""
+    return None if value is None else unicodedata.normalize("NFC", value).strip()
+
+
 def clean_note(value: str | None, field: str = "note") -> str | None:
     if value is None:
         return None

@@ -120,6 +120,12 @@ class SqlProjectStore:
         items: Sequence[tuple[Project, Sequence[Event]]],
         progress: Callable[[int], None] | None = None,
     ) -> None:
+        for project, events in items:
+            if [e.seq for e in events] != list(range(1, project.version + 1)):
+                raise ValueError(
+                    f"events of {project.key} are numbered {[e.seq for e in events]}, "
+                    f"not 1..{project.version} (its version)"
+                )
         try:
             with self.db.write() as conn:
                 for start in range(0, len(items), BATCH):
@@ -143,6 +149,9 @@ class SqlProjectStore:
             conn.execute(insert(E), events)
 
     def save(self, project: Project, event: Event) -> None:
+        if event.seq != project.version:
+            # The event's seq is the version it creates; anything else would leave a gap in the history.
+            raise ValueError(f"event {event.seq} of {project.key} does not match its new version {project.version}")
         values = project_values(project)
         for fixed in ("key", "created_at"):
             values.pop(fixed)

@@ -1,0 +1,116 @@
+"""Helpers shared by the tests: a database dump, the CLI error contract, an in-memory store."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from click.testing import Result
+
+from engine.errors import AlreadyExists, ChangedMeanwhile, ProjectNotFound
+from engine.ports import ProjectQuery
+from engine.project import Event, Project
+
+DATA = Path(__file__).parent / "data"
+
+
+def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table (ordered), to compare a database before and after a command."""
+    from sqlalchemy import MetaData, create_engine, select
+
+    engine = create_engine(url)
+    try:
+        meta = MetaData()
+        meta.reflect(engine)
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        with engine.connect() as conn:
+            for name, table in sorted(meta.tables.items()):
+                order = list(table.primary_key.columns) or list(table.columns)[:1]  # json has no ordering
+                rows = conn.execute(select(table).order_by(*order)).all()
+                out[name] = [tuple(r) for r in rows]
+        return out
+    finally:
+        engine.dispose()
+
+
+def assert_one_error(result: Result, exit_code: int, *fragments: str, problem_lines: int = 0) -> str:
+    """The CLI error contract: the exit code, exactly one ``Error:`` line on stderr (plus indented
+    problem lines for multi-problem errors), no traceback. Returns the error line."""
+    assert result.exit_code == exit_code, (result.exit_code, result.output, result.exception)
+    assert "Traceback" not in result.output
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("Error:")]
+    assert len(errors) == 1, result.stderr
+    assert lines[0] == errors[0], result.stderr
+    others = lines[1:]
+    assert len(others) == problem_lines, result.stderr
+    assert all(line.startswith("  ") for line in others), result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, (fragment, result.stderr)
+    return errors[0]
+
+
+class MemoryStore:
+    """A ``ProjectStore`` in memory with the same contract as the SQL one (optimistic locking,
+    all-or-nothing adds); lets property tests drive the real service quickly."""
+
+    def __init__(self) -> None:
+        self.projects: dict[str, Project] = {}
+        self.history: dict[str, list[Event]] = {}
+
+    def snapshot(self) -> tuple[dict[str, Project], dict[str, list[Event]]]:
+        return copy.deepcopy(self.projects), copy.deepcopy(self.history)
+
+    def get(self, key: str) -> Project:
+        try:
+            return self.projects[key]
+        except KeyError:
+            raise ProjectNotFound(key) from None
+
+    def add(
+        self,
+        items: Sequence[tuple[Project, Sequence[Event]]],
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        keys = [p.key for p, _ in items]
+        taken = sorted(set(keys) & set(self.projects)) or sorted(k for k in keys if keys.count(k) > 1)
+        if taken:
+            raise AlreadyExists(f"project {taken[0]}")
+        for project, events in items:
+            self.projects[project.key] = project
+            self.history[project.key] = list(events)
+        if progress is not None:
+            progress(len(items))
+
+    def save(self, project: Project, event: Event) -> None:
+        current = self.get(project.key)
+        if current.version != project.version - 1 or event.seq != project.version:
+            raise ChangedMeanwhile(project.key)
+        self.projects[project.key] = project
+        self.history[project.key].append(event)
+
+    def events(self, key: str) -> list[Event]:
+        self.get(key)
+        return list(self.history[key])
+
+    def find(self, query: ProjectQuery) -> list[Project]:
+        out = [
+            p
+            for p in self.projects.values()
+            if (query.key is None or p.key == query.key)
+            and (query.gu is None or p.gu == query.gu)
+            and (query.year is None or p.year == query.year)
+            and (query.state is None or p.state == query.state)
+            and (query.workflow_id is None or p.workflow_id == query.workflow_id)
+        ]
+        return sorted(out, key=lambda p: p.key)[: query.limit]
+
+    def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        return set(keys) & set(self.projects)
+
+
+def utc(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.timezone.utc)
