@@ -196,6 +196,9 @@ def _simulate(
         if trigger == "complete" and past:
             # Centres opened on 1 July (준공 7.1); a few a little later in July.
             nxt = max(nxt, target) if rng.random() < 0.9 else target + dt.timedelta(days=rng.randint(3, 25))
+        elif trigger == "complete":
+            # Works finishing early still hand over in the last weeks before the opening.
+            nxt = max(nxt, target - dt.timedelta(days=rng.randint(3, 14)))
         if cancel_this and trigger == "present_design":
             cancel_day = day + dt.timedelta(days=5)
             if due(cancel_day):

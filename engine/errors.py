@@ -83,7 +83,7 @@ class InvalidInputs(InvalidInput):
         super().__init__(summary, file=file)
 
 
-class WorkflowDefinitionErrors(InvalidInputs):
+class WorkflowDefinitionErrors(InvalidInputs, WorkflowDefinitionError):
     """Every problem found in one or more workflow files."""
 
 

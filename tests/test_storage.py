@@ -4,6 +4,7 @@ keys are unique, a stale save is refused whole, events have no gaps, times and f
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 import datetime as dt
 
 import pytest
@@ -197,4 +198,30 @@ def test_sqlite_busy_is_a_clear_database_error(tmp_path, monkeypatch, workflow, 
         holder.execute("ROLLBACK")
         holder.close()
     assert store.count() == 0
+    db.dispose()
+
+
+@pytest.mark.external_service
+def test_postgresql_row_lock_is_a_clear_busy_error(initialised_db, monkeypatch, workflow, now) -> None:
+    """A writer queued behind a transaction that holds the row gives up after the busy timeout."""
+    if not initialised_db.startswith("postgresql"):
+        pytest.skip("PostgreSQL only (SQLite has its own test above)")
+    from storage.db import Database
+
+    monkeypatch.setenv("DONGFLOW_BUSY_TIMEOUT", "0.5")
+    db = Database(initialised_db)
+    store = SqlProjectStore(db)
+    p, e = new(workflow, "k", now)
+    store.add([(p, [e])])
+    before = store.get("k")
+    step_project = replace(before, version=before.version + 1, state="agreement")
+    event = replace(e, seq=2, kind="transition", trigger="agree", from_state="survey", to_state="agreement")
+    holder = Database(initialised_db)
+    with holder.engine.connect() as conn, conn.begin():
+        conn.exec_driver_sql("SELECT 1 FROM projects WHERE key = 'k' FOR UPDATE")
+        with pytest.raises(DatabaseError, match="is busy") as info:
+            store.save(step_project, event)
+        assert info.value.exit_code == 7
+    holder.dispose()
+    assert store.get("k") == before
     db.dispose()
