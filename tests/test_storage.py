@@ -202,10 +202,9 @@ def test_sqlite_busy_is_a_clear_database_error(tmp_path, monkeypatch, workflow, 
 
 
 @pytest.mark.external_service
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_postgresql_row_lock_is_a_clear_busy_error(initialised_db, monkeypatch, workflow, now) -> None:
     """A writer queued behind a transaction that holds the row gives up after the busy timeout."""
-    if not initialised_db.startswith("postgresql"):
-        pytest.skip("PostgreSQL only (SQLite has its own test above)")
     from storage.db import Database
 
     monkeypatch.setenv("DONGFLOW_BUSY_TIMEOUT", "0.5")
