@@ -111,6 +111,8 @@ class Report:
     timeline: tuple[TimelineRow, ...] = ()
     timeline_total: int = 0
     """How many projects the timeline could have shown (it shows at most GANTT_LIMIT)."""
+    timeline_year: int | None = None
+    """The cohort the timeline shows (one year's course per chart keeps the dates readable)."""
     stage_labels: Mapping[str, Label] = field(default_factory=dict)
 
     def section(self, section_id: str) -> Section | None:
@@ -224,10 +226,21 @@ class ReportBuilder:
                 built[s] = late_section(assessed.late_rows, self.stage_labels(), as_of)
         rows: tuple[TimelineRow, ...] = ()
         total = 0
+        cohort = None
         if timeline:
             assert assessed is not None
-            rows, total = self._timeline(f, as_of, cutoff, assessed)
-        return Report(as_of, f, tuple(built[s] for s in wanted), rows, total, self.stage_labels())
+            cohort = self._timeline_year(f, as_of, cutoff)
+            if cohort is not None:
+                rows, total = self._timeline(ReportFilter(f.gu, cohort), as_of, cutoff, assessed)
+        return Report(as_of, f, tuple(built[s] for s in wanted), rows, total, cohort, self.stage_labels())
+
+    def _timeline_year(self, f: ReportFilter, as_of: dt.date, cutoff: dt.datetime) -> int | None:
+        """The filtered cohort, else the latest cohort that had started by the as-of date."""
+        if f.year is not None:
+            return f.year
+        years = sorted(self.source.cohort_sizes(f, cutoff))
+        started = [y for y in years if y <= as_of.year]
+        return (started or years or [None])[-1]
 
     # -- helpers ---------------------------------------------------------------------------
     def _targets(self) -> list[tuple[str, str]]:
@@ -291,7 +304,8 @@ class ReportBuilder:
 
     def _timeline(self, f: ReportFilter, as_of: dt.date, cutoff: dt.datetime,
                   assessed: _Assessed) -> tuple[tuple[TimelineRow, ...], int]:
-        flagged = sorted(assessed.rows.values(), key=lambda r: (r.gu, r.dong, r.key))[:GANTT_LIMIT]
+        flagged = sorted((r for r in assessed.rows.values() if r.year == f.year),
+                         key=lambda r: (r.gu, r.dong, r.key))[:GANTT_LIMIT]
         chosen = {r.key for r in flagged}
         rows = list(flagged)
         if len(rows) < GANTT_LIMIT:

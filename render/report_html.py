@@ -104,20 +104,29 @@ def timeline_figure(report: Report, lang: str) -> go.Figure | None:
             if kind == "actual":
                 shown.add(state)
     fig.add_trace(go.Bar(orientation="h", y=[ticks[0]], x=[0], base=[rows[0].target.isoformat()],
-                         marker={"color": "#BBBBBB"}, name=_t(lang, "계획 (연한 막대, 위)", "plan (pale bar, above)"),
+                         marker={"color": "#BBBBBB"}, name=_t(lang, "계획 (연한 막대, 아래)", "plan (pale bar, below)"),
                          showlegend=True, hoverinfo="skip"))
     as_of = report.as_of.isoformat()
-    fig.add_shape(type="line", x0=as_of, x1=as_of, y0=0, y1=1, yref="paper", line={"color": LATE_COLOR, "dash": "dot"})
-    fig.add_annotation(x=as_of, y=1, yref="paper", yanchor="bottom", showarrow=False,
-                       text=_t(lang, f"기준일 {as_of}", f"as of {as_of}"), font={"color": LATE_COLOR, "size": 12})
+    fig.add_trace(go.Scatter(x=[as_of, as_of], y=[ticks[0], ticks[-1]], mode="lines", hoverinfo="skip",
+                             line={"color": LATE_COLOR, "dash": "dot", "width": 2},
+                             name=_t(lang, f"기준일 {as_of}", f"as of {as_of}")))
     more = ""
     if report.timeline_total > len(rows):
         more = _t(lang, f" — {report.timeline_total}개 중 {len(rows)}개 (지연·위험 우선; --gu로 좁히세요)",
                   f" — {len(rows)} of {report.timeline_total} (late and at risk first; narrow with --gu)")
-    title = _t(lang, "동별 계획 대비 실적 일정", "Plan against actual, per dong") + more
-    fig = _layout(fig, title, 170 + 30 * len(rows), barmode="overlay", bargap=0.1)
+    year = report.timeline_year
+    title = _t(lang, f"동별 계획 대비 실적 일정 ({year}년 사업)", f"Plan against actual, per dong ({year} cohort)") + more
+    height = 200 + 30 * len(rows)
+    fig = _layout(fig, title, height, barmode="overlay", bargap=0.1)
+    # Dates on top (a tall chart is read from the top), so title and legend sit above them, placed
+    # in pixels of the whole figure: neither may cover the date labels.
+    fig.update_layout(
+        margin={"t": 135},
+        title={"yref": "container", "y": 1 - 24 / height, "yanchor": "middle"},
+        legend={"yref": "container", "y": 1 - 46 / height, "yanchor": "top"},
+    )
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=ticks, tickfont={"size": 12})
-    fig.update_xaxes(type="date", tickformat="%Y-%m-%d", side="top")
+    fig.update_xaxes(type="date", tickformat="%Y-%m-%d", side="top", dtick="M1", ticks="outside")
     return fig
 
 
@@ -140,13 +149,14 @@ def districts_figure(report: Report, lang: str) -> go.Figure | None:
     risk_i = next(i for i, c in enumerate(s.columns) if c.key == "at_risk")
     totals = [r[1] for r in s.rows]
     notes = [
-        f"  {r[late_i]}{_t(lang, ' 지연', ' late')}, {r[risk_i]}{_t(lang, ' 위험', ' at risk')}"
+        f"  {_t(lang, '지연', 'late')} {r[late_i]} · {_t(lang, '위험', 'at risk')} {r[risk_i]}"
         if (r[late_i] or r[risk_i]) else "" for r in s.rows
     ]
     fig.add_trace(go.Scatter(y=gus, x=totals, mode="text", text=notes, textposition="middle right",
                              textfont={"color": LATE_COLOR, "size": 12}, showlegend=False, hoverinfo="skip"))
     title = _t(lang, f"자치구별 단계 현황 (기준일 {report.as_of})", f"Projects per stage and district (as of {report.as_of})")
     fig = _layout(fig, title, 170 + 28 * len(gus), barmode="stack", bargap=0.25)
+    fig.update_layout(legend={"traceorder": "normal"})
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title={"text": _t(lang, "사업 수", "projects")}, range=[0, max(totals) * 1.35 + 1])
     return fig
