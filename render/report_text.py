@@ -11,11 +11,12 @@ import csv
 import datetime as dt
 import io
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from engine.definition import Label
 from engine.report import DATE, INT, MONEY, RATE, Column, Report, Section
-from render.table import table
+from render.table import width
 
 NUMERIC = (INT, MONEY, RATE, "float")
 
@@ -53,6 +54,28 @@ def _body(section: Section) -> list[tuple[Any, ...]]:
     return [*section.rows, *([section.total] if section.total is not None else [])]
 
 
+_width = lru_cache(maxsize=1 << 16)(width)
+"""Cell widths repeat (districts, stages, dates): a late list of 100,000 rows measures each once."""
+
+
+def table(head: list[str], rows: list[list[str]], align: str) -> str:
+    """Aligned columns that stay aligned with Korean text (wide characters count two)."""
+    sizes = [_width(h) for h in head]
+    measured = [[_width(c) for c in row] for row in rows]
+    for row in measured:
+        sizes = [max(a, b) for a, b in zip(sizes, row)]
+
+    def line(cells: list[str], widths: list[int]) -> str:
+        return "  ".join(
+            (" " * (size - w) + c) if a == ">" else (c + " " * (size - w))
+            for c, w, size, a in zip(cells, widths, sizes, align)
+        ).rstrip()
+
+    out = [line(head, [_width(h) for h in head]), "  ".join("-" * size for size in sizes)]
+    out += [line(row, widths) for row, widths in zip(rows, measured)]
+    return "\n".join(out)
+
+
 def _title(report: Report, lang: str) -> str:
     if lang == "en":
         return f"Programme report as of {report.as_of.isoformat()}"
@@ -63,14 +86,31 @@ def _empty(lang: str) -> str:
     return "(no data)" if lang == "en" else "(자료 없음)"
 
 
+def _formatter(column: Column, lang: str):  # type: ignore[no-untyped-def]
+    """One column's cell formatter, with repeated values (labels, districts, dates) formatted once."""
+    cache: dict[Any, str] = {}
+
+    def fmt(value: Any) -> str:
+        try:
+            return cache[value]
+        except KeyError:
+            text = cache[value] = cell(value, column, lang)
+            return text
+        except TypeError:  # an unhashable value: format it every time
+            return cell(value, column, lang)
+
+    return fmt
+
+
 def render_table(report: Report, lang: str) -> str:
     out = [_title(report, lang), ""]
     for s in report.sections:
         out.append(f"■ {s.title.get(lang)}")
         if s.rows:
             align = "".join(">" if c.kind in NUMERIC else "<" for c in s.columns)
-            out.append(table(headers(s, lang), [[cell(v, c, lang) for v, c in zip(r, s.columns)] for r in _body(s)],
-                             align=align))
+            formats = [_formatter(c, lang) for c in s.columns]
+            body = [[f(v) for f, v in zip(formats, r)] for r in _body(s)]
+            out.append(table(headers(s, lang), body, align=align))
         else:
             out.append(_empty(lang))
         out += [f"  * {n.get(lang)}" for n in s.notes]

