@@ -194,11 +194,15 @@ def results_figure(report: Report, lang: str) -> go.Figure | None:
         return None
     labels = [f"{r[0]} Q{r[1]}" for r in s.rows]
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=labels, y=[r[2] for r in s.rows], name=_t(lang, "계획", "Planned"),
-                         marker={"color": "#BAB0AC"}, text=[r[2] for r in s.rows], textposition="outside"))
+    if report.filter.gu is None:  # the plan is programme-wide: never drawn against one district
+        fig.add_trace(go.Bar(x=labels, y=[r[2] for r in s.rows], name=_t(lang, "계획", "Planned"),
+                             marker={"color": "#BAB0AC"}, text=[r[2] for r in s.rows], textposition="outside"))
     fig.add_trace(go.Bar(x=labels, y=[r[3] for r in s.rows], name=_t(lang, "실적 (준공)", "Completed"),
                          marker={"color": "#2E8B57"}, text=[r[3] for r in s.rows], textposition="outside"))
-    fig = _layout(fig, _t(lang, "분기별 준공: 계획 대비 실적", "Completions per quarter: plan and results"), 420,
+    title = (_t(lang, "분기별 준공: 계획 대비 실적", "Completions per quarter: plan and results") if report.filter.gu is None
+             else _t(lang, f"분기별 준공 ({report.filter.gu}; 계획은 사업 전체 기준이라 생략)",
+                     f"Completions per quarter ({report.filter.gu}; the programme-wide plan is left out)"))
+    fig = _layout(fig, title, 420,
                   barmode="group", bargap=0.3)
     fig.update_xaxes(type="category")
     fig.update_yaxes(title={"text": _t(lang, "개소", "dongs")})

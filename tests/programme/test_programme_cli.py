@@ -142,3 +142,18 @@ def test_report_formats_and_languages(cli, two_projects, tmp_path: Path) -> None
     assert cli("report", "--section", "nope").exit_code == 3
     assert cli("report", "--as-of", "someday").exit_code == 3
     assert cli("report", "-o", str(tmp_path / "missing" / "r.md")).exit_code == 3
+
+
+def test_help_of_the_programme_commands_imports_nothing_heavy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom cli import cli\n"
+        "for args in (['report', '--help'], ['budget', 'set', '--help'], ['participation', 'add', '--help'],"
+        " ['plan', '--help'], ['people', '--help']):\n"
+        "    try:\n        cli(args, prog_name='dongflow')\n    except SystemExit:\n        pass\n"
+        "print(sorted(m for m in ('plotly', 'openpyxl', 'sqlalchemy', 'sqlmodel', 'transitions') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
