@@ -36,11 +36,27 @@ PLAN_QUARTERS = (PlanQuarter(2015, 3, 79), PlanQuarter(2016, 3, 204), PlanQuarte
 PLAN_BUDGET = {2014: 250, 2015: 4_000, 2016: 10_250, 2017: 2_950}
 ALLOCATED = {2015: 4_000, 2016: 10_250}
 EXECUTED_WHEN_DONE = {2015: 3_750, 2016: 10_220}
-PROGRAMME_LINES = (BudgetLine(2014, 250 * MILLION, 250 * MILLION, item="사업 준비 (기본계획·MP 운영)",
-                              note="2014: programme-wide, before any renovation"),)
-SPENT_BY_STAGE = {"survey": 0.0, "agreement": 0.0, "design_review": 0.04, "design_revision": 0.04,
-                  "detailed_design": 0.08, "tender": 0.1, "construction": 0.45, "on_hold": 0.08,
-                  "cancelled": 0.04, "completed": 1.0}
+PROGRAMME_LINES = (
+    BudgetLine(
+        2014,
+        250 * MILLION,
+        250 * MILLION,
+        item="사업 준비 (기본계획·MP 운영)",
+        note="2014: programme-wide, before any renovation",
+    ),
+)
+SPENT_BY_STAGE = {
+    "survey": 0.0,
+    "agreement": 0.0,
+    "design_review": 0.04,
+    "design_revision": 0.04,
+    "detailed_design": 0.08,
+    "tender": 0.1,
+    "construction": 0.45,
+    "on_hold": 0.08,
+    "cancelled": 0.04,
+    "completed": 1.0,
+}
 """Share of a dong's money spent by the time it reached each stage (design fees, then works)."""
 PROGRAMME_EVENTS = (
     # (kind, total, first day, last day)
@@ -91,7 +107,11 @@ def annotate(
 
 
 def build(
-    catalog: Catalog, items: Sequence[tuple[Project, list[Event]]], *, as_of: dt.date, tz: ZoneInfo,
+    catalog: Catalog,
+    items: Sequence[tuple[Project, list[Event]]],
+    *,
+    as_of: dt.date,
+    tz: ZoneInfo,
     seed: int = 2016,
 ) -> ProgrammeDemo:
     rng = random.Random(seed)

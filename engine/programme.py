@@ -172,7 +172,12 @@ def budget_line(
 
 
 def participation(
-    *, key: str | None, kind: str, held_on: object, times: object = 1, note: str | None = None,
+    *,
+    key: str | None,
+    kind: str,
+    held_on: object,
+    times: object = 1,
+    note: str | None = None,
     today: dt.date | None = None,
 ) -> Participation:
     key = clean_text(key, "key", required=False) or None
@@ -212,8 +217,11 @@ class ProgrammeStore(Protocol):
         """Stored lines, programme-wide first, then by project key and year."""
 
     def add_participation(
-        self, entries: Sequence[Participation], updates: Sequence[tuple[Project, Event]],
-        actor: str, now: dt.datetime,
+        self,
+        entries: Sequence[Participation],
+        updates: Sequence[tuple[Project, Event]],
+        actor: str,
+        now: dt.datetime,
     ) -> None:
         """Insert the events and apply the projects' fact updates (versioned) in ONE transaction."""
 
@@ -229,7 +237,9 @@ class ProgrammeStore(Protocol):
     def people(self, key: str | None = None, gu: str | None = None) -> list[tuple[str, Person]]:
         """(gu, person) for the projects asked for, by key and role."""
 
-    def put_plan(self, quarters: Sequence[PlanQuarter], years: Sequence[PlanYear], actor: str, now: dt.datetime) -> None:
+    def put_plan(
+        self, quarters: Sequence[PlanQuarter], years: Sequence[PlanYear], actor: str, now: dt.datetime
+    ) -> None:
         """Insert or replace plan figures, all in one transaction."""
 
     def plan(self) -> Plan:
@@ -291,7 +301,8 @@ class _Rows:
         if self.bad:
             self.problems.sort(key=lambda p: p.line or 0)
             raise InvalidInputs(
-                f"{self.bad} bad row{'s' if self.bad > 1 else ''}; nothing was imported", self.problems,
+                f"{self.bad} bad row{'s' if self.bad > 1 else ''}; nothing was imported",
+                self.problems,
                 file=self.source,
             )
 
@@ -320,15 +331,22 @@ class ProgrammeService:
             v = record.values
             try:
                 line = budget_line(
-                    key=v.get("key"), item=v.get("item"), year=v["year"], allocated=v["allocated"],
-                    executed=v["executed"], note=v.get("note") or None, unit=unit,
+                    key=v.get("key"),
+                    item=v.get("item"),
+                    year=v["year"],
+                    allocated=v["allocated"],
+                    executed=v["executed"],
+                    note=v.get("note") or None,
+                    unit=unit,
                 )
             except InvalidInput as exc:
                 rows.fail(exc, record.line)
                 continue
             ident = (line.key, line.item, line.year)
             if ident in seen:
-                rows.fail(InvalidInput(f"{line.scope} {line.year} also on line {seen[ident]}", field="key"), record.line)
+                rows.fail(
+                    InvalidInput(f"{line.scope} {line.year} also on line {seen[ident]}", field="key"), record.line
+                )
                 continue
             seen[ident] = record.line
             parsed.append((record.line, line))
@@ -368,10 +386,19 @@ class ProgrammeService:
         for record in read_records(stream, source, PARTICIPATION_COLUMNS, ("type", "date"), PARTICIPATION_ALIASES):
             v = record.values
             try:
-                parsed.append((record.line, participation(
-                    key=v.get("key"), kind=v["type"], held_on=v["date"], times=v.get("count"),
-                    note=v.get("note") or None, today=today,
-                )))
+                parsed.append(
+                    (
+                        record.line,
+                        participation(
+                            key=v.get("key"),
+                            kind=v["type"],
+                            held_on=v["date"],
+                            times=v.get("count"),
+                            note=v.get("note") or None,
+                            today=today,
+                        ),
+                    )
+                )
             except InvalidInput as exc:
                 rows.fail(exc, record.line)
         projects = self._check_keys(rows, [(n, e.key) for n, e in parsed])
@@ -382,8 +409,12 @@ class ProgrammeService:
         return entries
 
     def _fact_updates(
-        self, entries: Sequence[Participation], projects: Mapping[str, Project], actor: str,
-        now: dt.datetime, source: str | None = None,
+        self,
+        entries: Sequence[Participation],
+        projects: Mapping[str, Project],
+        actor: str,
+        now: dt.datetime,
+        source: str | None = None,
     ) -> list[tuple[Project, Event]]:
         """One fact event per (project, counted fact), raising the fact by the events' counts."""
         added: dict[tuple[str, str], tuple[str, int]] = {}
@@ -445,8 +476,15 @@ class ProgrammeService:
 
     # -- plan ------------------------------------------------------------------------------
     def set_plan(
-        self, *, year: object, quarter: object = None, completions: object = None, budget: object = None,
-        unit: str = WON, actor: str, now: dt.datetime,
+        self,
+        *,
+        year: object,
+        quarter: object = None,
+        completions: object = None,
+        budget: object = None,
+        unit: str = WON,
+        actor: str,
+        now: dt.datetime,
     ) -> tuple[list[PlanQuarter], list[PlanYear]]:
         actor = clean_text(actor, "actor")
         quarters, years = self._plan_row(year, quarter, completions, budget, unit)
@@ -462,8 +500,10 @@ class ProgrammeService:
         has_c = completions not in (None, "")
         has_b = budget not in (None, "")
         if has_q != has_c:
-            raise InvalidInput("a quarter needs its planned completions, and completions need a quarter",
-                               field="completions" if has_q else "quarter")
+            raise InvalidInput(
+                "a quarter needs its planned completions, and completions need a quarter",
+                field="completions" if has_q else "quarter",
+            )
         if not has_c and not has_b:
             raise InvalidInput("give planned completions (with a quarter) or a budget", field="budget")
         quarters = [PlanQuarter(y, parse_quarter(quarter), parse_count(completions, "completions"))] if has_q else []
@@ -484,8 +524,9 @@ class ProgrammeService:
                 qs, ys = self._plan_row(v["year"], v.get("quarter"), v.get("completions"), v.get("budget"), unit)
                 for q in qs:
                     if (q.year, q.quarter) in quarters:
-                        raise InvalidInput(f"{q.year} Q{q.quarter} also on line {quarters[(q.year, q.quarter)][0]}",
-                                           field="quarter")
+                        raise InvalidInput(
+                            f"{q.year} Q{q.quarter} also on line {quarters[(q.year, q.quarter)][0]}", field="quarter"
+                        )
                 for y in ys:
                     if y.year in years:
                         raise InvalidInput(f"the {y.year} budget is also on line {years[y.year][0]}", field="budget")
@@ -500,7 +541,6 @@ class ProgrammeService:
         y_list = [y for _, y in years.values()]
         self.store.put_plan(q_list, y_list, actor, now)
         return q_list, y_list
-
 
 
 def unit_label(unit: str) -> str:

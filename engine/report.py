@@ -153,7 +153,9 @@ class TrackedRow:
 class ReportSource(Protocol):
     """Aggregates the report needs; ``cutoff`` is the first instant after the as-of date (UTC)."""
 
-    def completion_times(self, f: ReportFilter, cutoff: dt.datetime, targets: Sequence[tuple[str, str]]) -> list[dt.datetime]:
+    def completion_times(
+        self, f: ReportFilter, cutoff: dt.datetime, targets: Sequence[tuple[str, str]]
+    ) -> list[dt.datetime]:
         """When each project that reached its target state (by the cutoff) got there."""
 
     def plan(self) -> Plan: ...
@@ -169,8 +171,14 @@ class ReportSource(Protocol):
     def stage_counts(self, f: ReportFilter, cutoff: dt.datetime) -> dict[tuple[str, str, int, str], int]:
         """(gu, workflow id, version, state) -> projects whose current state began before the cutoff."""
 
-    def tracked(self, f: ReportFilter, cutoff: dt.datetime, *, open_states: Mapping[tuple[str, int], Sequence[str]],
-                keys: Sequence[str] | None = None) -> list[TrackedRow]:
+    def tracked(
+        self,
+        f: ReportFilter,
+        cutoff: dt.datetime,
+        *,
+        open_states: Mapping[tuple[str, int], Sequence[str]],
+        keys: Sequence[str] | None = None,
+    ) -> list[TrackedRow]:
         """Projects created before the cutoff that were open then: in an open state now, or whose current
         state began after the cutoff (their state on the day is rebuilt from first-entry times). With
         ``keys``, exactly those projects instead."""
@@ -207,8 +215,9 @@ class ReportBuilder:
         self.tz = tz
         self._planners: dict[tuple[str, int], DeadlinePlanner] = {}
 
-    def build(self, as_of: dt.date, f: ReportFilter, sections: Sequence[str] | None = None,
-              timeline: bool = False) -> Report:
+    def build(
+        self, as_of: dt.date, f: ReportFilter, sections: Sequence[str] | None = None, timeline: bool = False
+    ) -> Report:
         wanted = list(sections or SECTIONS)
         for s in wanted:
             if s not in SECTIONS:
@@ -307,12 +316,26 @@ class ReportBuilder:
             if state in planner.finals:
                 continue
             # Projects alike in everything the rules read get the same answer: computed once.
-            alike = None if rebuilt else (row.workflow_id, row.workflow_version, row.target, row.year, state,
-                                          entered, row.previous_state, frozenset(row.reached_text))
+            alike = (
+                None
+                if rebuilt
+                else (
+                    row.workflow_id,
+                    row.workflow_version,
+                    row.target,
+                    row.year,
+                    state,
+                    entered,
+                    row.previous_state,
+                    frozenset(row.reached_text),
+                )
+            )
             found = seen.get(alike) if alike is not None else None
             if found is None:
-                found = (overdue_milestone(planner, row, as_of, cutoff, rebuilt),
-                         planner.forecast(row, state, entered, as_of))
+                found = (
+                    overdue_milestone(planner, row, as_of, cutoff, rebuilt),
+                    planner.forecast(row, state, entered, as_of),
+                )
                 if alike is not None:
                     seen[alike] = found
             worst, risk = found
@@ -337,10 +360,12 @@ class ReportBuilder:
         risk: Counter[str] = Counter(assessed.state_on[k][0] for k in assessed.risk_keys)
         return districts_section(counts, late, risk, self.stage_labels())
 
-    def _timeline(self, f: ReportFilter, as_of: dt.date, cutoff: dt.datetime,
-                  assessed: _Assessed) -> tuple[tuple[TimelineRow, ...], int]:
-        flagged = sorted((r for r in assessed.rows.values() if r.year == f.year),
-                         key=lambda r: (r.gu, r.dong, r.key))[:GANTT_LIMIT]
+    def _timeline(
+        self, f: ReportFilter, as_of: dt.date, cutoff: dt.datetime, assessed: _Assessed
+    ) -> tuple[tuple[TimelineRow, ...], int]:
+        flagged = sorted((r for r in assessed.rows.values() if r.year == f.year), key=lambda r: (r.gu, r.dong, r.key))[
+            :GANTT_LIMIT
+        ]
         chosen = {r.key for r in flagged}
         rows = list(flagged)
         if len(rows) < GANTT_LIMIT:
@@ -357,8 +382,9 @@ class ReportBuilder:
         return tuple(out), total
 
 
-def overdue_milestone(planner: DeadlinePlanner, row: TrackedRow, as_of: dt.date,
-                      cutoff: dt.datetime, rebuilt: bool = True) -> MilestoneStatus | None:
+def overdue_milestone(
+    planner: DeadlinePlanner, row: TrackedRow, as_of: dt.date, cutoff: dt.datetime, rebuilt: bool = True
+) -> MilestoneStatus | None:
     """The milestone most overdue on ``as_of`` (due before it and not met by then), if any.
 
     ``rebuilt=False`` says the current state began before the cutoff, so every state it reached,
@@ -453,11 +479,19 @@ def plan_section(completions: Mapping[tuple[int, int], int], plan: Plan, f: Repo
         Column("difference", Label("차이", "Difference"), INT),
         Column("achieved", Label("달성률", "Achieved"), RATE),
     )
-    notes = [Label("단위: 개소. 계획은 `dongflow plan`으로 입력한 분기별 준공 계획",
-                   "Unit: dongs. The plan is the quarterly completions set with `dongflow plan`")]
+    notes = [
+        Label(
+            "단위: 개소. 계획은 `dongflow plan`으로 입력한 분기별 준공 계획",
+            "Unit: dongs. The plan is the quarterly completions set with `dongflow plan`",
+        )
+    ]
     if f.gu:
-        notes.append(Label("계획은 사업 전체 기준이라 자치구 필터와 함께 비교하지 않습니다 (실적만 해당 자치구)",
-                           "The plan is programme-wide; with --gu only the results are the district's"))
+        notes.append(
+            Label(
+                "계획은 사업 전체 기준이라 자치구 필터와 함께 비교하지 않습니다 (실적만 해당 자치구)",
+                "The plan is programme-wide; with --gu only the results are the district's",
+            )
+        )
     return Section("plan", SECTIONS["plan"], columns, tuple(rows), total, (*notes, *_filter_note(f)))
 
 
@@ -485,24 +519,40 @@ def budget_section(sums: Mapping[int, tuple[int, int]], plan: Plan, f: ReportFil
         Column("execution_rate", Label("집행률", "Execution rate"), RATE),
         Column("of_plan", Label("계획 대비 집행", "Executed of plan"), RATE),
     )
-    notes = [Label("집행률 = 집행 ÷ 배정; 계획 대비 집행 = 집행 ÷ 계획",
-                   "Execution rate = executed / allocated; executed of plan = executed / planned")]
+    notes = [
+        Label(
+            "집행률 = 집행 ÷ 배정; 계획 대비 집행 = 집행 ÷ 계획",
+            "Execution rate = executed / allocated; executed of plan = executed / planned",
+        )
+    ]
     if f.gu:
-        notes.append(Label("자치구 필터: 해당 자치구 사업의 예산만 (사업 전반 예산과 계획 제외)",
-                           "With --gu: that district's project budgets only (programme-wide lines and the plan left out)"))
+        notes.append(
+            Label(
+                "자치구 필터: 해당 자치구 사업의 예산만 (사업 전반 예산과 계획 제외)",
+                "With --gu: that district's project budgets only (programme-wide lines and the plan left out)",
+            )
+        )
     return Section("budget", SECTIONS["budget"], columns, tuple(rows), total, (*notes, *_filter_note(f)))
 
 
-def participation_section(sums: Mapping[tuple[int | None, str], int], cohorts: Mapping[int, int],
-                          f: ReportFilter) -> Section:
+def participation_section(
+    sums: Mapping[tuple[int | None, str], int], cohorts: Mapping[int, int], f: ReportFilter
+) -> Section:
     groups = sorted({y for y, _ in sums if y is not None} | set(cohorts))
     rows = []
     for y in groups:
         counts = [sums.get((y, kind), 0) for kind in TYPES]
         dongs = cohorts.get(y, 0)
         meetings = sums.get((y, "resident_meeting"), 0)
-        rows.append((Label(f"{y}년 사업", f"{y} cohort"), dongs, *counts, sum(counts),
-                     round(meetings / dongs, 2) if dongs else None))
+        rows.append(
+            (
+                Label(f"{y}년 사업", f"{y} cohort"),
+                dongs,
+                *counts,
+                sum(counts),
+                round(meetings / dongs, 2) if dongs else None,
+            )
+        )
     if any(y is None for y, _ in sums):
         counts = [sums.get((None, kind), 0) for kind in TYPES]
         rows.append((Label("사업 전반", "Programme-wide"), None, *counts, sum(counts), None))
@@ -510,9 +560,12 @@ def participation_section(sums: Mapping[tuple[int | None, str], int], cohorts: M
     if rows:
         dongs = sum(cohorts.get(y, 0) for y in groups)
         meetings = sum(v for (y, kind), v in sums.items() if kind == "resident_meeting" and y is not None)
-        total = (Label("계", "Total"), dongs,
-                 *(sum(r[2 + i] for r in rows) for i in range(len(TYPES) + 1)),
-                 round(meetings / dongs, 2) if dongs else None)
+        total = (
+            Label("계", "Total"),
+            dongs,
+            *(sum(r[2 + i] for r in rows) for i in range(len(TYPES) + 1)),
+            round(meetings / dongs, 2) if dongs else None,
+        )
     columns = (
         Column("group", Label("구분", "Group")),
         Column("dongs", Label("대상 동", "Dongs"), INT),
@@ -520,14 +573,18 @@ def participation_section(sums: Mapping[tuple[int | None, str], int], cohorts: M
         Column("total", Label("계", "Total"), INT),
         Column("meetings_per_dong", Label("동당 주민참여 회의", "Resident meetings per dong"), "float"),
     )
-    notes = [Label("기준일까지 열린 것만 셉니다; 사업 전반 = 특정 동이 아닌 사업 전체의 참여",
-                   "Counts events held by the as-of date; programme-wide = not tied to one dong")]
-    return Section("participation", SECTIONS["participation"], columns, tuple(rows), total,
-                   (*notes, *_filter_note(f)))
+    notes = [
+        Label(
+            "기준일까지 열린 것만 셉니다; 사업 전반 = 특정 동이 아닌 사업 전체의 참여",
+            "Counts events held by the as-of date; programme-wide = not tied to one dong",
+        )
+    ]
+    return Section("participation", SECTIONS["participation"], columns, tuple(rows), total, (*notes, *_filter_note(f)))
 
 
-def districts_section(counts: Mapping[tuple[str, str], int], late: Mapping[str, int], risk: Mapping[str, int],
-                      labels: Mapping[str, Label]) -> Section:
+def districts_section(
+    counts: Mapping[tuple[str, str], int], late: Mapping[str, int], risk: Mapping[str, int], labels: Mapping[str, Label]
+) -> Section:
     districts = sorted({gu for gu, _ in counts})
     used = {s for _, s in counts}
     states = [s for s in labels if s in used] + sorted(used - set(labels))
@@ -545,13 +602,18 @@ def districts_section(counts: Mapping[tuple[str, str], int], late: Mapping[str, 
         Column("late", Label("지연", "Late"), INT),
         Column("at_risk", Label("준공 위험", "At risk"), INT),
     )
-    notes = (Label("지연 = 기한이 지난 마일스톤이 있음; 준공 위험 = 남은 단계의 예상 기간으로 목표일을 넘김",
-                   "Late = a milestone past its due date; at risk = the remaining stages' expected time overruns the target"),)
+    notes = (
+        Label(
+            "지연 = 기한이 지난 마일스톤이 있음; 준공 위험 = 남은 단계의 예상 기간으로 목표일을 넘김",
+            "Late = a milestone past its due date; at risk = the remaining stages' expected time overruns the target",
+        ),
+    )
     return Section("districts", SECTIONS["districts"], columns, tuple(rows), total, notes)
 
 
-def late_section(late_rows: Iterable[tuple[TrackedRow, Workflow, str, Any, Any]], labels: Mapping[str, Label],
-                 as_of: dt.date) -> Section:
+def late_section(
+    late_rows: Iterable[tuple[TrackedRow, Workflow, str, Any, Any]], labels: Mapping[str, Label], as_of: dt.date
+) -> Section:
     rows = []
     for row, wf, state, milestone, risk in late_rows:
         if milestone is not None:
@@ -559,8 +621,20 @@ def late_section(late_rows: Iterable[tuple[TrackedRow, Workflow, str, Any, Any]]
             ms_label, due, days = milestone.milestone.label, milestone.due, milestone.days
         else:
             level, ms_label, due, days = Label("준공 위험", "At risk"), Label("준공", "Completion"), row.target, None
-        rows.append((row.key, row.gu, row.dong, row.year, labels.get(state, Label(state, state)), level,
-                     ms_label, due, days, risk.earliest if risk is not None else None))
+        rows.append(
+            (
+                row.key,
+                row.gu,
+                row.dong,
+                row.year,
+                labels.get(state, Label(state, state)),
+                level,
+                ms_label,
+                due,
+                days,
+                risk.earliest if risk is not None else None,
+            )
+        )
     rows.sort(key=lambda r: (-(r[8] or 0), r[1], r[2], r[0]))
     columns = (
         Column("key", Label("키", "Key")),
@@ -591,8 +665,10 @@ def timeline_row(r: TrackedRow, planner: DeadlinePlanner, as_of: dt.date, late: 
             if due > previous_day:
                 plan.append(Segment(previous_state, wf.state(previous_state).label, previous_day, due))
             previous_state, previous_day = milestone.state, due
-    entries = sorted(((planner.local_date(at), state) for state, at in r.reached.items()
-                      if planner.local_date(at) <= as_of), key=lambda item: item[0])
+    entries = sorted(
+        ((planner.local_date(at), state) for state, at in r.reached.items() if planner.local_date(at) <= as_of),
+        key=lambda item: item[0],
+    )
     actual: list[Segment] = []
     for (day, state), nxt in zip(entries, [*entries[1:], None]):
         known = wf.has_state(state)

@@ -27,8 +27,7 @@ from engine.report import Report, Section, TimelineRow
 from render.report_text import NUMERIC, cell, headers
 
 FONT = "'Noto Sans CJK KR', 'Noto Sans KR', 'Malgun Gothic', 'Apple SD Gothic Neo', 'NanumGothic', sans-serif"
-PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2", "#EECA3B", "#9D755D",
-           "#FF9DA6", "#BAB0AC")
+PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2", "#EECA3B", "#9D755D", "#FF9DA6", "#BAB0AC")
 STATE_COLORS = {"completed": "#2E8B57", "cancelled": "#9E9E9E", "on_hold": "#C9A227"}
 LATE_COLOR = "#C0392B"
 DAY_MS = 86_400_000
@@ -84,38 +83,65 @@ def timeline_figure(report: Report, lang: str) -> go.Figure | None:
         for state in [s for s in colors if s in by_state] + [s for s in by_state if s not in colors]:
             items = by_state[state]
             label = items[0][1].label.get(lang)
-            fig.add_trace(go.Bar(
-                orientation="h",
-                y=[name for name, _, _ in items],
-                base=[seg.start.isoformat() for _, seg, _ in items],
-                x=[(seg.end - seg.start).days * DAY_MS for _, seg, _ in items],
-                width=width,
-                offset=offset,
-                marker={"color": colors.get(state, "#888888"), "opacity": opacity,
-                        "line": {"width": 0.5, "color": "white"}},
-                name=label,
-                legendgroup=state,
-                showlegend=kind == "actual" and state not in shown,
-                hovertemplate=(f"{_t(lang, '계획', 'plan') if kind == 'plan' else _t(lang, '실적', 'actual')} "
-                               f"{html.escape(label)}<br>%{{base|%Y-%m-%d}} ~ "
-                               + "%{customdata}<extra></extra>"),
-                customdata=[seg.end.isoformat() for _, seg, _ in items],
-            ))
+            fig.add_trace(
+                go.Bar(
+                    orientation="h",
+                    y=[name for name, _, _ in items],
+                    base=[seg.start.isoformat() for _, seg, _ in items],
+                    x=[(seg.end - seg.start).days * DAY_MS for _, seg, _ in items],
+                    width=width,
+                    offset=offset,
+                    marker={
+                        "color": colors.get(state, "#888888"),
+                        "opacity": opacity,
+                        "line": {"width": 0.5, "color": "white"},
+                    },
+                    name=label,
+                    legendgroup=state,
+                    showlegend=kind == "actual" and state not in shown,
+                    hovertemplate=(
+                        f"{_t(lang, '계획', 'plan') if kind == 'plan' else _t(lang, '실적', 'actual')} "
+                        f"{html.escape(label)}<br>%{{base|%Y-%m-%d}} ~ " + "%{customdata}<extra></extra>"
+                    ),
+                    customdata=[seg.end.isoformat() for _, seg, _ in items],
+                )
+            )
             if kind == "actual":
                 shown.add(state)
-    fig.add_trace(go.Bar(orientation="h", y=[ticks[0]], x=[0], base=[rows[0].target.isoformat()],
-                         marker={"color": "#BBBBBB"}, name=_t(lang, "계획 (연한 막대, 아래)", "plan (pale bar, below)"),
-                         showlegend=True, hoverinfo="skip"))
+    fig.add_trace(
+        go.Bar(
+            orientation="h",
+            y=[ticks[0]],
+            x=[0],
+            base=[rows[0].target.isoformat()],
+            marker={"color": "#BBBBBB"},
+            name=_t(lang, "계획 (연한 막대, 아래)", "plan (pale bar, below)"),
+            showlegend=True,
+            hoverinfo="skip",
+        )
+    )
     as_of = report.as_of.isoformat()
-    fig.add_trace(go.Scatter(x=[as_of, as_of], y=[ticks[0], ticks[-1]], mode="lines", hoverinfo="skip",
-                             line={"color": LATE_COLOR, "dash": "dot", "width": 2},
-                             name=_t(lang, f"기준일 {as_of}", f"as of {as_of}")))
+    fig.add_trace(
+        go.Scatter(
+            x=[as_of, as_of],
+            y=[ticks[0], ticks[-1]],
+            mode="lines",
+            hoverinfo="skip",
+            line={"color": LATE_COLOR, "dash": "dot", "width": 2},
+            name=_t(lang, f"기준일 {as_of}", f"as of {as_of}"),
+        )
+    )
     more = ""
     if report.timeline_total > len(rows):
-        more = _t(lang, f" — {report.timeline_total}개 중 {len(rows)}개 (지연·위험 우선; --gu로 좁히세요)",
-                  f" — {len(rows)} of {report.timeline_total} (late and at risk first; narrow with --gu)")
+        more = _t(
+            lang,
+            f" — {report.timeline_total}개 중 {len(rows)}개 (지연·위험 우선; --gu로 좁히세요)",
+            f" — {len(rows)} of {report.timeline_total} (late and at risk first; narrow with --gu)",
+        )
     year = report.timeline_year
-    title = _t(lang, f"동별 계획 대비 실적 일정 ({year}년 사업)", f"Plan against actual, per dong ({year} cohort)") + more
+    title = (
+        _t(lang, f"동별 계획 대비 실적 일정 ({year}년 사업)", f"Plan against actual, per dong ({year} cohort)") + more
+    )
     height = 200 + 30 * len(rows)
     fig = _layout(fig, title, height, barmode="overlay", bargap=0.1)
     # Dates on top (a tall chart is read from the top), so title and legend sit above them, placed
@@ -142,19 +168,40 @@ def districts_figure(report: Report, lang: str) -> go.Figure | None:
         values = [r[i] for r in s.rows]
         if not any(values):
             continue
-        fig.add_trace(go.Bar(orientation="h", y=gus, x=values, name=c.label.get(lang),
-                             marker={"color": colors.get(c.key, "#888888")},
-                             hovertemplate="%{y} " + html.escape(c.label.get(lang)) + ": %{x}<extra></extra>"))
+        fig.add_trace(
+            go.Bar(
+                orientation="h",
+                y=gus,
+                x=values,
+                name=c.label.get(lang),
+                marker={"color": colors.get(c.key, "#888888")},
+                hovertemplate="%{y} " + html.escape(c.label.get(lang)) + ": %{x}<extra></extra>",
+            )
+        )
     late_i = next(i for i, c in enumerate(s.columns) if c.key == "late")
     risk_i = next(i for i, c in enumerate(s.columns) if c.key == "at_risk")
     totals = [r[1] for r in s.rows]
     notes = [
         f"  {_t(lang, '지연', 'late')} {r[late_i]} · {_t(lang, '위험', 'at risk')} {r[risk_i]}"
-        if (r[late_i] or r[risk_i]) else "" for r in s.rows
+        if (r[late_i] or r[risk_i])
+        else ""
+        for r in s.rows
     ]
-    fig.add_trace(go.Scatter(y=gus, x=totals, mode="text", text=notes, textposition="middle right",
-                             textfont={"color": LATE_COLOR, "size": 12}, showlegend=False, hoverinfo="skip"))
-    title = _t(lang, f"자치구별 단계 현황 (기준일 {report.as_of})", f"Projects per stage and district (as of {report.as_of})")
+    fig.add_trace(
+        go.Scatter(
+            y=gus,
+            x=totals,
+            mode="text",
+            text=notes,
+            textposition="middle right",
+            textfont={"color": LATE_COLOR, "size": 12},
+            showlegend=False,
+            hoverinfo="skip",
+        )
+    )
+    title = _t(
+        lang, f"자치구별 단계 현황 (기준일 {report.as_of})", f"Projects per stage and district (as of {report.as_of})"
+    )
     fig = _layout(fig, title, 170 + 28 * len(gus), barmode="stack", bargap=0.25)
     fig.update_layout(legend={"traceorder": "normal"})
     fig.update_yaxes(autorange="reversed")
@@ -168,8 +215,11 @@ def budget_figure(report: Report, lang: str) -> go.Figure | None:
         return None
     years = [str(r[0]) for r in s.rows]
     fig = go.Figure()
-    series = ((1, _t(lang, "계획", "Planned"), "#BAB0AC"), (2, _t(lang, "배정", "Allocated"), "#4C78A8"),
-              (3, _t(lang, "집행", "Executed"), "#F58518"))
+    series = (
+        (1, _t(lang, "계획", "Planned"), "#BAB0AC"),
+        (2, _t(lang, "배정", "Allocated"), "#4C78A8"),
+        (3, _t(lang, "집행", "Executed"), "#F58518"),
+    )
     for index, name, color in series:
         values = [None if r[index] is None else r[index] / 1_000_000 for r in s.rows]
         if all(v is None for v in values):
@@ -177,11 +227,23 @@ def budget_figure(report: Report, lang: str) -> go.Figure | None:
         text = [f"{v:,.0f}" if v is not None else "" for v in values]
         if index == 3:
             text = [f"{t}<br>({r[4] * 100:.1f}%)" if r[4] is not None else t for t, r in zip(text, s.rows)]
-        fig.add_trace(go.Bar(x=years, y=values, name=name, marker={"color": color}, text=text,
-                             textposition="outside", cliponaxis=False,
-                             hovertemplate="%{x} " + name + ": %{y:,.0f}<extra></extra>"))
-    title = _t(lang, "연도별 예산 집행 (백만원; 괄호: 집행률 = 집행/배정)",
-               "Budget per year (million won; in brackets: executed / allocated)")
+        fig.add_trace(
+            go.Bar(
+                x=years,
+                y=values,
+                name=name,
+                marker={"color": color},
+                text=text,
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate="%{x} " + name + ": %{y:,.0f}<extra></extra>",
+            )
+        )
+    title = _t(
+        lang,
+        "연도별 예산 집행 (백만원; 괄호: 집행률 = 집행/배정)",
+        "Budget per year (million won; in brackets: executed / allocated)",
+    )
     fig = _layout(fig, title, 460, barmode="group", bargap=0.25)
     fig.update_xaxes(type="category")
     fig.update_yaxes(title={"text": _t(lang, "백만원", "million won")}, tickformat=",")
@@ -195,15 +257,36 @@ def results_figure(report: Report, lang: str) -> go.Figure | None:
     labels = [f"{r[0]} Q{r[1]}" for r in s.rows]
     fig = go.Figure()
     if report.filter.gu is None:  # the plan is programme-wide: never drawn against one district
-        fig.add_trace(go.Bar(x=labels, y=[r[2] for r in s.rows], name=_t(lang, "계획", "Planned"),
-                             marker={"color": "#BAB0AC"}, text=[r[2] for r in s.rows], textposition="outside"))
-    fig.add_trace(go.Bar(x=labels, y=[r[3] for r in s.rows], name=_t(lang, "실적 (준공)", "Completed"),
-                         marker={"color": "#2E8B57"}, text=[r[3] for r in s.rows], textposition="outside"))
-    title = (_t(lang, "분기별 준공: 계획 대비 실적", "Completions per quarter: plan and results") if report.filter.gu is None
-             else _t(lang, f"분기별 준공 ({report.filter.gu}; 계획은 사업 전체 기준이라 생략)",
-                     f"Completions per quarter ({report.filter.gu}; the programme-wide plan is left out)"))
-    fig = _layout(fig, title, 420,
-                  barmode="group", bargap=0.3)
+        fig.add_trace(
+            go.Bar(
+                x=labels,
+                y=[r[2] for r in s.rows],
+                name=_t(lang, "계획", "Planned"),
+                marker={"color": "#BAB0AC"},
+                text=[r[2] for r in s.rows],
+                textposition="outside",
+            )
+        )
+    fig.add_trace(
+        go.Bar(
+            x=labels,
+            y=[r[3] for r in s.rows],
+            name=_t(lang, "실적 (준공)", "Completed"),
+            marker={"color": "#2E8B57"},
+            text=[r[3] for r in s.rows],
+            textposition="outside",
+        )
+    )
+    title = (
+        _t(lang, "분기별 준공: 계획 대비 실적", "Completions per quarter: plan and results")
+        if report.filter.gu is None
+        else _t(
+            lang,
+            f"분기별 준공 ({report.filter.gu}; 계획은 사업 전체 기준이라 생략)",
+            f"Completions per quarter ({report.filter.gu}; the programme-wide plan is left out)",
+        )
+    )
+    fig = _layout(fig, title, 420, barmode="group", bargap=0.3)
     fig.update_xaxes(type="category")
     fig.update_yaxes(title={"text": _t(lang, "개소", "dongs")})
     return fig
@@ -214,19 +297,31 @@ def _table_html(s: Section, lang: str) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers(s, lang))
     body = []
     for r in s.rows:
-        body.append("<tr>" + "".join(
-            f"<td class='{'n' if n else ''}'>{html.escape(cell(v, c, lang))}</td>"
-            for v, c, n in zip(r, s.columns, numeric)) + "</tr>")
+        body.append(
+            "<tr>"
+            + "".join(
+                f"<td class='{'n' if n else ''}'>{html.escape(cell(v, c, lang))}</td>"
+                for v, c, n in zip(r, s.columns, numeric)
+            )
+            + "</tr>"
+        )
     if s.total is not None:
-        body.append("<tr class='total'>" + "".join(
-            f"<td class='{'n' if n else ''}'>{html.escape(cell(v, c, lang))}</td>"
-            for v, c, n in zip(s.total, s.columns, numeric)) + "</tr>")
+        body.append(
+            "<tr class='total'>"
+            + "".join(
+                f"<td class='{'n' if n else ''}'>{html.escape(cell(v, c, lang))}</td>"
+                for v, c, n in zip(s.total, s.columns, numeric)
+            )
+            + "</tr>"
+        )
     if not s.rows:
         body.append(f"<tr><td colspan='{len(s.columns)}'>{_t(lang, '자료 없음', 'no data')}</td></tr>")
     notes = "".join(f"<li>{html.escape(n.get(lang))}</li>" for n in s.notes)
-    return (f"<section id='{s.id}'><h2>{html.escape(s.title.get(lang))}</h2>"
-            f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
-            f"<ul class='notes'>{notes}</ul></section>")
+    return (
+        f"<section id='{s.id}'><h2>{html.escape(s.title.get(lang))}</h2>"
+        f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        f"<ul class='notes'>{notes}</ul></section>"
+    )
 
 
 CSS = """
@@ -243,11 +338,25 @@ tr.total td { font-weight: bold; background: #f4f4f4; }
 
 
 def render_html(report: Report, lang: str) -> str:
-    figures = [f for f in (timeline_figure(report, lang), districts_figure(report, lang),
-                           budget_figure(report, lang), results_figure(report, lang)) if f is not None]
+    figures = [
+        f
+        for f in (
+            timeline_figure(report, lang),
+            districts_figure(report, lang),
+            budget_figure(report, lang),
+            results_figure(report, lang),
+        )
+        if f is not None
+    ]
     charts = "".join(
-        "<div class='chart'>" + fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{i}",
-                                             config={"displaylogo": False, "responsive": True}) + "</div>"
+        "<div class='chart'>"
+        + fig.to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=f"chart-{i}",
+            config={"displaylogo": False, "responsive": True},
+        )
+        + "</div>"
         for i, fig in enumerate(figures)
     )
     tables = "".join(_table_html(s, lang) for s in report.sections)
@@ -262,4 +371,3 @@ def render_html(report: Report, lang: str) -> str:
         f"<h1>{title}</h1><div class='meta'>{meta} · {_t(lang, '생성', 'made by')} dongflow</div>"
         f"{charts}{tables}</body></html>"
     )
-

@@ -132,8 +132,13 @@ def render_markdown(report: Report, lang: str) -> str:
             for r in s.rows:
                 out.append("| " + " | ".join(_md(cell(v, c, lang)) for v, c in zip(r, s.columns)) + " |")
             if s.total is not None:
-                out.append("| " + " | ".join(f"**{_md(cell(v, c, lang))}**" if v is not None else ""
-                                             for v, c in zip(s.total, s.columns)) + " |")
+                out.append(
+                    "| "
+                    + " | ".join(
+                        f"**{_md(cell(v, c, lang))}**" if v is not None else "" for v, c in zip(s.total, s.columns)
+                    )
+                    + " |"
+                )
         else:
             out.append(_empty(lang))
         if s.notes:
@@ -182,5 +187,3 @@ def render_csv(report: Report, lang: str) -> str:
         for r in _body(s):
             writer.writerow([csv_value(v, c, lang) for v, c in zip(r, s.columns)])
     return buffer.getvalue()
-
-

@@ -72,7 +72,8 @@ def write_xlsx(report: Report, path: Path, lang: str) -> None:
             longest = max([width(csv_header(column, lang))] + [width(text_of(r[index - 1], lang)) for r in body])
             ws.column_dimensions[get_column_letter(index)].width = min(40, max(8, longest + 2))
         notes_row = ws.max_row + 2
-        for offset, note in enumerate((*s.notes, Label(f"기준일 {report.as_of.isoformat()}",
-                                                        f"As of {report.as_of.isoformat()}"))):
+        for offset, note in enumerate(
+            (*s.notes, Label(f"기준일 {report.as_of.isoformat()}", f"As of {report.as_of.isoformat()}"))
+        ):
             ws.cell(row=notes_row + offset, column=1, value=note.get(lang)).font = Font(italic=True, color="555555")
     wb.save(path)

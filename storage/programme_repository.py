@@ -70,8 +70,11 @@ class SqlProgrammeStore:
         ids = self._ids(conn, [line.key for line in lines if line.key is not None])
         for line in lines:
             values: dict[str, Any] = {
-                "allocated": line.allocated, "executed": line.executed, "note": line.note,
-                "actor": actor, "recorded_at": now,
+                "allocated": line.allocated,
+                "executed": line.executed,
+                "note": line.note,
+                "actor": actor,
+                "recorded_at": now,
             }
             if line.key is not None:
                 where = and_(PB.c.project_id == ids[line.key], PB.c.year == line.year)
@@ -89,7 +92,9 @@ class SqlProgrammeStore:
                 stmt = select(GB).order_by(GB.c.year, GB.c.item)
                 if year is not None:
                     stmt = stmt.where(GB.c.year == year)
-                out += [BudgetLine(r.year, r.allocated, r.executed, item=r.item, note=r.note) for r in conn.execute(stmt)]
+                out += [
+                    BudgetLine(r.year, r.allocated, r.executed, item=r.item, note=r.note) for r in conn.execute(stmt)
+                ]
             stmt = select(PB, P.c.key).join(P, P.c.id == PB.c.project_id).order_by(P.c.key, PB.c.year)
             if key is not None:
                 stmt = stmt.where(P.c.key == key)
@@ -100,8 +105,11 @@ class SqlProgrammeStore:
 
     # -- participation ---------------------------------------------------------------------
     def add_participation(
-        self, entries: Sequence[Participation], updates: Sequence[tuple[Project, Event]],
-        actor: str, now: dt.datetime,
+        self,
+        entries: Sequence[Participation],
+        updates: Sequence[tuple[Project, Event]],
+        actor: str,
+        now: dt.datetime,
     ) -> None:
         try:
             with self.db.write() as conn:
@@ -110,16 +118,25 @@ class SqlProgrammeStore:
             raise ChangedMeanwhile(updates[0][0].key if updates else "the programme") from None
 
     def _add_participation(
-        self, conn: Connection, entries: Sequence[Participation], updates: Sequence[tuple[Project, Event]],
-        actor: str, now: dt.datetime,
+        self,
+        conn: Connection,
+        entries: Sequence[Participation],
+        updates: Sequence[tuple[Project, Event]],
+        actor: str,
+        now: dt.datetime,
     ) -> None:
         ids = self._ids(conn, [e.key for e in entries if e.key is not None])
         for project, event in updates:
             _save(conn, project, event)
         rows = [
             {
-                "project_id": ids[e.key] if e.key is not None else None, "kind": e.kind,
-                "held_on": e.held_on, "times": e.times, "note": e.note, "actor": actor, "recorded_at": now,
+                "project_id": ids[e.key] if e.key is not None else None,
+                "kind": e.kind,
+                "held_on": e.held_on,
+                "times": e.times,
+                "note": e.note,
+                "actor": actor,
+                "recorded_at": now,
             }
             for e in entries
         ]
@@ -146,8 +163,14 @@ class SqlProgrammeStore:
     def _put_people(self, conn: Connection, people: Sequence[Person], actor: str, now: dt.datetime) -> None:
         ids = self._ids(conn, [p.key for p in people])
         rows = [
-            {"project_id": ids[p.key], "role": p.role, "name": p.name, "contact": p.contact,
-             "actor": actor, "recorded_at": now}
+            {
+                "project_id": ids[p.key],
+                "role": p.role,
+                "name": p.name,
+                "contact": p.contact,
+                "actor": actor,
+                "recorded_at": now,
+            }
             for p in people
         ]
         for start in range(0, len(rows), 2000):
@@ -194,8 +217,16 @@ class SqlProgrammeStore:
             if conn.execute(update(PY).where(PY.c.year == y.year).values(**values)).rowcount == 0:
                 conn.execute(insert(PY).values(year=y.year, **values))
 
-    def seed(self, budgets: Sequence[BudgetLine], entries: Sequence[Participation], people: Sequence[Person],
-             quarters: Sequence[PlanQuarter], years: Sequence[PlanYear], actor: str, now: dt.datetime) -> None:
+    def seed(
+        self,
+        budgets: Sequence[BudgetLine],
+        entries: Sequence[Participation],
+        people: Sequence[Person],
+        quarters: Sequence[PlanQuarter],
+        years: Sequence[PlanYear],
+        actor: str,
+        now: dt.datetime,
+    ) -> None:
         """Write a whole set of programme data (the demo's) in one transaction, all or nothing."""
         with self.db.write() as conn:
             self._put_budgets(conn, budgets, actor, now)

@@ -24,6 +24,7 @@ from storage.db import Database
 from storage.programme_repository import GB, PART, PB, SqlProgrammeStore
 from storage.repository import P, _utc
 
+
 def _raw(column: Any) -> Any:
     """The column as the driver returns it, without SQLAlchemy's per-row processing.
 
@@ -34,8 +35,17 @@ def _raw(column: Any) -> Any:
 
 
 _TRACKED_COLUMNS = (
-    P.c.key, P.c.gu, P.c.dong, P.c.year, P.c.workflow_id, P.c.workflow_version, P.c.state,
-    P.c.previous_state, _raw(P.c.target_date), _raw(P.c.entered_at), _raw(P.c.reached),
+    P.c.key,
+    P.c.gu,
+    P.c.dong,
+    P.c.year,
+    P.c.workflow_id,
+    P.c.workflow_version,
+    P.c.state,
+    P.c.previous_state,
+    _raw(P.c.target_date),
+    _raw(P.c.entered_at),
+    _raw(P.c.reached),
 )
 
 
@@ -68,8 +78,9 @@ class SqlReportSource:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def completion_times(self, f: ReportFilter, cutoff: dt.datetime,
-                         targets: Sequence[tuple[str, str]]) -> list[dt.datetime]:
+    def completion_times(
+        self, f: ReportFilter, cutoff: dt.datetime, targets: Sequence[tuple[str, str]]
+    ) -> list[dt.datetime]:
         if not targets:
             return []
         reached_target = or_(*(and_(P.c.workflow_id == wf, P.c.state == state) for wf, state in targets))
@@ -129,9 +140,7 @@ class SqlReportSource:
         return out
 
     def cohort_sizes(self, f: ReportFilter, cutoff: dt.datetime) -> dict[int, int]:
-        stmt = _projects(
-            select(P.c.year, func.count()).where(P.c.created_at < cutoff).group_by(P.c.year), f
-        )
+        stmt = _projects(select(P.c.year, func.count()).where(P.c.created_at < cutoff).group_by(P.c.year), f)
         with self.db.read() as conn:
             return {year: int(n) for year, n in conn.execute(stmt)}
 
@@ -145,9 +154,14 @@ class SqlReportSource:
         with self.db.read() as conn:
             return {(gu, wf, v, state): int(n) for gu, wf, v, state, n in conn.execute(stmt)}
 
-    def tracked(self, f: ReportFilter, cutoff: dt.datetime, *,
-                open_states: Mapping[tuple[str, int], Sequence[str]],
-                keys: Sequence[str] | None = None) -> list[TrackedRow]:
+    def tracked(
+        self,
+        f: ReportFilter,
+        cutoff: dt.datetime,
+        *,
+        open_states: Mapping[tuple[str, int], Sequence[str]],
+        keys: Sequence[str] | None = None,
+    ) -> list[TrackedRow]:
         stmt = select(*_TRACKED_COLUMNS)
         if keys is not None:
             stmt = stmt.where(P.c.key.in_(list(keys)))
@@ -172,8 +186,11 @@ class SqlReportSource:
     def completed_reached(self, workflow: Workflow, limit: int) -> list[Mapping[str, dt.datetime]]:
         stmt = (
             select(P.c.reached)
-            .where(P.c.workflow_id == workflow.id, P.c.workflow_version == workflow.version,
-                   P.c.state == workflow.target.state)
+            .where(
+                P.c.workflow_id == workflow.id,
+                P.c.workflow_version == workflow.version,
+                P.c.state == workflow.target.state,
+            )
             .order_by(P.c.entered_at.desc())
             .limit(limit)
         )
@@ -183,7 +200,15 @@ class SqlReportSource:
 
 def _tracked(r: Any) -> TrackedRow:
     return TrackedRow(
-        key=r.key, gu=r.gu, dong=r.dong, year=r.year, workflow_id=r.workflow_id,
-        workflow_version=r.workflow_version, state=r.state, previous_state=r.previous_state,
-        target=_date(r.target_date), entered_at=_moment(r.entered_at), reached_text=_json(r.reached),
+        key=r.key,
+        gu=r.gu,
+        dong=r.dong,
+        year=r.year,
+        workflow_id=r.workflow_id,
+        workflow_version=r.workflow_version,
+        state=r.state,
+        previous_state=r.previous_state,
+        target=_date(r.target_date),
+        entered_at=_moment(r.entered_at),
+        reached_text=_json(r.reached),
     )

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.programme.bulk import fill
+from .bulk import fill
 
 
 @pytest.mark.slow
@@ -28,7 +28,9 @@ def test_full_report_over_100k_projects_within_5_seconds(tmp_path, catalog) -> N
     upgrade(db)
     fill(db, 100_000)
     start = time.process_time()
-    report = ReportBuilder(SqlReportSource(db), catalog, ZoneInfo("Asia/Seoul")).build(dt.date(2024, 5, 20), ReportFilter())
+    report = ReportBuilder(SqlReportSource(db), catalog, ZoneInfo("Asia/Seoul")).build(
+        dt.date(2024, 5, 20), ReportFilter()
+    )
     text = render_table(report, "ko")
     spent = time.process_time() - start
     results = report.section("results")

@@ -66,8 +66,23 @@ def test_budget_set_list_and_import_all_or_nothing(cli, db, two_projects, tmp_pa
     key = two_projects[0]
     ok = cli("budget", "set", key, "--year", "2016", "--allocated", "50,000,000", "--executed", "12000000")
     assert ok.exit_code == 0, ok.output
-    assert cli("budget", "set", "--programme", "사업 준비", "--year", "2014", "--allocated", "250",
-               "--executed", "250", "--unit", "million").exit_code == 0
+    assert (
+        cli(
+            "budget",
+            "set",
+            "--programme",
+            "사업 준비",
+            "--year",
+            "2014",
+            "--allocated",
+            "250",
+            "--executed",
+            "250",
+            "--unit",
+            "million",
+        ).exit_code
+        == 0
+    )
     again = cli("budget", "set", key, "--year", "2016", "--allocated", "50000000", "--executed", "30000000")
     assert again.exit_code == 0
     listed = cli("budget", "list").stdout
@@ -82,11 +97,11 @@ def test_budget_set_list_and_import_all_or_nothing(cli, db, two_projects, tmp_pa
     bad = tmp_path / "budget.csv"
     bad.write_text(
         "키,항목,연도,배정액,집행액\n"
-        f"{two_projects[1]},,2016,100,50\n"   # fine
-        f"{two_projects[1]},,2016,100,50\n"   # line 3: the same line twice
-        ",준비,20x6,100,50\n"                  # line 4: bad year
-        "ghost,,2016,100,50\n"                 # line 5: no such project
-        f"{key},,2016,abc,50\n",               # line 6: not money
+        f"{two_projects[1]},,2016,100,50\n"  # fine
+        f"{two_projects[1]},,2016,100,50\n"  # line 3: the same line twice
+        ",준비,20x6,100,50\n"  # line 4: bad year
+        "ghost,,2016,100,50\n"  # line 5: no such project
+        f"{key},,2016,abc,50\n",  # line 6: not money
         encoding="utf-8",
     )
     result = cli("budget", "import", str(bad))
@@ -129,7 +144,14 @@ def test_report_formats_and_languages(cli, two_projects, tmp_path: Path) -> None
     cli("participation", "add", two_projects[0], "resident_meeting", "--date", "2016-01-20")
     table = cli("report", "--as-of", "2016-02-01")
     assert table.exit_code == 0, table.output
-    for title in ("추진 실적", "계획 대비 실적", "연도별 예산", "시민 참여 실적", "자치구별 진행 현황", "지연·위험 사업"):
+    for title in (
+        "추진 실적",
+        "계획 대비 실적",
+        "연도별 예산",
+        "시민 참여 실적",
+        "자치구별 진행 현황",
+        "지연·위험 사업",
+    ):
         assert title in table.stdout
     english = cli("report", "--as-of", "2016-02-01", "--lang", "en", "--section", "plan")
     assert "Plan against results" in english.stdout and "Planned" in english.stdout and "계획" not in english.stdout
