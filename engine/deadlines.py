@@ -218,6 +218,10 @@ class DeadlinePlanner:
                     heapq.heappush(heap, (new, prev))
         return best
 
+    def satisfying(self, milestone_id: str) -> frozenset[str]:
+        """The states whose first entry meets this milestone (its own, or one only reached after it)."""
+        return self._satisfying[milestone_id]
+
     def dues(self, target: dt.date, year: int) -> tuple[tuple[Milestone, dt.date], ...]:
         """Each milestone's due date for a project with this target and cohort year."""
         cache_key = (target, year)

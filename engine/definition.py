@@ -52,6 +52,12 @@ class FactSpec:
     type: str
     default: Any
     label: Label
+    counts_participation: str | None = None
+    """A participation type (e.g. ``resident_meeting``) whose recorded events this integer fact counts.
+
+    Recording such an event raises the fact by its count, in the same transaction, so guards read
+    what was actually held; the fact is then not set by hand (that would count twice).
+    """
 
     def parse(self, text: str) -> Any:
         """Turn a command-line string into a value of this fact's type."""
@@ -301,6 +307,10 @@ class Workflow:
     def default_facts(self) -> dict[str, Any]:
         return {name: spec.default for name, spec in self.facts.items() if spec.default is not None}
 
+    def facts_counting(self, participation_type: str) -> list[FactSpec]:
+        """The facts that count events of this participation type (usually none or one)."""
+        return [f for f in self.facts.values() if f.counts_participation == participation_type]
+
     def default_target(self, year: int) -> dt.date:
         return self.target.date_for(year)
 
@@ -355,7 +365,13 @@ class Workflow:
                 for m in self.milestones
             ],
             "facts": [
-                {"name": f.name, "type": f.type, "default": f.default, "label": f.label.as_dict()}
+                {
+                    "name": f.name,
+                    "type": f.type,
+                    "default": f.default,
+                    "label": f.label.as_dict(),
+                    "counts_participation": f.counts_participation,
+                }
                 for f in self.facts.values()
             ],
             "calendar": {

@@ -170,7 +170,7 @@ TOP_KEYS = {
 STATE_KEYS = {"id", "label", "initial", "final", "expected_days"}
 TRANSITION_KEYS = {"trigger", "source", "dest", "label", "guards", "counts", "note_required"}
 MILESTONE_KEYS = {"id", "state", "due", "label", "basis"}
-FACT_KEYS = {"type", "default", "label"}
+FACT_KEYS = {"type", "default", "label", "counts_participation"}
 CALENDAR_KEYS = {"country", "roll", "extra_holidays", "working_days"}
 WARNING_KEYS = {"due_soon_days", "escalate_after_days"}
 TARGET_KEYS = {"state", "due"}
@@ -409,8 +409,27 @@ class _Builder:
                     f"fact {fname}: default {default!r} is not a {ftype}", self.line_of(spec_map, "default")
                 )
                 default = None
-            out[fname] = FactSpec(fname, ftype, default, fact.label)
+            counted = self.counted_participation(spec_map, fname, ftype)
+            out[fname] = FactSpec(fname, ftype, default, fact.label, counted)
         return out
+
+    def counted_participation(self, spec_map: LineMap, fname: str, ftype: str) -> str | None:
+        """``counts_participation: TYPE``: the fact counts recorded participation events of TYPE."""
+        if "counts_participation" not in spec_map:
+            return None
+        from engine.participation import TYPES
+
+        value = spec_map.get("counts_participation")
+        line = self.line_of(spec_map, "counts_participation")
+        if ftype != "integer":
+            self.problem(f"fact {fname}: counts_participation needs an integer fact, not {ftype}", line)
+            return None
+        if not isinstance(value, str) or value not in TYPES:
+            self.problem(
+                f"fact {fname}: counts_participation must be one of {', '.join(TYPES)}, not {value!r}", line
+            )
+            return None
+        return value
 
     def build_states(self, value: Any, line: int | None) -> list[State]:
         seq = self.sequence(value, "states", line)

@@ -199,6 +199,12 @@ class Service:
         if spec is None:
             known = ", ".join(workflow.facts) or "none"
             raise InvalidInput(f"workflow {workflow.ref} has no fact {name!r} (known: {known})", field="fact")
+        if spec.counts_participation is not None:
+            raise InvalidInput(
+                f"{name} counts recorded {spec.counts_participation} events; record one with "
+                f"`dongflow participation add {key} {spec.counts_participation} --date YYYY-MM-DD` instead",
+                field="fact",
+            )
         value = spec.parse(raw_value)
         updated, event = proj.set_fact(project, name, value, actor=actor, now=now, note=clean_note(note), at=at)
         self.store.save(updated, event)

@@ -140,3 +140,105 @@ class JobRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     lease_owner: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     lease_expires_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+# ================================================================================================
+# Programme data (schema 0003): budgets, citizen participation, people, and the programme plan.
+# Amounts are whole won (BigInteger: a year's programme money exceeds 2^31 won). A budget line is a
+# project's (project_budgets) or the programme's as a whole (programme_budgets, named by an item), so
+# each kind keeps a real unique key; participation may be programme-wide (project_id NULL).
+# (Imported here, not at the top, so this section merges as one block.)
+
+from sqlalchemy import BigInteger  # noqa: E402
+
+
+class ProjectBudgetRow(SQLModel, table=True):
+    __tablename__ = "project_budgets"
+    __table_args__ = (
+        UniqueConstraint("project_id", "year", name="uq_project_budgets_project_year"),
+        Index("ix_project_budgets_year", "year"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    project_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    )
+    year: int = Field(sa_column=Column(Integer, nullable=False))
+    allocated: int = Field(sa_column=Column(BigInteger, nullable=False))
+    executed: int = Field(sa_column=Column(BigInteger, nullable=False))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    actor: str = Field(sa_column=Column(String(200), nullable=False))
+    recorded_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class ProgrammeBudgetRow(SQLModel, table=True):
+    __tablename__ = "programme_budgets"
+    __table_args__ = (UniqueConstraint("item", "year", name="uq_programme_budgets_item_year"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    item: str = Field(sa_column=Column(String(100), nullable=False))
+    year: int = Field(sa_column=Column(Integer, nullable=False))
+    allocated: int = Field(sa_column=Column(BigInteger, nullable=False))
+    executed: int = Field(sa_column=Column(BigInteger, nullable=False))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    actor: str = Field(sa_column=Column(String(200), nullable=False))
+    recorded_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class ParticipationRow(SQLModel, table=True):
+    """Citizens took part: a kind, a day, how many times; a project's, or programme-wide (NULL)."""
+
+    __tablename__ = "participation"
+    __table_args__ = (
+        Index("ix_participation_project", "project_id"),
+        Index("ix_participation_kind_held_on", "kind", "held_on"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    project_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=True)
+    )
+    kind: str = Field(sa_column=Column(String(50), nullable=False))
+    held_on: dt.date = Field(sa_column=Column(Date, nullable=False))
+    times: int = Field(sa_column=Column(Integer, nullable=False))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    actor: str = Field(sa_column=Column(String(200), nullable=False))
+    recorded_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class ProjectPersonRow(SQLModel, table=True):
+    __tablename__ = "project_people"
+    __table_args__ = (UniqueConstraint("project_id", "role", "name", name="uq_project_people_project_role_name"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    project_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    )
+    role: str = Field(sa_column=Column(String(50), nullable=False))
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    contact: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    actor: str = Field(sa_column=Column(String(200), nullable=False))
+    recorded_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class PlanQuarterRow(SQLModel, table=True):
+    """How many dongs the programme plans to complete in one quarter."""
+
+    __tablename__ = "plan_quarters"
+
+    year: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    quarter: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    completions: int = Field(sa_column=Column(Integer, nullable=False))
+    actor: str = Field(sa_column=Column(String(200), nullable=False))
+    recorded_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class PlanYearRow(SQLModel, table=True):
+    """The programme's planned investment for one year (연차별 투자수요), in won."""
+
+    __tablename__ = "plan_years"
+
+    year: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    budget: int = Field(sa_column=Column(BigInteger, nullable=False))
+    actor: str = Field(sa_column=Column(String(200), nullable=False))
+    recorded_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

@@ -1,0 +1,214 @@
+"""The report's numbers, aggregated in SQL (implements engine.report.ReportSource).
+
+Counts and sums are GROUP BY queries, so a report over 100,000 projects moves a few hundred rows,
+not 100,000 objects. Only two things scan project rows, each selecting just the columns it needs:
+completion times (one timestamp each, bucketed into local quarters by the caller, since SQLite has no
+time zones), and the open projects that the deadline rules must look at (never whole ORM objects,
+never attached to a state machine). Times are compared through SQLAlchemy expressions on the
+UTC-storing column type, never against hand-made strings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Select, String, and_, false, func, or_, select, type_coerce
+
+from engine.definition import Workflow
+from engine.programme import Plan
+from engine.report import ReportFilter, TrackedRow
+from storage.db import Database
+from storage.programme_repository import GB, PART, PB, SqlProgrammeStore
+from storage.repository import P, _utc
+
+
+def _raw(column: Any) -> Any:
+    """The column as the driver returns it, without SQLAlchemy's per-row processing.
+
+    On SQLite that is text (parsed below, 3x faster than the generic processors over 100,000
+    rows); psycopg already returns dates, aware datetimes and decoded JSON.
+    """
+    return type_coerce(column, String).label(column.name)
+
+
+_TRACKED_COLUMNS = (
+    P.c.key,
+    P.c.gu,
+    P.c.dong,
+    P.c.year,
+    P.c.workflow_id,
+    P.c.workflow_version,
+    P.c.state,
+    P.c.previous_state,
+    _raw(P.c.target_date),
+    _raw(P.c.entered_at),
+    _raw(P.c.reached),
+)
+
+
+def _date(value: Any) -> dt.date:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _moment(value: Any) -> dt.datetime:
+    """A stored UTC time (see storage.types.UTCDateTime), as an aware datetime."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+
+
+def _json(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        return json.loads(value) or {}
+    return value or {}
+
+
+def _projects(stmt: Select[Any], f: ReportFilter) -> Select[Any]:
+    if f.gu is not None:
+        stmt = stmt.where(P.c.gu == f.gu)
+    if f.year is not None:
+        stmt = stmt.where(P.c.year == f.year)
+    return stmt
+
+
+class SqlReportSource:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def completion_times(
+        self, f: ReportFilter, cutoff: dt.datetime, targets: Sequence[tuple[str, str]]
+    ) -> list[dt.datetime]:
+        if not targets:
+            return []
+        reached_target = or_(*(and_(P.c.workflow_id == wf, P.c.state == state) for wf, state in targets))
+        stmt = _projects(select(_raw(P.c.entered_at)).where(reached_target, P.c.entered_at < cutoff), f)
+        with self.db.read() as conn:
+            return [_moment(v) for v in conn.execute(stmt).scalars()]
+
+    def plan(self) -> Plan:
+        return SqlProgrammeStore(self.db).plan()
+
+    def budget_sums(self, f: ReportFilter) -> dict[int, tuple[int, int]]:
+        out: dict[int, tuple[int, int]] = {}
+        project_lines = _projects(
+            select(PB.c.year, func.sum(PB.c.allocated), func.sum(PB.c.executed))
+            .select_from(PB.join(P, P.c.id == PB.c.project_id))
+            .group_by(PB.c.year),
+            ReportFilter(gu=f.gu),
+        )
+        if f.year is not None:
+            project_lines = project_lines.where(PB.c.year == f.year)
+        with self.db.read() as conn:
+            for year, allocated, executed in conn.execute(project_lines):
+                out[year] = (int(allocated or 0), int(executed or 0))
+            if f.gu is None:
+                programme = select(GB.c.year, func.sum(GB.c.allocated), func.sum(GB.c.executed)).group_by(GB.c.year)
+                if f.year is not None:
+                    programme = programme.where(GB.c.year == f.year)
+                for year, allocated, executed in conn.execute(programme):
+                    a, e = out.get(year, (0, 0))
+                    out[year] = (a + int(allocated or 0), e + int(executed or 0))
+        return out
+
+    def participation_sums(self, f: ReportFilter, as_of: dt.date) -> dict[tuple[int | None, str], int]:
+        out: dict[tuple[int | None, str], int] = {}
+        per_project = _projects(
+            select(P.c.year, PART.c.kind, func.sum(PART.c.times))
+            .select_from(PART.join(P, P.c.id == PART.c.project_id))
+            .where(PART.c.held_on <= as_of)
+            .group_by(P.c.year, PART.c.kind),
+            f,
+        )
+        with self.db.read() as conn:
+            for year, kind, times in conn.execute(per_project):
+                out[(year, kind)] = int(times or 0)
+            if f.gu is None:
+                wide = (
+                    select(PART.c.kind, func.sum(PART.c.times))
+                    .where(PART.c.project_id.is_(None), PART.c.held_on <= as_of)
+                    .group_by(PART.c.kind)
+                )
+                if f.year is not None:
+                    wide = wide.where(
+                        PART.c.held_on >= dt.date(f.year, 1, 1), PART.c.held_on <= dt.date(f.year, 12, 31)
+                    )
+                for kind, times in conn.execute(wide):
+                    out[(None, kind)] = int(times or 0)
+        return out
+
+    def cohort_sizes(self, f: ReportFilter, cutoff: dt.datetime) -> dict[int, int]:
+        stmt = _projects(select(P.c.year, func.count()).where(P.c.created_at < cutoff).group_by(P.c.year), f)
+        with self.db.read() as conn:
+            return {year: int(n) for year, n in conn.execute(stmt)}
+
+    def stage_counts(self, f: ReportFilter, cutoff: dt.datetime) -> dict[tuple[str, str, int, str], int]:
+        stmt = _projects(
+            select(P.c.gu, P.c.workflow_id, P.c.workflow_version, P.c.state, func.count())
+            .where(P.c.created_at < cutoff, P.c.entered_at < cutoff)
+            .group_by(P.c.gu, P.c.workflow_id, P.c.workflow_version, P.c.state),
+            f,
+        )
+        with self.db.read() as conn:
+            return {(gu, wf, v, state): int(n) for gu, wf, v, state, n in conn.execute(stmt)}
+
+    def tracked(
+        self,
+        f: ReportFilter,
+        cutoff: dt.datetime,
+        *,
+        open_states: Mapping[tuple[str, int], Sequence[str]],
+        keys: Sequence[str] | None = None,
+    ) -> list[TrackedRow]:
+        stmt = select(*_TRACKED_COLUMNS)
+        if keys is not None:
+            stmt = stmt.where(P.c.key.in_(list(keys)))
+        else:
+            is_open = or_(
+                false(),
+                *(
+                    and_(P.c.workflow_id == wf, P.c.workflow_version == version, P.c.state.in_(list(states)))
+                    for (wf, version), states in open_states.items()
+                    if states
+                ),
+            )
+            stmt = _projects(stmt.where(P.c.created_at < cutoff, or_(is_open, P.c.entered_at >= cutoff)), f)
+        with self.db.read() as conn:
+            return [_tracked(r) for r in conn.execute(stmt)]
+
+    def first_keys(self, f: ReportFilter, cutoff: dt.datetime, limit: int) -> list[str]:
+        stmt = _projects(select(P.c.key).where(P.c.created_at < cutoff), f).order_by(P.c.gu, P.c.dong).limit(limit)
+        with self.db.read() as conn:
+            return list(conn.execute(stmt).scalars())
+
+    def completed_reached(self, workflow: Workflow, limit: int) -> list[Mapping[str, dt.datetime]]:
+        stmt = (
+            select(P.c.reached)
+            .where(
+                P.c.workflow_id == workflow.id,
+                P.c.workflow_version == workflow.version,
+                P.c.state == workflow.target.state,
+            )
+            .order_by(P.c.entered_at.desc())
+            .limit(limit)
+        )
+        with self.db.read() as conn:
+            return [{s: _utc(at) for s, at in (r or {}).items()} for r in conn.execute(stmt).scalars()]
+
+
+def _tracked(r: Any) -> TrackedRow:
+    return TrackedRow(
+        key=r.key,
+        gu=r.gu,
+        dong=r.dong,
+        year=r.year,
+        workflow_id=r.workflow_id,
+        workflow_version=r.workflow_version,
+        state=r.state,
+        previous_state=r.previous_state,
+        target=_date(r.target_date),
+        entered_at=_moment(r.entered_at),
+        reached_text=_json(r.reached),
+    )
