@@ -159,8 +159,16 @@ def now() -> dt.datetime:
     return dt.datetime(2016, 3, 2, 9, 30, tzinfo=dt.timezone.utc)
 
 
+@pytest.fixture(scope="session")
+def core_catalog(catalog: Catalog) -> Catalog:
+    """The shipped workflows with facts set only by ``fact set`` (see support.without_participation)."""
+    from support import without_participation
+
+    return without_participation(catalog)
+
+
 @pytest.fixture
-def service(store, catalog: Catalog):
+def service(store, core_catalog: Catalog):
     from engine.service import Service
 
-    return Service(store, catalog)
+    return Service(store, core_catalog)

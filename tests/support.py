@@ -114,3 +114,22 @@ class MemoryStore:
 
 def utc(*args: int) -> dt.datetime:
     return dt.datetime(*args, tzinfo=dt.timezone.utc)
+
+
+def without_participation(catalog: Any) -> Any:
+    """The same workflows, with every fact set only by ``fact set``.
+
+    In the shipped workflow ``resident_meetings`` counts recorded resident meetings (participation
+    events, a programme feature) and ``fact set`` refuses it. The core tests exercise the engine's
+    own fact and guard mechanics, which this variant keeps apart from the programme module.
+    """
+    import dataclasses
+
+    from engine.catalog import Catalog
+
+    return Catalog(
+        dataclasses.replace(
+            wf, facts={name: dataclasses.replace(f, counts_participation=None) for name, f in wf.facts.items()}
+        )
+        for wf in catalog.all()
+    )

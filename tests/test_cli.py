@@ -135,16 +135,34 @@ def test_a_user_workflow_folder_is_used(run, tmp_path) -> None:
     assert json.loads(result.stdout)[0]["state"] == "start"
 
 
-def test_fact_set_then_advance(one) -> None:
-    result = one("fact", "set", KEY, "resident_meetings", "2", "--actor", "김민준", "--note", "회의록 2건")
+def meet(one, count: str = "1") -> None:
+    """A resident meeting recorded: the guard of `agree` counts them (resident_meetings >= 1)."""
+    result = one("participation", "add", KEY, "resident_meeting", "--date", "2016-03-01", "--count", count,
+                 "--actor", "a")
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == f"{KEY}: resident_meetings = 2"
+
+
+def test_fact_set_then_advance(one) -> None:
+    result = one("fact", "set", KEY, "design_revisions", "2", "--actor", "김민준", "--note", "보완 2회")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"{KEY}: design_revisions = 2"
+    result = one("participation", "add", KEY, "resident_meeting", "--date", "2016-03-01", "--count", "2",
+                 "--actor", "김민준")
+    assert result.exit_code == 0, result.output
     result = one("advance", KEY, "agree", "--actor", "김민준")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"{KEY}: 현장조사 -> 사업협약 (agree, 2016-03-02 18:30, by 김민준)")
     (p,) = status_json(one)
-    assert (p["state"], p["previous_state"], p["version"]) == ("agreement", "survey", 3)
-    assert p["facts"]["resident_meetings"] == 2
+    assert (p["state"], p["previous_state"], p["version"]) == ("agreement", "survey", 4)
+    assert (p["facts"]["resident_meetings"], p["facts"]["design_revisions"]) == (2, 2)
+
+
+def test_a_fact_counting_participation_is_not_set_by_hand(one) -> None:
+    before = dump(one.url)
+    result = one("fact", "set", KEY, "resident_meetings", "2", "--actor", "a")
+    assert_one_error(result, 3, "resident_meetings counts recorded resident_meeting events",
+                     "dongflow participation add")
+    assert dump(one.url) == before
 
 
 def test_advance_actor_from_the_environment(one, monkeypatch) -> None:
@@ -164,7 +182,7 @@ def test_advance_back_dated_in_local_time(one, clock, now) -> None:
 
 
 def test_tender_failures_are_counted_and_shown(one) -> None:
-    one("fact", "set", KEY, "resident_meetings", "1", "--actor", "a")
+    meet(one)
     for trigger in ("agree", "present_design", "approve_design", "announce_tender", "tender_failed", "tender_failed"):
         assert one("advance", KEY, trigger, "--actor", "a").exit_code == 0
     (p,) = status_json(one)
@@ -197,7 +215,7 @@ ERRORS = [
     (["project", "add", "k2", "--gu", "g", "--dong", "d", "--year", "2016", "--workflow", "nope", "--actor", "a"], 3,
      "workflow: no workflow nope (known: space-improvement)"),
     (["project", "add", "k\x07", "--gu", "g", "--dong", "d", "--year", "2016", "--actor", "a"], 3, "control character"),
-    (["fact", "set", KEY, "resident_meetings", "many", "--actor", "a"], 3, "fact resident_meetings: 'many' is not a valid integer"),
+    (["fact", "set", KEY, "design_revisions", "many", "--actor", "a"], 3, "fact design_revisions: 'many' is not a valid integer"),
     (["fact", "set", KEY, "budget", "1", "--actor", "a"], 3, "has no fact 'budget'"),
     (["fact", "set", "nope", "resident_meetings", "1", "--actor", "a"], 4, "no project with key 'nope'"),
     (["status", "nope"], 4, "no project with key 'nope'"),
@@ -232,7 +250,7 @@ def test_conflict_changed_by_someone_else(one, monkeypatch, now) -> None:
         other = Database(one.url)
         try:
             store = SqlProjectStore(other)
-            p, e = engine.project.set_fact(store.get(project.key), "resident_meetings", 5, actor="other", now=now)
+            p, e = engine.project.set_fact(store.get(project.key), "design_revisions", 5, actor="other", now=now)
             store.save(p, e)
         finally:
             other.dispose()
@@ -244,7 +262,7 @@ def test_conflict_changed_by_someone_else(one, monkeypatch, now) -> None:
     assert_one_error(result, 6, f"{KEY} was changed by someone else", "reload it")
     assert dump(one.url) == seen["after"]
     (p,) = status_json(one)
-    assert (p["state"], p["facts"]["resident_meetings"], p["version"]) == ("survey", 5, 2)
+    assert (p["state"], p["facts"]["design_revisions"], p["version"]) == ("survey", 5, 2)
 
 
 @pytest.mark.parametrize(
@@ -254,7 +272,7 @@ def test_conflict_changed_by_someone_else(one, monkeypatch, now) -> None:
         ["status", "--json"],
         ["history", KEY],
         ["advance", KEY, "agree", "--actor", "a"],
-        ["fact", "set", KEY, "resident_meetings", "1", "--actor", "a"],
+        ["fact", "set", KEY, "design_revisions", "1", "--actor", "a"],
         ["project", "add", KEY, "--gu", "g", "--dong", "d", "--year", "2016", "--actor", "a"],
         ["workflow", "graph", "--project", KEY],
     ],
@@ -378,15 +396,18 @@ def test_status_of_one_project_lists_what_can_happen_next(one) -> None:
 
 
 def test_history_json(one) -> None:
-    one("fact", "set", KEY, "resident_meetings", "1", "--actor", "b")
+    one("fact", "set", KEY, "design_revisions", "1", "--actor", "b")
+    meet(one)
     one("advance", KEY, "agree", "--actor", "c", "--note", "협약식")
     events = json.loads(one("history", KEY, "--json").stdout)
     assert [(e["seq"], e["kind"], e["trigger"], e["from"], e["to"], e["actor"], e["note"]) for e in events] == [
         (1, "created", None, None, "survey", "김민준", None),
         (2, "fact", None, "survey", "survey", "b", None),
-        (3, "transition", "agree", "survey", "agreement", "c", "협약식"),
+        (3, "fact", None, "survey", "survey", "a", "participation: 주민참여 회의 +1"),
+        (4, "transition", "agree", "survey", "agreement", "c", "협약식"),
     ]
-    assert events[1]["data"] == {"name": "resident_meetings", "old": 0, "new": 1}
+    assert events[1]["data"] == {"name": "design_revisions", "old": 0, "new": 1}
+    assert events[2]["data"] == {"name": "resident_meetings", "old": 0, "new": 1}
     assert all(e["key"] == KEY and e["at"].endswith("+09:00") for e in events)
     table = one("history", KEY)
     assert table.exit_code == 0 and "현장조사 -> 사업협약" in table.stdout and "협약식" in table.stdout
@@ -517,7 +538,7 @@ def test_decomposed_hangul_finds_the_same_project(one) -> None:
     assert nfd_key != KEY
     assert [p["key"] for p in status_json(one, "--gu", nfd_gu)] == [KEY]
     assert [p["key"] for p in status_json(one, nfd_key)] == [KEY]
-    assert one("fact", "set", nfd_key, "resident_meetings", "1", "--actor", "a").exit_code == 0
+    assert one("participation", "add", nfd_key, "resident_meeting", "--date", "2016-03-01", "--actor", "a").exit_code == 0
     assert one("advance", nfd_key, "agree", "--actor", "a").exit_code == 0
     assert len(json.loads(one("history", nfd_key, "--json").stdout)) == 3
 

@@ -14,7 +14,7 @@ from engine.definition import Guard
 from engine.errors import TransitionRefused, UnknownTrigger
 from engine.machine import WorkflowMachine
 from engine.service import ProjectSpec, Service
-from support import MemoryStore
+from support import without_participation, MemoryStore
 from workflows import SHIPPED_DIR
 
 FACTS = {"resident_meetings": 0, "design_revisions": 0, "failed_tenders": 0}
@@ -185,7 +185,7 @@ def test_no_machine_per_project_or_query(monkeypatch: pytest.MonkeyPatch, now) -
         return real(*args, **kwargs)
 
     monkeypatch.setattr(engine.machine, "Machine", counting)
-    service = Service(MemoryStore(), Catalog.from_dirs([SHIPPED_DIR]))
+    service = Service(MemoryStore(), without_participation(Catalog.from_dirs([SHIPPED_DIR])))
     for i in range(20):
         service.add_project(ProjectSpec(f"k{i}", "성동구", f"{i}동", 2016), actor="a", now=now)
         service.set_fact(f"k{i}", "resident_meetings", "1", actor="a", now=now)

@@ -17,8 +17,8 @@ HOUR = dt.timedelta(hours=1)
 
 
 @pytest.fixture
-def mem_service(catalog) -> Service:
-    return Service(MemoryStore(), catalog)
+def mem_service(core_catalog) -> Service:
+    return Service(MemoryStore(), core_catalog)
 
 
 def replayed_equals(project, events) -> None:
