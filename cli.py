@@ -456,7 +456,7 @@ def project_add(app: App, key: str, gu: str, dong: str, year: str, workflow_id: 
 @app_options
 @pass_app
 def project_import(app: App, file: str, actor: str | None) -> None:
-    """Import projects from CSV (key,gu,dong,year[,workflow,target]); all rows or none.
+    """Import projects from CSV (key,gu,dong,year[,workflow,target,started]); all rows or none.
 
     UTF-8, UTF-8 with BOM and CP949 (Excel) files are accepted; headers may be Korean (키,구,동,연도).
     """
@@ -474,7 +474,7 @@ def project_import(app: App, file: str, actor: str | None) -> None:
     try:
         with open(file, "rb") as stream:
             count = app.service.import_csv(
-                stream, file, actor=actor or _actor_default() or "unknown", now=app.now(), progress=progress
+                stream, file, actor=actor or _actor_default() or "unknown", now=app.now(), progress=progress, tz=app.tz
             )
     except OSError as exc:
         raise InvalidInput(f"cannot read: {exc.strerror or exc}", file=file) from None

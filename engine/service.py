@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
 
 from engine import project as proj
 from engine.catalog import Catalog
@@ -19,9 +20,9 @@ from engine.definition import Workflow
 from engine.errors import AlreadyExists, InvalidInput, InvalidInputs, NotFound
 from engine.ports import ProjectQuery, ProjectStore
 from engine.project import Event, Project
-from engine.values import clean_note, clean_text, lookup_text, parse_date, parse_year
+from engine.values import clean_note, clean_text, lookup_text, parse_date, parse_datetime, parse_year
 
-IMPORT_COLUMNS = ("key", "gu", "dong", "year", "workflow", "target")
+IMPORT_COLUMNS = ("key", "gu", "dong", "year", "workflow", "target", "started")
 IMPORT_REQUIRED = ("key", "gu", "dong", "year")
 IMPORT_ALIASES = {
     "key": ("키", "사업키", "project"),
@@ -30,6 +31,7 @@ IMPORT_ALIASES = {
     "year": ("연도", "년도", "cohort", "사업연도"),
     "workflow": ("워크플로", "workflow_id"),
     "target": ("목표일", "준공목표일", "target_date"),
+    "started": ("시작일", "착수일", "start", "created"),
 }
 MAX_REPORTED = 200
 """Bad rows kept for the report; more are counted, not kept (a broken 100 MB file must not fill RAM)."""
@@ -94,10 +96,13 @@ class Service:
         actor: str,
         now: dt.datetime,
         progress: Callable[[int, int], None] | None = None,
+        tz: ZoneInfo | None = None,
     ) -> int:
         """Import every row of a CSV file, or none: all bad rows are reported together.
 
-        ``progress(done, total)`` is called as rows are written: ``done`` rows more, of ``total``.
+        An optional ``started`` column back-dates each project's start (a past cohort loaded
+        afterwards); a date without a time is midnight in ``tz``. ``progress(done, total)`` is
+        called as rows are written: ``done`` rows more, of ``total``.
         """
         actor = clean_text(actor, "actor")
         items: list[tuple[Project, list[Event]]] = []
@@ -117,6 +122,8 @@ class Service:
                 continue
             values = record.values
             try:
+                started = values.get("started") or None
+                at = parse_datetime(started, tz or ZoneInfo("UTC"), "started") if started else None
                 project, event = self._validate_spec(
                     ProjectSpec(
                         key=values["key"],
@@ -128,6 +135,7 @@ class Service:
                     ),
                     actor,
                     now,
+                    at,
                 )
             except InvalidInput as exc:
                 bad(InvalidInput(exc.problem, file=source, line=record.line, field=exc.field))

@@ -82,6 +82,26 @@ def test_import_optional_columns_quotes_blank_lines_and_semicolons(importing, ru
     assert got["2017-성동구-마장동"]["target"] == "2017-07-01"
 
 
+def test_import_back_dates_the_start_of_a_past_cohort(importing, runner) -> None:
+    text = "key,gu,dong,year,started\n2015-성동구-마장동,성동구,마장동,2015,2015-01-12\n2015-성동구-행당1동,성동구,행당1동,2015,2015-01-12T09:30\n"
+    result, _ = importing(text)
+    assert result.exit_code == 0, result.output
+    got = {p["key"]: p for p in imported(runner, importing.url)}
+    assert got["2015-성동구-마장동"]["entered_at"] == "2015-01-12T00:00:00+09:00"  # a date: midnight in Seoul
+    assert got["2015-성동구-행당1동"]["entered_at"] == "2015-01-12T09:30:00+09:00"
+    history = json.loads(runner.invoke(cli, ["history", "2015-성동구-행당1동", "--json", "--db", importing.url]).stdout)
+    assert history[0]["at"] == "2015-01-12T09:30:00+09:00"
+
+
+def test_a_start_in_the_future_or_not_a_date_is_a_bad_row(importing) -> None:
+    before = dump(importing.url)
+    text = "key,gu,dong,year,시작일\nk1,성동구,마장동,2015,2035-01-12\nk2,성동구,마장동,2015,yesterday\n"
+    result, path = importing(text)
+    assert_one_error(result, 3, "2 bad rows; nothing was imported", problem_lines=2)
+    assert "is in the future" in result.stderr and "'yesterday' is not a date-time" in result.stderr
+    assert dump(importing.url) == before
+
+
 def test_import_normalises_decomposed_hangul(importing, runner) -> None:
     nfd = unicodedata.normalize("NFD", "2016-성동구-마장동,성동구,마장동,2016")
     assert nfd != unicodedata.normalize("NFC", nfd)
