@@ -72,7 +72,9 @@ def read_records(
     try:
         first = text.readline()
         if not first.strip():
-            raise InvalidInput("the file is empty (expected a header row: " + ",".join(columns) + ")", file=source, line=1)
+            optional = [c for c in columns if c not in required]
+            expected = ",".join(required) + (f"[,{','.join(optional)}]" if optional else "")
+            raise InvalidInput(f"the file is empty (expected a header row: {expected})", file=source, line=1)
         delimiter = _delimiter(first)
         header_reader = csv.reader([first], delimiter=delimiter)
         header = next(header_reader)

@@ -169,7 +169,7 @@ def test_keys_already_in_the_database(importing, runner) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"", ":1: the file is empty (expected a header row: key,gu,dong,year,workflow,target)"),
+        (b"", ":1: the file is empty (expected a header row: key,gu,dong,year[,workflow,target,started])"),
         (b"\xef\xbb\xbf\r\n", ":1: the file is empty"),
         (b"key,gu,dong,year\r\n", ": the file has a header but no rows"),
         (b"key,gu,year\nk,g,2016\n", ":1: missing column dong (the header must name: key,gu,dong,year)"),
