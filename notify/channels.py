@@ -9,6 +9,7 @@ while it is in flight.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import smtplib
@@ -109,7 +110,7 @@ class EmailChannel:
                     client.starttls(context=context)
                     client.ehlo()
                 if c.username:
-                    client.login(c.username, password or "")
+                    _login(client, c.username, password or "")
                 refused = client.send_message(self.message(recipient, alerts))
                 if refused:
                     raise ChannelDown(f"the server refused {', '.join(refused)}")
@@ -151,6 +152,22 @@ class WebhookChannel:
             raise ChannelDown(f"webhook {where}: {_reason(exc)}") from None
         if not 200 <= status < 300:
             raise ChannelDown(f"webhook {where}: HTTP {status}")
+
+
+def _login(client: smtplib.SMTP, user: str, password: str) -> None:
+    """Log in; smtplib sends credentials as ASCII only, so non-ASCII ones go as AUTH PLAIN in UTF-8
+    (RFC 4616) instead of crashing with UnicodeEncodeError."""
+    if (user + password).isascii():
+        client.login(user, password)
+        return
+    client.ehlo_or_helo_if_needed()
+    offered = client.esmtp_features.get("auth", "").upper().split() if client.has_extn("auth") else []
+    if "PLAIN" not in offered:
+        raise ChannelDown("the server does not offer AUTH PLAIN, needed for a non-ASCII user name or password")
+    token = base64.b64encode(b"\0" + user.encode("utf-8") + b"\0" + password.encode("utf-8")).decode("ascii")
+    code, response = client.docmd("AUTH", "PLAIN " + token)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, response)
 
 
 def build_channel(config: ChannelConfig, write: Callable[[str], None], lang: str) -> Channel:
