@@ -148,13 +148,18 @@ class AlertRunner:
                     raise DongflowError("lost the alert lease (another run took over); stopping without sending more")
                 try:
                     channel.send(recipient, [self._view(book, d) for d in unit])
-                except (ChannelDown, DongflowError) as exc:
+                except Exception as exc:  # noqa: BLE001 - one channel's failure must not stop the others
+                    if isinstance(exc, (ChannelDown, DongflowError)):
+                        error = str(exc)
+                    else:  # a bug in a channel: keep the deliveries for a retry and say what broke
+                        error = f"internal error in channel {channel_name}: {type(exc).__name__}: {exc}"
+                        log.exception("channel %s (%s) raised an unexpected error", channel_name, recipient)
                     rest = items[start:]
-                    self.store.mark_failed(rest, str(exc), self.clock())
+                    self.store.mark_failed(rest, error, self.clock())
                     report.failed += len(rest)
-                    report.errors.append(f"{channel_name}: {exc}")
+                    report.errors.append(f"{channel_name}: {error}")
                     log.warning("channel %s (%s) failed: %s; %d deliveries will be retried",
-                                channel_name, recipient, exc, len(rest))
+                                channel_name, recipient, error, len(rest))
                     break
                 self.store.mark_sent([d.id for d in unit], self.clock())
                 report.sent += len(unit)
