@@ -282,7 +282,7 @@ class SmtpHandler:
         self.server.arrived.release()
         if self.server.delay:
             await asyncio.sleep(self.server.delay)
-        login = session.auth_data.login.decode() if session.auth_data is not None else None
+        login = session.auth_data if session.authenticated else None
         self.server.received.append(
             Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content), login, session.ssl is not None)
         )

@@ -162,7 +162,7 @@ def smtp_server(tls_cert: Cert) -> Iterator[SmtpServer]:
         login = auth_data.login.decode("utf-8")
         password = auth_data.password.decode("utf-8")
         server.logins.append((mechanism, login))
-        return AuthResult(success=(login, password) == (SMTP_USER, SMTP_PASSWORD), handled=False)
+        return AuthResult(success=(login, password) == (SMTP_USER, SMTP_PASSWORD), handled=False, auth_data=login)
 
     controller = Controller(
         SmtpHandler(server),
