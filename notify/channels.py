@@ -18,7 +18,8 @@ import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 from typing import Protocol
 
@@ -85,14 +86,20 @@ class EmailChannel:
         self.config = config
         self.lang = lang
 
-    def message(self, recipient: str, alerts: Sequence[AlertView]) -> EmailMessage:
-        msg = EmailMessage()
-        msg["Subject"] = digest_subject(alerts, self.lang)
+    def message(self, recipient: str, alerts: Sequence[AlertView]) -> MIMEText:
+        """The digest as a UTF-8 text message.
+
+        The subject is encoded with :class:`email.header.Header`, which splits Korean text into
+        RFC 2047 words between characters. ``email.policy.default`` (EmailMessage) folds between
+        words instead and, on Python 3.11, drops the space at the fold: '공간개선 일정 경보' arrived
+        as '공간개선 일정경보' for longer district names such as 동대문구.
+        """
+        msg = MIMEText(digest_text(alerts, self.lang), "plain", "utf-8")
+        msg["Subject"] = Header(digest_subject(alerts, self.lang), "utf-8")
         msg["From"] = self.config.sender
         msg["To"] = recipient
         msg["Date"] = formatdate(localtime=True)
         msg["Message-ID"] = make_msgid(domain=self.config.sender.rsplit("@", 1)[-1].strip(">"))
-        msg.set_content(digest_text(alerts, self.lang), charset="utf-8")
         return msg
 
     def send(self, recipient: str, alerts: Sequence[AlertView]) -> None:
