@@ -264,9 +264,9 @@ class SmtpServer:
     received: list[Received] = field(default_factory=list)
     logins: list[tuple[str, str]] = field(default_factory=list)
     delay: float = 0.0
-    """Seconds the server waits before accepting each message (to catch a process mid-send)."""
+    """Seconds the server waits before replying 250 to each message (to catch a process mid-send)."""
     arrived: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
-    """Released when a message's data has arrived (before the delay)."""
+    """Released when a message's data has arrived and was kept (before the delay and the reply)."""
 
     def to(self, address: str) -> list[Received]:
         return [r for r in self.received if address in r.rcpt_tos]
@@ -279,13 +279,15 @@ class SmtpHandler:
     async def handle_DATA(self, smtp, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         import asyncio
 
-        self.server.arrived.release()
-        if self.server.delay:
-            await asyncio.sleep(self.server.delay)
+        # Kept as soon as the data has arrived, before the reply: the worst case for a client that
+        # dies now (the server has the message, the client never learns it was accepted).
         login = session.auth_data if session.authenticated else None
         self.server.received.append(
             Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content), login, session.ssl is not None)
         )
+        self.server.arrived.release()
+        if self.server.delay:
+            await asyncio.sleep(self.server.delay)
         return "250 Message accepted for delivery"
 
 

@@ -182,6 +182,20 @@ def smtp_server(tls_cert: Cert) -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
+def plain_smtp_server() -> Iterator[SmtpServer]:
+    """aiosmtpd on 127.0.0.1 without TLS or AUTH (for timing tests, where the handshake is noise)."""
+    from aiosmtpd.controller import Controller
+
+    server = SmtpServer("127.0.0.1", free_port())
+    controller = Controller(SmtpHandler(server), hostname=server.host, port=server.port)
+    controller.start()
+    try:
+        yield server
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
 def webhook() -> Iterator[Webhook]:
     """A real HTTP server on 127.0.0.1 recording JSON POST bodies it answered 2xx to."""
     hook = Webhook("")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.header
+import email.policy
 import json
 import re
 from collections import Counter
@@ -221,6 +222,32 @@ def test_email_refused_login_and_unverified_certificate_fail_the_channel_only(
     assert smtp_server.received == []
     failed = store.listing("failed")
     assert {d.attempts for d in failed} == {2}
+
+
+def test_every_district_subject_decodes_exactly() -> None:
+    """Long Korean subjects are folded into several RFC 2047 words; no space may be lost at a fold
+    (Python 3.11's default e-mail policy lost the one in '일정 경보' for 동대문구, 서대문구, 영등포구)."""
+    import csv
+    from importlib.resources import files
+
+    from engine.alerting import AlertView
+    from notify.channels import EmailChannel
+    from notify.config import ChannelConfig
+
+    rows = csv.DictReader(files("engine").joinpath("data/seoul-dongs-2016.csv").read_text(encoding="utf-8-sig").splitlines())
+    districts = sorted({r["gu"] for r in rows})
+    assert len(districts) == 25
+    channel = EmailChannel(ChannelConfig(name="email", type="email", host="h", sender="dongflow@seoul.example"), "ko")
+    now = dt.datetime(2016, 5, 20, tzinfo=dt.timezone.utc)
+    for gu in districts:
+        for n in (1, 12, 345):
+            alerts = [AlertView(i, f"2016-{gu}-동{i}", gu, f"동{i}", "completed", "준공", "at_risk", DEMO_AS_OF, 3,
+                                "이유", DEMO_AS_OF, now) for i in range(n)]
+            raw = channel.message(f"{gu}@seoul.example", alerts).as_bytes()
+            assert raw.isascii()
+            parsed = email.message_from_bytes(raw, policy=email.policy.default)
+            assert parsed["Subject"] == digest_subject(alerts) == f"[dongflow] {gu}: 공간개선 일정 경보 {n}건 (2016-05-20)"
+            assert parsed.get_body(("plain",)).get_content().count(f"] {gu} 동") == n
 
 
 # -- webhook ---------------------------------------------------------------------------------------
