@@ -222,3 +222,22 @@ timeout = 5
             assert again.message.get_body(("plain",)).get_content() == first.message.get_body(("plain",)).get_content()
     store = SqlAlertStore(Database(demo_url))
     assert store.counts() == {"sent": len(demo_findings)}
+
+
+def test_two_runs_of_the_same_runner_at_once_do_not_both_send(
+    demo_url: str, demo_findings, webhook: Webhook, catalog: Catalog
+) -> None:
+    """The scheduler's catch-up job and its nightly job share one runner (one process); if they
+    overlap (started just before the nightly time, or a long catch-up) the second must skip."""
+    webhook.delay = 0.3
+    now = dt.datetime.now(dt.timezone.utc)
+    runner = make_runner(demo_url, catalog, webhook_channel(webhook), lambda: now, owner="one-process")
+    reports = {}
+    thread = threading.Thread(target=lambda: reports.setdefault("catch-up", runner.run(DEMO_AS_OF)))
+    thread.start()
+    assert webhook.arrived.acquire(timeout=10)
+    reports["nightly"] = runner.run(DEMO_AS_OF)
+    thread.join(timeout=30)
+    assert reports["nightly"].skipped_for is not None
+    ids = webhook.alert_ids()
+    assert len(ids) == len(set(ids)) == len(demo_findings)
