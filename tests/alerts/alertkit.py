@@ -322,6 +322,8 @@ class Webhook:
     status: int = 200
     delay: float = 0.0
     requests: int = 0
+    hold: threading.Event | None = None
+    """When set to an Event, each request waits for it before being answered."""
     arrived: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
     lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -208,6 +208,8 @@ def webhook() -> Iterator[Webhook]:
                 hook.requests += 1
                 status, delay = hook.status, hook.delay
             hook.arrived.release()
+            if hook.hold is not None:
+                hook.hold.wait(timeout=30)
             if delay:
                 time.sleep(delay)
             if 200 <= status < 300:

@@ -98,12 +98,21 @@ def test_many_runners_started_together_send_each_alert_once(
 def test_two_processes_at_once_never_send_an_alert_twice(
     demo_url: str, demo_findings, webhook: Webhook, tmp_path: Path
 ) -> None:
-    webhook.delay = 0.5
+    """Both start together; the webhook holds its first request until one of them has exited, so
+    whichever took the lease is still sending when the other asks for it."""
+    webhook.hold = threading.Event()
     jsonl = tmp_path / "alerts.jsonl"
-    config = write_config(tmp_path / "config.toml", webhook_channel(webhook) + file_channel(jsonl))
+    config = write_config(tmp_path / "config.toml", webhook_channel(webhook, timeout=30) + file_channel(jsonl))
     env = cli_env(demo_url, tmp_path)
     cmd = [*dongflow_cmd(), "alerts", "run", "--as-of", DEMO_AS_OF.isoformat(), "--config", str(config)]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 30
+        while all(p.poll() is None for p in procs):
+            assert time.monotonic() < deadline, "neither process finished while the other was sending"
+            time.sleep(0.05)
+    finally:
+        webhook.hold.set()
     outs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     summaries = [out.strip().splitlines()[-1] for out, _ in outs]
