@@ -124,7 +124,7 @@ def build_project(
     machine = catalog.machine(workflow)
 
     def at(day: dt.date) -> dt.datetime:
-        return dt.datetime.combine(day, dt.time(10), SEOUL).astimezone(dt.timezone.utc)
+        return dt.datetime.combine(day, dt.time(10), SEOUL).astimezone(dt.UTC)
 
     p, event = proj.new_project(workflow, key=key, gu=gu, dong=dong, year=year, target=target, actor="test",
                                 now=at(created))
@@ -213,7 +213,7 @@ def cert_with_cryptography(cert_path: Path, key_path: Path) -> None:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -276,7 +276,7 @@ class SmtpHandler:
     def __init__(self, server: SmtpServer) -> None:
         self.server = server
 
-    async def handle_DATA(self, smtp, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, smtp, session, envelope):
         import asyncio
 
         # Kept as soon as the data has arrived, before the reply: the worst case for a client that

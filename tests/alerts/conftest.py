@@ -36,8 +36,8 @@ from alertkit import (
     SmtpHandler,
     SmtpServer,
     Webhook,
-    cert_with_cryptography,
     add_projects,
+    cert_with_cryptography,
     free_port,
     libpq,
     migrate,
@@ -201,7 +201,7 @@ def webhook() -> Iterator[Webhook]:
     hook = Webhook("")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
             with hook.lock:

@@ -34,7 +34,7 @@ from engine.errors import DongflowError
 from storage.alerts import SqlAlertStore
 from storage.db import Database
 
-T0 = dt.datetime(2030, 1, 1, 3, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2030, 1, 1, 3, 0, tzinfo=dt.UTC)
 
 
 def test_a_second_runner_skips_while_the_first_holds_the_lease(
@@ -42,7 +42,7 @@ def test_a_second_runner_skips_while_the_first_holds_the_lease(
 ) -> None:
     webhook.delay = 0.3
     text = webhook_channel(webhook)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     first = make_runner(demo_url, catalog, text, lambda: now, owner="scheduler-a")
     second = make_runner(demo_url, catalog, text, lambda: now, owner="scheduler-b")
     reports = {}
@@ -68,7 +68,7 @@ def test_many_runners_started_together_send_each_alert_once(
     webhook.delay = 0.2
     jsonl = tmp_path / "alerts.jsonl"
     text = webhook_channel(webhook) + file_channel(jsonl)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     runners = [make_runner(demo_url, catalog, text, lambda: now, owner=f"runner-{i}") for i in range(4)]
     barrier = threading.Barrier(len(runners))
     reports: list = []
@@ -239,7 +239,7 @@ def test_two_runs_of_the_same_runner_at_once_do_not_both_send(
     """The scheduler's catch-up job and its nightly job share one runner (one process); if they
     overlap (started just before the nightly time, or a long catch-up) the second must skip."""
     webhook.delay = 0.3
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     runner = make_runner(demo_url, catalog, webhook_channel(webhook), lambda: now, owner="one-process")
     reports = {}
     thread = threading.Thread(target=lambda: reports.setdefault("catch-up", runner.run(DEMO_AS_OF)))

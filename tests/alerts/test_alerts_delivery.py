@@ -170,7 +170,7 @@ def test_email_digests_over_starttls_with_auth_by_district(
         assert {d["gu"] for d in lines} == {gu}, "a coordinator got another district's alerts"
         assert len(lines) == counts[gu]
         # The subject is RFC 2047 encoded on the wire and decodes to the Korean text.
-        raw_subject = re.search(rb"^Subject: (.*(?:\r?\n[ \t].*)*)", received.raw, re.M)
+        raw_subject = re.search(rb"^Subject: (.*(?:\r?\n[ \t].*)*)", received.raw, re.MULTILINE)
         assert raw_subject is not None
         assert raw_subject.group(1).isascii()
         decoded = "".join(
@@ -215,7 +215,7 @@ def test_email_refused_login_and_unverified_certificate_fail_the_channel_only(
     config = write_config(tmp_path / "config2.toml", file_channel(jsonl) + email_channel(
         smtp_server, tls_cert, [(OFFICE, [])], ca_file=False))
     store = SqlAlertStore(Database(demo_url))
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
     report = make_runner(demo_url, catalog, config.read_text(), lambda: later).run(DEMO_AS_OF)
     assert report.failed == len(demo_findings) and report.sent == 0
     assert "CERTIFICATE_VERIFY_FAILED" in report.errors[0] or "certificate verify failed" in report.errors[0]
@@ -238,7 +238,7 @@ def test_every_district_subject_decodes_exactly() -> None:
     districts = sorted({r["gu"] for r in rows})
     assert len(districts) == 25
     channel = EmailChannel(ChannelConfig(name="email", type="email", host="h", sender="dongflow@seoul.example"), "ko")
-    now = dt.datetime(2016, 5, 20, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2016, 5, 20, tzinfo=dt.UTC)
     for gu in districts:
         for n in (1, 12, 345):
             alerts = [AlertView(i, f"2016-{gu}-동{i}", gu, f"동{i}", "completed", "준공", "at_risk", DEMO_AS_OF, 3,
@@ -295,7 +295,7 @@ def test_webhook_down_then_up_delivers_each_alert_exactly_once(
     assert webhook.bodies == []
 
     # After the backoff: every failed alert is delivered, once.
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=6)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=6)
     report = make_runner(demo_url, catalog, text, lambda: later).run(DEMO_AS_OF)
     assert (report.sent, report.failed) == (expected, 0)
     ids = webhook.alert_ids()
@@ -320,7 +320,7 @@ def test_webhook_down_then_up_delivers_each_alert_exactly_once(
 def test_backoff_grows_after_each_failure(demo_url: str, demo_findings, webhook: Webhook, catalog: Catalog) -> None:
     webhook.status = 503
     text = webhook_channel(webhook)
-    start = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
     store = SqlAlertStore(Database(demo_url))
     waits = []
     now = start

@@ -33,7 +33,7 @@ from engine.monitor import DeadlineBook
 from workflows import SHIPPED_DIR
 
 D = dt.date
-SURVEY_ONLY = dict(created=D(2016, 1, 4))
+SURVEY_ONLY = {"created": D(2016, 1, 4)}
 
 
 @pytest.fixture(scope="module")
@@ -97,10 +97,10 @@ def test_reached_milestones_are_met_or_met_late_with_the_days(
 def test_the_day_a_milestone_is_reached_is_the_day_in_seoul(catalog: Catalog, planner: DeadlinePlanner) -> None:
     """22 Feb 16:00 UTC is 23 Feb 01:00 in Seoul: one day late, although the UTC date is the due date."""
     p, _ = build_project(catalog, "k", "종로구", "삼청동", created=D(2016, 1, 4), steps=[("agree", D(2016, 2, 23))])
-    late_night = dt.datetime(2016, 2, 22, 16, 0, tzinfo=dt.timezone.utc)
+    late_night = dt.datetime(2016, 2, 22, 16, 0, tzinfo=dt.UTC)
     p = dataclasses.replace(p, reached={**p.reached, "agreement": late_night}, entered_at=late_night)
     assert level_of(planner, p, "agreement_signed", D(2016, 3, 1)) == (MET_LATE, 1, D(2016, 2, 22))
-    on_time = dt.datetime(2016, 2, 22, 14, 59, tzinfo=dt.timezone.utc)  # 23:59 in Seoul
+    on_time = dt.datetime(2016, 2, 22, 14, 59, tzinfo=dt.UTC)  # 23:59 in Seoul
     p = dataclasses.replace(p, reached={**p.reached, "agreement": on_time}, entered_at=on_time)
     assert level_of(planner, p, "agreement_signed", D(2016, 3, 1)) == (MET, 0, D(2016, 2, 22))
 

@@ -33,7 +33,7 @@ from alertkit import (
 from notify.config import Schedule, next_run_after, previous_run_before
 from notify.scheduler import serve
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture
@@ -131,8 +131,8 @@ def test_the_cron_trigger_fires_at_the_configured_time_in_the_configured_zone(ca
         assert fire == next_run_after(schedule, now)
         assert now < fire <= now + dt.timedelta(days=1)
         assert str(job.trigger.timezone) == tz
-        assert served.scheduler._job_defaults["coalesce"] is True  # noqa: SLF001 - the setting under test
-        assert served.scheduler._job_defaults["misfire_grace_time"] == schedule.misfire_grace_minutes * 60  # noqa: SLF001
+        assert served.scheduler._job_defaults["coalesce"] is True
+        assert served.scheduler._job_defaults["misfire_grace_time"] == schedule.misfire_grace_minutes * 60
 
 
 def test_next_and_previous_run_in_seoul() -> None:
