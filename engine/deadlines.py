@@ -184,16 +184,23 @@ class DeadlinePlanner:
 
     # -- per-workflow preparation --------------------------------------------------------
     def _states_satisfying(self, state: str) -> frozenset[str]:
-        """The milestone's state, or any state that can only come after it (e.g. a skipped step)."""
+        """The milestone's state, or any state on the course that can only come after it (e.g. a
+        skipped step).
+
+        A state off the course -- one that leads to the target only by returning where it came from
+        (``on_hold``, resumed through ``@previous``), or not at all (``cancelled``) -- satisfies
+        nothing: it can be entered from anywhere, so being put on hold is not reaching a milestone.
+        """
         wf = self.workflow
         edges = _forward_edges(wf)
         after = _reach(state, edges)
+        on_course = {s.id for s in wf.states if wf.target.state in _reach(s.id, edges)}
         result = {state}
         for other in after:
             if other == state or state in _reach(other, edges):
                 continue
-            if other in self.finals and other != wf.target.state:
-                continue  # cancelled is not "done"
+            if other not in on_course:
+                continue  # on hold or cancelled is not "done"
             result.add(other)
         return frozenset(result)
 

@@ -9,6 +9,7 @@ while it is in flight.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import smtplib
@@ -17,7 +18,8 @@ import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 from typing import Protocol
 
@@ -84,14 +86,20 @@ class EmailChannel:
         self.config = config
         self.lang = lang
 
-    def message(self, recipient: str, alerts: Sequence[AlertView]) -> EmailMessage:
-        msg = EmailMessage()
-        msg["Subject"] = digest_subject(alerts, self.lang)
+    def message(self, recipient: str, alerts: Sequence[AlertView]) -> MIMEText:
+        """The digest as a UTF-8 text message.
+
+        The subject is encoded with :class:`email.header.Header`, which splits Korean text into
+        RFC 2047 words between characters. ``email.policy.default`` (EmailMessage) folds between
+        words instead and, on Python 3.11, drops the space at the fold: '공간개선 일정 경보' arrived
+        as '공간개선 일정경보' for longer district names such as 동대문구.
+        """
+        msg = MIMEText(digest_text(alerts, self.lang), "plain", "utf-8")
+        msg["Subject"] = Header(digest_subject(alerts, self.lang), "utf-8")
         msg["From"] = self.config.sender
         msg["To"] = recipient
         msg["Date"] = formatdate(localtime=True)
         msg["Message-ID"] = make_msgid(domain=self.config.sender.rsplit("@", 1)[-1].strip(">"))
-        msg.set_content(digest_text(alerts, self.lang), charset="utf-8")
         return msg
 
     def send(self, recipient: str, alerts: Sequence[AlertView]) -> None:
@@ -109,7 +117,7 @@ class EmailChannel:
                     client.starttls(context=context)
                     client.ehlo()
                 if c.username:
-                    client.login(c.username, password or "")
+                    _login(client, c.username, password or "")
                 refused = client.send_message(self.message(recipient, alerts))
                 if refused:
                     raise ChannelDown(f"the server refused {', '.join(refused)}")
@@ -151,6 +159,22 @@ class WebhookChannel:
             raise ChannelDown(f"webhook {where}: {_reason(exc)}") from None
         if not 200 <= status < 300:
             raise ChannelDown(f"webhook {where}: HTTP {status}")
+
+
+def _login(client: smtplib.SMTP, user: str, password: str) -> None:
+    """Log in; smtplib sends credentials as ASCII only, so non-ASCII ones go as AUTH PLAIN in UTF-8
+    (RFC 4616) instead of crashing with UnicodeEncodeError."""
+    if (user + password).isascii():
+        client.login(user, password)
+        return
+    client.ehlo_or_helo_if_needed()
+    offered = client.esmtp_features.get("auth", "").upper().split() if client.has_extn("auth") else []
+    if "PLAIN" not in offered:
+        raise ChannelDown("the server does not offer AUTH PLAIN, needed for a non-ASCII user name or password")
+    token = base64.b64encode(b"\0" + user.encode("utf-8") + b"\0" + password.encode("utf-8")).decode("ascii")
+    code, response = client.docmd("AUTH", "PLAIN " + token)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, response)
 
 
 def build_channel(config: ChannelConfig, write: Callable[[str], None], lang: str) -> Channel:

@@ -94,7 +94,11 @@ class AlertRunner:
             report.check = self._check(as_of, dry_run=True)
             self._fill(report, report.check)
             return report
-        taken, holder, until = self.store.acquire(JOB, self.owner, self.clock(), self.ttl)
+        # A lease per run, not per runner: the scheduler's catch-up and nightly jobs share one runner,
+        # and a lease keyed by the runner let an overlapping second run re-enter it and send the same
+        # deliveries again (and release the lease under the first).
+        owner = f"{self.owner}#{uuid.uuid4().hex[:6]}"
+        taken, holder, until = self.store.acquire(JOB, owner, self.clock(), self.ttl)
         if not taken:
             when = until.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S") if until else "?"
             report.skipped_for = f"another alert run ({holder}) holds the lease until {when}"
@@ -107,14 +111,14 @@ class AlertRunner:
                 "checked %d projects as of %s: %d findings, %d new alerts",
                 report.scanned, as_of, report.found, report.new_alerts,
             )
-            self._deliver(report)
+            self._deliver(report, owner)
             self.store.record_success(JOB, as_of, self.clock())
             log.info(report.summary())
         except Exception as exc:
             self.store.record_error(JOB, f"{type(exc).__name__}: {exc}")
             raise
         finally:
-            self.store.release(JOB, self.owner)
+            self.store.release(JOB, owner)
         return report
 
     @staticmethod
@@ -132,7 +136,7 @@ class AlertRunner:
 
         return self.store.check(compute, self.config.routes(), as_of=as_of, now=self.clock(), dry_run=dry_run)
 
-    def _deliver(self, report: RunReport) -> None:
+    def _deliver(self, report: RunReport, owner: str) -> None:
         book = DeadlineBook(self.catalog, self.tz)
         due = self.store.due(self.clock())
         for (channel_name, recipient), group in groupby(due, key=lambda d: (d.channel, d.recipient)):
@@ -144,17 +148,22 @@ class AlertRunner:
                 continue
             for start in range(0, len(items), channel.batch):
                 unit = items[start : start + channel.batch]
-                if not self.store.renew(JOB, self.owner, self.clock(), self.ttl):
+                if not self.store.renew(JOB, owner, self.clock(), self.ttl):
                     raise DongflowError("lost the alert lease (another run took over); stopping without sending more")
                 try:
                     channel.send(recipient, [self._view(book, d) for d in unit])
-                except (ChannelDown, DongflowError) as exc:
+                except Exception as exc:  # noqa: BLE001 - one channel's failure must not stop the others
+                    if isinstance(exc, (ChannelDown, DongflowError)):
+                        error = str(exc)
+                    else:  # a bug in a channel: keep the deliveries for a retry and say what broke
+                        error = f"internal error in channel {channel_name}: {type(exc).__name__}: {exc}"
+                        log.exception("channel %s (%s) raised an unexpected error", channel_name, recipient)
                     rest = items[start:]
-                    self.store.mark_failed(rest, str(exc), self.clock())
+                    self.store.mark_failed(rest, error, self.clock())
                     report.failed += len(rest)
-                    report.errors.append(f"{channel_name}: {exc}")
+                    report.errors.append(f"{channel_name}: {error}")
                     log.warning("channel %s (%s) failed: %s; %d deliveries will be retried",
-                                channel_name, recipient, exc, len(rest))
+                                channel_name, recipient, error, len(rest))
                     break
                 self.store.mark_sent([d.id for d in unit], self.clock())
                 report.sent += len(unit)

@@ -51,7 +51,10 @@ def serve(
         elif event.code == EVENT_JOB_ERROR:
             log.error("the alert run failed: %s", event.exception)
         else:
-            log.info("next run at %s", _next(scheduler))
+            # Not scheduler.get_job(): shutdown() holds the job-store lock while it waits for the
+            # running job, and this listener runs as part of that job, so asking the scheduler here
+            # deadlocked a SIGTERM that arrived during a run.
+            log.info("next run at %s", next_run_after(schedule, clock()))
 
     scheduler.add_listener(on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_EXECUTED)
     trigger = CronTrigger(hour=schedule.hour, minute=schedule.minute, timezone=tz)
@@ -85,7 +88,3 @@ def serve(
             signal.signal(sig, handler)
         log.info("scheduler stopped")
 
-
-def _next(scheduler: object) -> str:
-    job = scheduler.get_job("nightly-alerts")  # type: ignore[attr-defined]
-    return str(job.next_run_time) if job is not None else "-"
