@@ -637,7 +637,7 @@ def _print_project(app: App, p: Project, wf: Workflow, a: Any, book: Any, day: d
     lines.append((_h(app, "수준", "level"), f"{_level_label(app, a.level)} ({_h(app, '기준일', 'as of')} {day})"))
     if a.risk is not None:
         risk = (f"{_h(app, '가장 빠른 준공', 'earliest completion')} {a.risk.earliest} "
-                f"({_h(app, '여유', 'slack')} {a.risk.slack_days}{_h(app, '일', ' days')}; {a.risk.basis})")
+                f"({_h(app, '여유', 'slack')} {a.risk.slack_days}{_h(app, '일', ' days')}; {a.risk.basis_text(app.lang)})")
         lines.append((_h(app, "준공 전망", "forecast"), risk))
     from render.table import pad, table, width
 
@@ -759,7 +759,7 @@ def overdue(app: App, as_of: str | None, gu: str | None, year: int | None, level
         from storage.tracking import tracked_rows
 
         rows = tracked_rows(conn, skip_states=book.skip_states(), closed_before=book.closed_before(day), gu=gu, year=year)
-        _count, found = book.scan(rows, day)
+        _count, found = book.scan(rows, day, app.lang)
     if levels:
         found = [(r, f) for r, f in found if f.level in levels]
     found.sort(key=lambda rf: (-SEVERITY[rf[1].level], -rf[1].days if rf[1].level != "due_soon" else rf[1].days, rf[0].key))

@@ -20,7 +20,8 @@ LEVEL_LABELS = {
 }
 
 RETRY_FIRST = dt.timedelta(minutes=5)
-RETRY_MAX = dt.timedelta(hours=24)
+RETRY_MAX = dt.timedelta(hours=12)
+"""Below the nightly interval, so a delivery that keeps failing is still tried at every nightly run."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def destinations(routes: Sequence[Route], gu: str, level: str) -> list[tuple[str
 
 
 def next_attempt(attempts: int, now: dt.datetime) -> dt.datetime:
-    """Exponential backoff after ``attempts`` failures: 5 min, 10 min, 20 min, ... at most a day."""
+    """Exponential backoff after ``attempts`` failures: 5 min, 10 min, 20 min, ... at most 12 hours."""
     delay = RETRY_FIRST * (2 ** max(0, attempts - 1))
     return now + min(delay, RETRY_MAX)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -82,9 +82,24 @@ class Risk:
     remaining: tuple[tuple[str, int], ...]
     """(state, days still needed) along the fastest remaining course."""
 
-    def reason(self, target: dt.date) -> str:
-        steps = ", ".join(f"{state} {days}d" for state, days in self.remaining if days)
+    samples: int = 0
+    """Completed projects the observed durations come from; 0 when the declared ones were used."""
+
+    def basis_text(self, lang: str = "en") -> str:
+        if lang == "ko":
+            return f"완료 {self.samples}건의 실제 소요 중앙값 기준" if self.samples else "워크플로의 예상 소요일 기준"
+        return self.basis
+
+    def reason(self, target: dt.date, lang: str = "en", label: Callable[[str], str] | None = None) -> str:
         late = -self.slack_days
+        if lang == "ko":
+            name = label or (lambda state: state)
+            steps = ", ".join(f"{name(state)} {days}일" for state, days in self.remaining if days)
+            return (
+                f"가장 빠른 준공 예상일 {self.earliest.isoformat()}, 목표일 {target.isoformat()}보다 {late}일 늦음 "
+                f"({steps or '남은 기간 없음'}; {self.basis_text(lang)})"
+            )
+        steps = ", ".join(f"{state} {days}d" for state, days in self.remaining if days)
         return (
             f"earliest completion {self.earliest.isoformat()} is {late} day{'s' if late != 1 else ''} after the target "
             f"{target.isoformat()} ({steps or 'no time left'}; {self.basis} durations)"
@@ -299,7 +314,10 @@ class DeadlinePlanner:
             remaining.append((s, days))
         earliest = as_of + dt.timedelta(days=sum(d for _, d in remaining))
         slack = (p.target - earliest).days
-        return Risk(slack < 0, earliest, slack, self.durations.basis, tuple(remaining))
+        return Risk(
+            slack < 0, earliest, slack, self.durations.basis, tuple(remaining),
+            self.durations.samples if self.durations.observed else 0,
+        )
 
 
 @dataclass(frozen=True)
@@ -315,11 +333,11 @@ class Finding:
     reason: str
 
 
-def findings(planner: DeadlinePlanner, p: Tracked, as_of: dt.date) -> list[Finding]:
-    """What an alert run should report about ``p`` on ``as_of``."""
+def findings(planner: DeadlinePlanner, p: Tracked, as_of: dt.date, lang: str = "en") -> list[Finding]:
+    """What an alert run should report about ``p`` on ``as_of``; reasons in ``lang`` (ko or en)."""
     a = planner.assess(p, as_of)
     out = [
-        Finding(p.key, s.milestone.id, s.level, s.due, s.days, _why(s))
+        Finding(p.key, s.milestone.id, s.level, s.due, s.days, _why(s, planner.workflow, lang))
         for s in a.milestones
         if s.level in (DUE_SOON, OVERDUE, ESCALATED)
     ]
@@ -329,12 +347,17 @@ def findings(planner: DeadlinePlanner, p: Tracked, as_of: dt.date) -> list[Findi
         )
         out.append(
             Finding(p.key, completion.id if completion else "completion", AT_RISK, p.target, -a.risk.slack_days,
-                    a.risk.reason(p.target))
+                    a.risk.reason(p.target, lang, lambda state: planner.workflow.state_label(state, lang)))
         )
     return out
 
 
-def _why(s: MilestoneStatus) -> str:
+def _why(s: MilestoneStatus, workflow: Workflow, lang: str) -> str:
+    if lang == "ko":
+        state = workflow.state_label(s.milestone.state, "ko")
+        if s.level == DUE_SOON:
+            return f"{state} 단계 미도달: 기한 {s.due.isoformat()}까지 {s.days}일 남음"
+        return f"{state} 단계 미도달: 기한 {s.due.isoformat()}에서 {s.days}일 지남"
     days = f"{s.days} day{'s' if s.days != 1 else ''}"
     if s.level == DUE_SOON:
         return f"{s.milestone.state} not reached; due in {days} ({s.due.isoformat()})"

@@ -90,14 +90,14 @@ class DeadlineBook:
     def assess(self, rows: Iterable[T], as_of: dt.date) -> list[tuple[T, Assessment]]:
         return [(row, self.planner(row.workflow_id, row.workflow_version).assess(row, as_of)) for row in rows]
 
-    def scan(self, rows: Iterable[T], as_of: dt.date) -> tuple[int, list[tuple[T, Finding]]]:
+    def scan(self, rows: Iterable[T], as_of: dt.date, lang: str = "en") -> tuple[int, list[tuple[T, Finding]]]:
         """Every finding (due soon, overdue, escalated, at risk) in ``rows``, and how many rows were read."""
         out: list[tuple[T, Finding]] = []
         count = 0
         for row in rows:
             count += 1
             planner = self.planner(row.workflow_id, row.workflow_version)
-            out.extend((row, f) for f in findings(planner, row, as_of))
+            out.extend((row, f) for f in findings(planner, row, as_of, lang))
         return count, out
 
     def milestone_label(self, workflow_id: str, version: int, milestone: str, lang: str) -> str:

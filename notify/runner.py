@@ -132,7 +132,7 @@ class AlertRunner:
         def compute(reader: TrackingReader) -> tuple[int, list]:  # type: ignore[type-arg]
             book = DeadlineBook(self.catalog, self.tz, reader)
             rows = reader.rows(skip_states=book.skip_states(), closed_before=book.closed_before(as_of))
-            return book.scan(rows, as_of)
+            return book.scan(rows, as_of, self.config.lang)
 
         return self.store.check(compute, self.config.routes(), as_of=as_of, now=self.clock(), dry_run=dry_run)
 

@@ -313,3 +313,22 @@ def test_being_put_on_hold_does_not_meet_the_milestones_after_it(catalog: Catalo
     levels = {s.milestone.id: (s.level, s.days) for s in planner.assess(resumed, D(2016, 5, 20)).milestones}
     assert levels["tender_announced"] == (MET_LATE, 5)
     assert levels["works_started"] == (ESCALATED, 21)
+
+
+# -- reasons in Korean -----------------------------------------------------------------------------
+
+
+def test_reasons_in_korean_name_the_stages_by_their_labels(catalog: Catalog, planner: DeadlinePlanner) -> None:
+    at_risk = starting_late(catalog)
+    [f] = findings(planner, at_risk, D(2016, 2, 7), "ko")
+    assert f.reason == (
+        "가장 빠른 준공 예상일 2016-07-16, 목표일 2016-07-01보다 15일 늦음 "
+        "(현장조사 14일, 사업협약 14일, 설계(안) 보고회 21일, 실시설계 35일, 발주 21일, 시공 55일; "
+        "워크플로의 예상 소요일 기준)"
+    )
+    late, _ = build_project(catalog, "k", "종로구", "삼청동", created=D(2016, 1, 4))
+    by_milestone = {f.milestone: f for f in findings(planner, late, D(2016, 2, 25), "ko")}
+    assert by_milestone["agreement_signed"].reason == "사업협약 단계 미도달: 기한 2016-02-22에서 3일 지남"
+    assert by_milestone["design_presented"].reason == "설계(안) 보고회 단계 미도달: 기한 2016-03-08까지 12일 남음"
+    # The English default is unchanged.
+    assert findings(planner, late, D(2016, 2, 25))[0].reason == "agreement not reached; 3 days past the due date 2016-02-22"
