@@ -908,13 +908,15 @@ def scheduler_start(app: App, at: str | None, config_path: str | None) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("dongflow.alerts")
+    when = None
+    if at is not None:
+        when = re.match(r"^(\d{1,2}):(\d{2})$", at)
+        if not when or int(when.group(1)) > 23 or int(when.group(2)) > 59:
+            raise InvalidInput(f"{at!r} is not a time HH:MM", field="--at")
     runner = _runner(app, config_path, lambda line: log.info("console: %s", line))
     schedule = runner.config.schedule
-    if at is not None:
-        m = re.match(r"^(\d{1,2}):(\d{2})$", at)
-        if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
-            raise InvalidInput(f"{at!r} is not a time HH:MM", field="--at")
-        schedule = dataclasses.replace(schedule, hour=int(m.group(1)), minute=int(m.group(2)))
+    if when is not None:
+        schedule = dataclasses.replace(schedule, hour=int(when.group(1)), minute=int(when.group(2)))
     tz = ZoneInfo(schedule.timezone)
     store = SqlAlertStore(app.db)
 

@@ -194,6 +194,15 @@ class _Parser:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise self.fail("channels", f"channel name {dupes[0]!r} is used twice")
+        network = [c for c in channels if c.type in ("email", "webhook")]
+        slowest = max(network, key=lambda c: c.timeout) if network else None
+        if slowest is not None and schedule.lease_seconds < 2 * slowest.timeout:
+            # A send that stalls past the lease would let another run take over and send again.
+            raise self.fail(
+                "scheduler.lease_seconds",
+                f"{schedule.lease_seconds} s is too short for channel {slowest.name!r} (timeout "
+                f"{slowest.timeout:g} s); make it at least twice the slowest channel's timeout",
+            )
         return AlertConfig(tuple(channels), schedule, lang, self.source)
 
     def schedule(self, table: Any) -> Schedule:

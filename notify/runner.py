@@ -139,6 +139,8 @@ class AlertRunner:
     def _deliver(self, report: RunReport, owner: str) -> None:
         book = DeadlineBook(self.catalog, self.tz)
         due = self.store.due(self.clock())
+        renewed = self.clock()
+        renew_every = self.ttl / 4  # far inside the lease: a run never sends on an expired lease
         for (channel_name, recipient), group in groupby(due, key=lambda d: (d.channel, d.recipient)):
             items = list(group)
             channel = self.channels.get(channel_name)
@@ -148,8 +150,11 @@ class AlertRunner:
                 continue
             for start in range(0, len(items), channel.batch):
                 unit = items[start : start + channel.batch]
-                if not self.store.renew(JOB, owner, self.clock(), self.ttl):
-                    raise DongflowError("lost the alert lease (another run took over); stopping without sending more")
+                now = self.clock()
+                if now - renewed >= renew_every:
+                    if not self.store.renew(JOB, owner, now, self.ttl):
+                        raise DongflowError("lost the alert lease (another run took over); stopping without sending more")
+                    renewed = now
                 try:
                     channel.send(recipient, [self._view(book, d) for d in unit])
                 except Exception as exc:  # noqa: BLE001 - one channel's failure must not stop the others

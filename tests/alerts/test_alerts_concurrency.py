@@ -194,7 +194,7 @@ host = "{server.host}"
 port = {server.port}
 security = "none"
 sender = "dongflow@seoul.example"
-timeout = 5
+timeout = 2
 {recipients}""")
     env = cli_env(demo_url, tmp_path)
     cmd = [*dongflow_cmd(), "alerts", "run", "--as-of", DEMO_AS_OF.isoformat(), "--config", str(config)]
