@@ -137,3 +137,97 @@ def advance_worker(url: str, name: str, shared: list[str], own: str, attempts: i
         results.put((name, log, f"{type(exc).__name__}: {exc}"))
     finally:
         db.dispose()
+
+
+# ------------------------------------------------------------------------------------------------
+# Drivers run as subprocesses and killed with SIGKILL at random moments
+
+
+def driver_cmd(code: str) -> list[str]:
+    """``python -c CODE`` with this folder importable (the project itself is installed)."""
+    return [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); {code}"]
+
+
+def advance_stream(url: str, keys: list[str], log_path: str, seed: int) -> None:
+    """``dongflow advance`` over and over, in one process (the command's own code, click and all,
+    without 0.5 s of interpreter start-up per call). After each success the note is appended to
+    ``log_path`` and fsynced: an acknowledged change. Refusals (exit 5) are expected: the trigger is
+    picked without looking. Any other exit code stops the stream with a line saying so."""
+    import gc
+
+    import cli
+
+    rng = random.Random(seed)
+    with open(log_path, "a", encoding="utf-8") as log:
+        for i in range(1_000_000):
+            key = keys[i % len(keys)]
+            note = f"stream-{seed}#{i}"
+            args = ["--db", url, "advance", key, rng.choice(CYCLE_TRIGGERS), "--actor", "stream", "--note", note]
+            rc = cli.cli.main(args=args, prog_name="dongflow", standalone_mode=False) or 0
+            if rc == 0:
+                log.write(note + "\n")
+                log.flush()
+                os.fsync(log.fileno())
+            elif rc != 5:
+                log.write(f"UNEXPECTED exit {rc} at {note}\n")
+                log.flush()
+                raise SystemExit(rc)
+            if i % 20 == 19:
+                gc.collect()  # each call builds its own engine; close their pools promptly
+
+
+def slow_alert_run(config: str, url: str, as_of: str, delay: float) -> None:
+    """``dongflow alerts run`` whose file channel takes ``delay`` seconds per message (a slow disk)."""
+    import time
+
+    import cli
+    import notify.channels
+
+    real = notify.channels.FileChannel.send
+
+    def slow(self: Any, recipient: str, alerts: Any) -> None:
+        time.sleep(delay)
+        real(self, recipient, alerts)
+
+    notify.channels.FileChannel.send = slow  # type: ignore[method-assign]
+    raise SystemExit(cli.cli.main(args=["--db", url, "alerts", "run", "--as-of", as_of, "--config", config],
+                                  prog_name="dongflow", standalone_mode=False) or 0)
+
+
+class Webhook:
+    """A real HTTP server on 127.0.0.1 that answers each POST after ``delay`` seconds and keeps the
+    alert ids of every message it answered (and of every one it received)."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.delay = delay
+        self.received: list[list[int]] = []
+        lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with lock:
+                    outer.received.append([a["alert_id"] for a in body["alerts"]])
+                import time
+
+                time.sleep(outer.delay)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
