@@ -10,6 +10,7 @@ failing half-way when it upgrades a read lock. A database still locked after the
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -134,9 +135,12 @@ class Database:
             yield conn
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One transaction that commits on success and rolls back on any error."""
-        if not self.exists():
+    def write(self, *, create: bool = False) -> Iterator[Connection]:
+        """One transaction that commits on success and rolls back on any error. ``create``: a SQLite
+        file that is not there yet is made (for a transaction that creates the schema itself)."""
+        if create:
+            self.prepare_file()
+        elif not self.exists():
             raise SchemaOutdated(None, SCHEMA_REVISION)
         with self.translate_errors(), self.engine.connect() as conn:
             conn.execution_options(dongflow_write=True)
@@ -223,6 +227,13 @@ def _configure_sqlite(engine: Engine, timeout: float) -> None:
 
 
 def _configure_postgresql(engine: Engine, timeout: float) -> None:
+    # psycopg logs a warning when it abandons a failed pipeline (an executemany that hit a constraint);
+    # dongflow reports the error itself, in one line, so without a handler of the application's own
+    # that warning must not reach stderr through logging's last-resort handler.
+    quiet = logging.getLogger("psycopg")
+    if not any(isinstance(h, logging.NullHandler) for h in quiet.handlers):
+        quiet.addHandler(logging.NullHandler())
+
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # A writer queued behind a transaction that hangs gives up after the same timeout as on
