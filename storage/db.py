@@ -122,6 +122,9 @@ class Database:
     def prepare_file(self) -> None:
         """Create the SQLite file's folder, so a first ``init`` works on a fresh machine."""
         if self.sqlite_path is not None:
+            blocking = next((p for p in self.sqlite_path.parents if p.exists() and not p.is_dir()), None)
+            if blocking is not None:
+                raise DatabaseError(f"cannot create {self.sqlite_path}: {blocking} is a file, not a folder")
             try:
                 self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -174,6 +177,8 @@ class Database:
         if "readonly" in low or "read-only" in low:
             return DatabaseError(f"{where} cannot be written (read-only file or folder)")
         if "unable to open" in low:
+            if self.sqlite_path is not None and self.sqlite_path.is_dir():
+                return DatabaseError(f"{where} is a folder, not a database file")
             return DatabaseError(f"cannot open {where} (missing folder or no permission)")
         if "no such table" in low or ("relation" in low and "does not exist" in low):
             return SchemaOutdated(None, SCHEMA_REVISION)
