@@ -192,12 +192,18 @@ class Database:
         with self.translate_errors(), self.engine.connect() as conn:
             try:
                 with conn.begin():
-                    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                    rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
             except DBAPIError as exc:
                 translated = self._operational(exc)
                 if isinstance(translated, SchemaOutdated):
                     return None
                 raise translated from None
+        if not rows:
+            return None  # the table without its row: every migration was undone
+        if len(rows) > 1 or not isinstance(rows[0][0], str) or not rows[0][0]:
+            # Alembic keeps exactly one row; anything else is a damaged page read back as garbage.
+            raise DatabaseError(f"{self.describe()} is not a dongflow database or is damaged (its schema revision cannot be read)")
+        return rows[0][0]
 
     def require_schema(self) -> None:
         """Refuse to run against a database made by another schema revision."""
