@@ -33,8 +33,10 @@ def tables_part(path: Path) -> list[str]:
 
 
 @pytest.fixture
-def source(runner, tmp_path) -> str:
+def source(runner, tmp_path, monkeypatch) -> str:
     """A SQLite database with the demo portfolio, after an alert run (alerts, deliveries, the job row)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))  # default channels, not the developer's
+    monkeypatch.delenv("DONGFLOW_CONFIG", raising=False)
     url = f"sqlite:///{tmp_path / 'source.db'}"
     assert runner.invoke(cli, ["--db", url, "demo"]).exit_code == 0
     alerts = runner.invoke(cli, ["--db", url, "alerts", "run", "--as-of", "2016-05-20"])
@@ -88,7 +90,8 @@ def small_dump(tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("small")
     url = f"sqlite:///{folder / 'small.db'}"
-    env = {"DONGFLOW_ACTOR": "a", "XDG_DATA_HOME": str(folder / "xdg-data"), "DONGFLOW_CONFIG": None}
+    env = {"DONGFLOW_ACTOR": "a", "XDG_DATA_HOME": str(folder / "xdg-data"), "DONGFLOW_CONFIG": None,
+           "XDG_CONFIG_HOME": str(folder / "xdg-config")}  # the default alert configuration, not the developer's
     for args in (["init"],
                  ["project", "add", "2016-성동구-마장동", "--gu", "성동구", "--dong", "마장동", "--year", "2016", "--at", "2016-02-01"],
                  ["project", "add", "2016-성북구-월곡1동", "--gu", "성북구", "--dong", "월곡1동", "--year", "2016", "--at", "2016-02-01"],

@@ -125,7 +125,10 @@ def at_revision(db_url: str, catalog):
 
 
 @pytest.mark.parametrize(("rev", "next_rev"), migration_steps(), ids=lambda r: r)
-def test_upgrading_a_filled_database_loses_nothing(at_revision, runner, db_url, rev, next_rev, tmp_path) -> None:
+def test_upgrading_a_filled_database_loses_nothing(at_revision, runner, db_url, rev, next_rev, tmp_path,
+                                                  monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))  # default alert channels, not the developer's
+    monkeypatch.delenv("DONGFLOW_CONFIG", raising=False)
     db = at_revision(rev)
     before = rows(db)
     assert before["projects"] and before["events"]
