@@ -20,6 +20,8 @@ from engine.errors import InvalidInput
 
 MAX_FIELD = 10_000
 """Longest field accepted; anything longer is a broken file (e.g. a missing closing quote)."""
+MAX_LINE = MAX_FIELD * 20
+"""Longest physical line read; a longer one is refused after reading only this much of it."""
 
 ENCODINGS = ("utf-8-sig", "cp949")
 
@@ -70,14 +72,20 @@ def read_records(
     encoding = _detect_encoding(stream, source)
     text = io.TextIOWrapper(stream, encoding=encoding, newline="")
     try:
-        first = text.readline()
+        first = text.readline(MAX_LINE + 1)
+        if len(first) > MAX_LINE:
+            raise InvalidInput(
+                f"the header line is longer than {MAX_LINE} characters (is this a CSV file?)", file=source, line=1
+            )
         if not first.strip():
             optional = [c for c in columns if c not in required]
             expected = ",".join(required) + (f"[,{','.join(optional)}]" if optional else "")
             raise InvalidInput(f"the file is empty (expected a header row: {expected})", file=source, line=1)
         delimiter = _delimiter(first)
-        header_reader = csv.reader([first], delimiter=delimiter)
-        header = next(header_reader)
+        try:
+            header = next(csv.reader([first], delimiter=delimiter, strict=True))
+        except csv.Error as exc:
+            raise InvalidInput(f"malformed CSV header: {exc}", file=source, line=1) from None
         mapping = _map_header(header, columns, required, aliases or {}, source)
         reader = csv.reader(_limited(text, source), delimiter=delimiter, strict=True)
         line = 2
@@ -109,11 +117,13 @@ def read_records(
 
 
 def _limited(text: io.TextIOWrapper, source: str) -> Iterator[str]:
+    """The physical lines after the header, never reading more than MAX_LINE characters of one (a
+    100 MB file without line breaks must not be pulled into memory whole)."""
     line = 1
-    for raw in text:
+    while raw := text.readline(MAX_LINE + 1):
         line += 1
-        if len(raw) > MAX_FIELD * 20:
-            raise InvalidInput(f"line is longer than {MAX_FIELD * 20} characters", file=source, line=line)
+        if len(raw) > MAX_LINE:
+            raise InvalidInput(f"line is longer than {MAX_LINE} characters", file=source, line=line)
         yield raw
 
 

@@ -185,7 +185,12 @@ class Service:
         step = self.catalog.machine(workflow).fire(
             project.key, project.state, trigger, project.facts, project.previous_state, note
         )
-        updated, event = proj.apply_step(project, step, actor=actor, at=at or now, now=now, note=note)
+        if at is None:
+            # "Now", as read before the project was: another coordinator (or a machine whose clock is a
+            # little ahead) may have moved it since, a moment "later". Record this step at that moment
+            # rather than refuse it as back-dated before the state it follows.
+            at = max(now, project.entered_at)
+        updated, event = proj.apply_step(project, step, actor=actor, at=at, now=now, note=note)
         self.store.save(updated, event)
         return updated, event
 
@@ -214,6 +219,8 @@ class Service:
                 field="fact",
             )
         value = spec.parse(raw_value)
+        if at is None and project.created_at is not None and now < project.created_at:
+            at = project.created_at  # created a moment "after" our clock read (see advance)
         updated, event = proj.set_fact(project, name, value, actor=actor, now=now, note=clean_note(note), at=at)
         self.store.save(updated, event)
         return updated, value

@@ -10,6 +10,7 @@ failing half-way when it upgrades a read lock. A database still locked after the
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -121,6 +122,9 @@ class Database:
     def prepare_file(self) -> None:
         """Create the SQLite file's folder, so a first ``init`` works on a fresh machine."""
         if self.sqlite_path is not None:
+            blocking = next((p for p in self.sqlite_path.parents if p.exists() and not p.is_dir()), None)
+            if blocking is not None:
+                raise DatabaseError(f"cannot create {self.sqlite_path}: {blocking} is a file, not a folder")
             try:
                 self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -134,9 +138,12 @@ class Database:
             yield conn
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One transaction that commits on success and rolls back on any error."""
-        if not self.exists():
+    def write(self, *, create: bool = False) -> Iterator[Connection]:
+        """One transaction that commits on success and rolls back on any error. ``create``: a SQLite
+        file that is not there yet is made (for a transaction that creates the schema itself)."""
+        if create:
+            self.prepare_file()
+        elif not self.exists():
             raise SchemaOutdated(None, SCHEMA_REVISION)
         with self.translate_errors(), self.engine.connect() as conn:
             conn.execution_options(dongflow_write=True)
@@ -170,6 +177,8 @@ class Database:
         if "readonly" in low or "read-only" in low:
             return DatabaseError(f"{where} cannot be written (read-only file or folder)")
         if "unable to open" in low:
+            if self.sqlite_path is not None and self.sqlite_path.is_dir():
+                return DatabaseError(f"{where} is a folder, not a database file")
             return DatabaseError(f"cannot open {where} (missing folder or no permission)")
         if "no such table" in low or ("relation" in low and "does not exist" in low):
             return SchemaOutdated(None, SCHEMA_REVISION)
@@ -183,12 +192,18 @@ class Database:
         with self.translate_errors(), self.engine.connect() as conn:
             try:
                 with conn.begin():
-                    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                    rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
             except DBAPIError as exc:
                 translated = self._operational(exc)
                 if isinstance(translated, SchemaOutdated):
                     return None
                 raise translated from None
+        if not rows:
+            return None  # the table without its row: every migration was undone
+        if len(rows) > 1 or not isinstance(rows[0][0], str) or not rows[0][0]:
+            # Alembic keeps exactly one row; anything else is a damaged page read back as garbage.
+            raise DatabaseError(f"{self.describe()} is not a dongflow database or is damaged (its schema revision cannot be read)")
+        return rows[0][0]
 
     def require_schema(self) -> None:
         """Refuse to run against a database made by another schema revision."""
@@ -223,6 +238,13 @@ def _configure_sqlite(engine: Engine, timeout: float) -> None:
 
 
 def _configure_postgresql(engine: Engine, timeout: float) -> None:
+    # psycopg logs a warning when it abandons a failed pipeline (an executemany that hit a constraint);
+    # dongflow reports the error itself, in one line, so without a handler of the application's own
+    # that warning must not reach stderr through logging's last-resort handler.
+    quiet = logging.getLogger("psycopg")
+    if not any(isinstance(h, logging.NullHandler) for h in quiet.handlers):
+        quiet.addHandler(logging.NullHandler())
+
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # A writer queued behind a transaction that hangs gives up after the same timeout as on

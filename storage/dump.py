@@ -28,7 +28,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Date, Integer, Table, func, insert, select, text
+from sqlalchemy import JSON, Date, Integer, String, Table, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from engine.errors import DatabaseError, InvalidInput
 from storage.db import SCHEMA_REVISION, Database
@@ -59,28 +60,56 @@ def _encoder(table: Table) -> Callable[[Any], dict[str, Any]]:
 
 
 def _decoder(table: Table, source: str) -> Callable[[dict[str, Any], int], dict[str, Any]]:
+    """Checks each value of a row against its column (type, length, null) before it goes near the
+    database: an edited dump is refused with its line, not stored as garbage (SQLite takes any type)
+    or turned into a driver error."""
+    columns = {c.name: c for c in table.columns}
     kinds = {c.name: _kind(c.type) for c in table.columns}
+    required = [c.name for c in table.columns if not c.nullable and c.server_default is None and c.default is None]
 
     def decode(row: dict[str, Any], line: int) -> dict[str, Any]:
         unknown = set(row) - set(kinds)
         if unknown:
             raise InvalidInput(f"unknown column {sorted(unknown)[0]!r} in table {table.name}", file=source, line=line)
+        missing = [name for name in required if name not in row]
+        if missing:
+            raise InvalidInput(f"{table.name}: the row has no {missing[0]}", file=source, line=line)
         out = {}
         for name, value in row.items():
             kind = kinds[name]
+            if value is None:
+                if not columns[name].nullable:
+                    raise InvalidInput(f"{table.name}.{name} must not be null", file=source, line=line)
+                out[name] = None
+                continue
             try:
-                if value is not None and kind == "date":
-                    value = dt.date.fromisoformat(value)
-                elif value is not None and kind == "datetime":
-                    value = dt.datetime.fromisoformat(value)
-                    if value.tzinfo is None:
-                        value = value.replace(tzinfo=dt.timezone.utc)
+                value = _convert(kind, value, columns[name].type)
             except (TypeError, ValueError):
-                raise InvalidInput(f"{table.name}.{name}: {value!r} is not a valid {kind}", file=source, line=line) from None
+                shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+                raise InvalidInput(f"{table.name}.{name}: {shown} is not a valid {kind}", file=source, line=line) from None
             out[name] = value
         return out
 
     return decode
+
+
+def _convert(kind: str, value: Any, type_: Any) -> Any:
+    if kind in ("date", "datetime") and not isinstance(value, str):
+        raise TypeError(value)
+    if kind == "date":
+        return dt.date.fromisoformat(value)
+    if kind == "datetime":
+        moment = dt.datetime.fromisoformat(value)
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
+    if kind == "integer" and (isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value < 2**31):
+        raise TypeError(value)  # (the range of PostgreSQL's integer)
+    if kind == "text":
+        length = getattr(type_, "length", None)
+        if not isinstance(value, str) or (length is not None and len(value) > length):
+            raise ValueError(value)
+    if kind == "object" and not isinstance(value, dict):
+        raise TypeError(value)
+    return value
 
 
 def _kind(type_: Any) -> str:
@@ -88,6 +117,12 @@ def _kind(type_: Any) -> str:
         return "datetime"
     if isinstance(type_, Date):
         return "date"
+    if isinstance(type_, Integer):
+        return "integer"
+    if isinstance(type_, String):  # Text is a String without a length
+        return "text"
+    if isinstance(type_, JSON):  # dongflow's JSON columns all hold objects (facts, reached, data)
+        return "object"
     return "plain"
 
 
@@ -232,15 +267,41 @@ def restore(db: Database, path: Path, progress: Callable[[int], None] | None = N
         if seen.get(name, 0) != n:
             raise InvalidInput(f"the dump says {n} rows for {name} but holds {seen.get(name, 0)}", file=source)
     current = db.current_revision()
-    if current is None:
-        upgrade(db, revision)
-    elif current != revision:
+    if current is not None and current != revision:
         raise DatabaseError(
             f"{db.describe()} is at schema revision {current} but the dump is at {revision}; "
             "restore into a new, empty database"
         )
+    try:
+        counts = _load(db, path, tables, decoders, create_schema=current is None, revision=revision,
+                       progress=progress)
+    except IntegrityError as exc:
+        # Rows that each look right but break a rule together (a repeated id, an event of a project
+        # that is not in the file): an edited or damaged dump. The transaction, schema included, is undone.
+        first = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+        raise InvalidInput(f"the dump breaks a rule of the schema ({first}); nothing was restored", file=source) from None
+    if revision != SCHEMA_REVISION:
+        upgrade(db)
+    return counts
+
+
+def _load(
+    db: Database,
+    path: Path,
+    tables: dict[str, Table],
+    decoders: dict[str, Callable[[dict[str, Any], int], dict[str, Any]]],
+    *,
+    create_schema: bool,
+    revision: str,
+    progress: Callable[[int], None] | None,
+) -> dict[str, int]:
+    """Second pass: the schema (for an empty database) and every row, in one transaction."""
+    from storage.schema import upgrade_on
+
     counts = {name: 0 for name in tables}
-    with db.write() as conn:
+    with db.write(create=create_schema) as conn:
+        if create_schema:
+            upgrade_on(conn, revision)
         for table in tables.values():
             if conn.execute(select(func.count()).select_from(table)).scalar():
                 raise DatabaseError(f"{db.describe()} is not empty (table {table.name} has rows); restore into an empty database")
@@ -272,8 +333,6 @@ def restore(db: Database, path: Path, progress: Callable[[int], None] | None = N
                             f"COALESCE((SELECT MAX({pk[0].name}) FROM {table.name}), 0) + 1, false)"
                         )
                     )
-    if revision != SCHEMA_REVISION:
-        upgrade(db)
     return counts
 
 

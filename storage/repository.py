@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.errors import AlreadyExists, ChangedMeanwhile, ProjectNotFound
+from engine.errors import AlreadyExists, ChangedMeanwhile, DatabaseError, ProjectNotFound
 from engine.ports import ProjectQuery
 from engine.project import Event, Project
 from storage.db import Database
@@ -174,10 +174,17 @@ class SqlProjectStore:
 
     def events(self, key: str) -> list[Event]:
         with self.db.read() as conn:
-            project_id = conn.execute(select(P.c.id).where(P.c.key == key)).scalar()
-            if project_id is None:
+            found = conn.execute(select(P.c.id, P.c.version).where(P.c.key == key)).first()
+            if found is None:
                 raise ProjectNotFound(key)
-            rows = conn.execute(select(E).where(E.c.project_id == project_id).order_by(E.c.seq)).all()
+            rows = conn.execute(select(E).where(E.c.project_id == found.id).order_by(E.c.seq)).all()
+        if [r.seq for r in rows] != list(range(1, found.version + 1)):
+            # Never written like this (an event per version, in one transaction with it): the database
+            # lost pages, and a history shown now would silently be short.
+            raise DatabaseError(
+                f"{self.db.describe()} is damaged: project {key} is at version {found.version} "
+                f"but {len(rows)} of its events can be read"
+            )
         return [row_to_event(r, key) for r in rows]
 
     def find(self, query: ProjectQuery) -> list[Project]:

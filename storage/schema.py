@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
+from sqlalchemy import Connection
+
 from storage.db import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -23,6 +25,14 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None
     return head
+
+
+def upgrade_on(conn: Connection, revision: str) -> None:
+    """Run the migrations up to ``revision`` on an open connection, inside its transaction (a
+    restore creates the schema and loads the rows as one transaction)."""
+    cfg = _config()
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, revision)
 
 
 def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str]:

@@ -222,3 +222,18 @@ def test_undecodable_byte_is_reported_at_its_line_even_after_the_first_megabyte(
     with pytest.raises(InvalidInput, match="neither UTF-8 nor CP949") as info:
         list(read_records(io.BytesIO(data), "f.csv", ["key", "gu", "dong", "year"], ["key"]))
     assert info.value.line == 60_002
+
+
+def test_a_file_without_line_breaks_is_refused_after_reading_a_bounded_part_of_it() -> None:
+    """Found by the bad-input corpus: a header longer than csv's field limit was an internal error
+    (exit 1), and any long line was read into memory whole before being refused."""
+    from engine.csv_input import MAX_LINE
+
+    with pytest.raises(InvalidInput, match="header line is longer than") as info:
+        list(read_records(io.BytesIO(b"x" * (MAX_LINE * 3)), "f.csv", ["key"], ["key"]))
+    assert info.value.line == 1
+    with pytest.raises(InvalidInput, match="malformed CSV header"):
+        list(read_records(io.BytesIO(b'key,"gu\n'), "f.csv", ["key"], ["key"]))
+    with pytest.raises(InvalidInput, match="line is longer than") as info:
+        list(read_records(io.BytesIO(b"key\n" + b"k" * (MAX_LINE * 3)), "f.csv", ["key"], ["key"]))
+    assert info.value.line == 2

@@ -1,0 +1,187 @@
+"""Upgrading a database that holds data, for every step of the migration history (SQLite and
+PostgreSQL): a database made at revision R and filled there, then upgraded to R's successor, keeps
+every row of every table it had; before the upgrade every command says "run: dongflow db upgrade"
+(exit 7) and changes nothing; after it, the commands work on the old data.
+
+The pairs come from the Alembic scripts, so a new migration is covered without touching this file.
+If it adds a table that later steps start from, ``fill`` must learn to put rows in it (it says so).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from importlib.resources import files
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import Column, MetaData, Table, insert, select
+
+from cli import cli
+from engine import demo as demo_data
+from storage import schema
+from storage.db import SCHEMA_REVISION, Database
+from storage.repository import event_values, project_values
+from storage.tables import metadata
+from support import assert_one_error, dump
+
+DEMO_AS_OF = dt.date(2016, 5, 20)
+
+
+def migration_steps() -> list[tuple[str, str]]:
+    script = ScriptDirectory.from_config(schema._config())
+    steps = [(sc.down_revision, sc.revision) for sc in script.walk_revisions() if sc.down_revision is not None]
+    return sorted(steps)  # type: ignore[arg-type]
+
+
+def test_there_is_at_least_one_step_and_the_last_ends_at_the_head() -> None:
+    steps = migration_steps()
+    assert steps and steps[-1][1] == SCHEMA_REVISION
+    assert all(isinstance(a, str) for a, _ in steps)  # no merge points
+
+
+def table_at_revision(db: Database, name: str) -> Table:
+    """The current definition of ``name`` (its column types, e.g. UTC datetimes), cut down to the
+    columns the database has at its present revision: what code of that time would have written."""
+    have = {c["name"] for c in _inspect(db).get_columns(name)}
+    current = metadata.tables[name]
+    return Table(name, MetaData(), *[Column(c.name, c.type, primary_key=c.primary_key)
+                                     for c in current.columns if c.name in have])
+
+
+def _inspect(db: Database) -> Any:
+    from sqlalchemy import inspect
+
+    return inspect(db.engine)
+
+
+def fill(db: Database, catalog) -> None:
+    """The demo portfolio (283 projects, ~2,000 events) and, where the revision has them, alerts,
+    their deliveries and the job row; all through plain INSERTs at the database's revision."""
+    present = set(_inspect(db).get_table_names()) - {"alembic_version"}
+    known = {"projects", "events", "alerts", "alert_deliveries", "jobs"}
+    assert present <= known, f"fill() does not know how to put rows in {sorted(present - known)}; teach it"
+    dongs = demo_data.read_dongs(files("engine").joinpath("data/seoul-dongs-2016.csv").read_bytes())
+    items = demo_data.build(catalog, dongs, as_of=DEMO_AS_OF, tz=ZoneInfo("Asia/Seoul"))
+    projects = table_at_revision(db, "projects")
+    events = table_at_revision(db, "events")
+    cut = lambda table, values: {k: v for k, v in values.items() if k in table.c}  # noqa: E731
+    at = dt.datetime(2016, 5, 20, 17, tzinfo=dt.timezone.utc)
+    with db.engine.begin() as conn:
+        ids = conn.execute(insert(projects).returning(projects.c.id, sort_by_parameter_order=True),
+                           [cut(projects, project_values(p)) for p, _ in items]).scalars().all()
+        conn.execute(insert(events), [cut(events, event_values(e, pid)) for (_, evs), pid in zip(items, ids) for e in evs])
+        if "alerts" in present:
+            alerts = table_at_revision(db, "alerts")
+            alert_ids = conn.execute(insert(alerts).returning(alerts.c.id, sort_by_parameter_order=True), [
+                cut(alerts, {"project_id": pid, "milestone": "works_started", "level": level, "due_date": dt.date(2016, 5, 2),
+                             "days": 18, "reason": f"{p.key}: 착공 기한 경과", "as_of": DEMO_AS_OF, "created_at": at})
+                for n, ((p, _), pid) in enumerate(zip(items, ids)) if n % 7 == 0
+                for level in ("overdue", "escalated")
+            ]).scalars().all()
+            if "alert_deliveries" in present:
+                deliveries = table_at_revision(db, "alert_deliveries")
+                conn.execute(insert(deliveries), [
+                    cut(deliveries, {"alert_id": aid, "channel": channel, "recipient": recipient,
+                                     "status": ("sent", "failed", "pending")[n % 3], "attempts": n % 3,
+                                     "last_error": "timed out" if n % 3 == 1 else None, "next_attempt_at": at,
+                                     "sent_at": at if n % 3 == 0 else None})
+                    for n, aid in enumerate(alert_ids)
+                    for channel, recipient in (("file", "-"), ("email", "seongdong@seoul.example"))
+                ])
+        if "jobs" in present:
+            jobs = table_at_revision(db, "jobs")
+            conn.execute(insert(jobs), [cut(jobs, {"name": "alerts", "last_success_as_of": DEMO_AS_OF,
+                                                   "last_success_at": at, "last_error": None})])
+
+
+def rows(db: Database) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table (not alembic_version), as the database holds it now."""
+    meta = MetaData()
+    meta.reflect(db.engine)
+    out = {}
+    with db.engine.connect() as conn:
+        for name, table in sorted(meta.tables.items()):
+            if name != "alembic_version":
+                order = list(table.primary_key.columns)
+                out[name] = [dict(r._mapping) for r in conn.execute(select(table).order_by(*order))]
+    return out
+
+
+@pytest.fixture
+def at_revision(db_url: str, catalog):
+    """A database made at revision ``rev`` and filled with data there."""
+
+    def make(rev: str) -> Database:
+        db = Database(db_url)
+        schema.upgrade(db, rev)
+        assert db.current_revision() == rev
+        fill(db, catalog)
+        return db
+
+    return make
+
+
+@pytest.mark.parametrize(("rev", "next_rev"), migration_steps(), ids=lambda r: r)
+def test_upgrading_a_filled_database_loses_nothing(at_revision, runner, db_url, rev, next_rev, tmp_path,
+                                                  monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))  # default alert channels, not the developer's
+    monkeypatch.delenv("DONGFLOW_CONFIG", raising=False)
+    db = at_revision(rev)
+    before = rows(db)
+    assert before["projects"] and before["events"]
+    key = before["projects"][0]["key"]
+    progressing = next(p["key"] for p in before["projects"] if p["state"] not in ("completed", "cancelled"))
+    snapshot = dump(db_url)
+    csv = tmp_path / "p.csv"
+    csv.write_text("key,gu,dong,year\n2017-성동구-마장동,성동구,마장동,2017\n", encoding="utf-8")
+
+    # Before the upgrade: every command that needs the schema refuses, in one line, and writes nothing.
+    outdated = f"the database schema is at revision {rev}, this dongflow needs {SCHEMA_REVISION}; run: dongflow db upgrade"
+    for args in (["status"], ["status", key], ["status", "--json", "--year", "2016"], ["history", key],
+                 ["advance", progressing, "hold", "--note", "x", "--actor", "a"],
+                 ["fact", "set", key, "resident_meetings", "3", "--actor", "a"],
+                 ["project", "add", "2017-성동구-사근동", "--gu", "성동구", "--dong", "사근동", "--year", "2017", "--actor", "a"],
+                 ["project", "import", str(csv), "--actor", "a"], ["overdue", "--as-of", "2016-05-20"],
+                 ["alerts", "run", "--as-of", "2016-05-20"], ["alerts", "list"], ["workflow", "graph", "--project", key],
+                 ["dump", str(tmp_path / "d.json")]):
+        result = runner.invoke(cli, ["--db", db_url, *args])
+        assert_one_error(result, 7, outdated)
+        assert result.stdout == ""
+    assert dump(db_url) == snapshot
+    current = runner.invoke(cli, ["db", "current", "--db", db_url])
+    assert current.exit_code == 0 and f"revision {rev};" in current.stdout and "needs: dongflow db upgrade" in current.stdout
+
+    # The upgrade: the CLI's own command for the last step; the same function, stopped at next_rev, for earlier ones.
+    if next_rev == SCHEMA_REVISION:
+        upgraded = runner.invoke(cli, ["db", "upgrade", "--db", db_url])
+        assert upgraded.exit_code == 0, upgraded.output
+        assert upgraded.stdout.strip().endswith(f"upgraded from {rev} to {next_rev}")
+    else:
+        assert schema.upgrade(db, next_rev) == (rev, next_rev)
+    assert db.current_revision() == next_rev
+
+    # Nothing lost: every table that was there still has every row, column by column.
+    after = rows(db)
+    for name, old in before.items():
+        assert name in after, f"table {name} is gone"
+        kept = [{k: row[k] for k in old[0]} for row in after[name]] if old else after[name]
+        assert kept == old, f"rows of {name} changed"
+    db.dispose()
+
+    # And the commands work on the old data (at the head; earlier steps are upgraded on the way).
+    assert runner.invoke(cli, ["db", "upgrade", "--db", db_url]).exit_code == 0
+    listing = runner.invoke(cli, ["status", "--json", "--db", db_url])
+    assert listing.exit_code == 0, listing.output
+    assert {p["key"] for p in json.loads(listing.stdout)} == {p["key"] for p in before["projects"]}
+    for args in (["status", key], ["history", key], ["overdue", "--as-of", "2016-05-20"]):
+        result = runner.invoke(cli, ["--db", db_url, *args])
+        assert result.exit_code == 0, (args, result.output)
+    moved = runner.invoke(cli, ["--db", db_url, "advance", progressing, "hold", "--note", "업그레이드 후", "--actor", "a"])
+    assert moved.exit_code == 0, moved.output
+    added = runner.invoke(cli, ["--db", db_url, "project", "import", str(csv), "--actor", "a"])
+    assert added.exit_code == 0, added.output
+    alerts = runner.invoke(cli, ["--db", db_url, "alerts", "run", "--as-of", "2016-05-20"])
+    assert alerts.exit_code == 0, alerts.output
