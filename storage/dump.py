@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import JSON, Date, Integer, String, Table, func, insert, select, text
+from sqlalchemy import JSON, BigInteger, Date, Integer, String, Table, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from engine.errors import DatabaseError, InvalidInput
@@ -101,8 +101,10 @@ def _convert(kind: str, value: Any, type_: Any) -> Any:
     if kind == "datetime":
         moment = dt.datetime.fromisoformat(value)
         return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
-    if kind == "integer" and (isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value < 2**31):
-        raise TypeError(value)  # (the range of PostgreSQL's integer)
+    if kind in ("integer", "biginteger"):
+        bits = 63 if kind == "biginteger" else 31  # the ranges of PostgreSQL's integer and bigint
+        if isinstance(value, bool) or not isinstance(value, int) or not -(2**bits) <= value < 2**bits:
+            raise TypeError(value)
     if kind == "text":
         length = getattr(type_, "length", None)
         if not isinstance(value, str) or (length is not None and len(value) > length):
@@ -117,6 +119,8 @@ def _kind(type_: Any) -> str:
         return "datetime"
     if isinstance(type_, Date):
         return "date"
+    if isinstance(type_, BigInteger):
+        return "biginteger"
     if isinstance(type_, Integer):
         return "integer"
     if isinstance(type_, String):  # Text is a String without a length

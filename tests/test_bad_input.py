@@ -94,12 +94,12 @@ CASES = [
     ("unknown-trigger-korean", ["advance", OTHER, "사업협약"], 4, "its workflow has no trigger '사업협약'", 0),
     ("empty-trigger", ["advance", OTHER, " "], 3, "trigger: must not be empty", 0),
     ("trigger-from-the-wrong-state", ["advance", OTHER, "complete"], 5, "cannot complete from survey", 0),
-    ("fact-decimal", ["fact", "set", OTHER, "resident_meetings", "2.5"], 3, "'2.5' is not a valid integer", 0),
-    ("fact-exponent", ["fact", "set", OTHER, "resident_meetings", "1e3"], 3, "'1e3' is not a valid integer", 0),
-    ("fact-hex", ["fact", "set", OTHER, "resident_meetings", "0x10"], 3, "'0x10' is not a valid integer", 0),
-    ("fact-boolean-word", ["fact", "set", OTHER, "resident_meetings", "true"], 3, "'true' is not a valid integer", 0),
-    ("fact-empty", ["fact", "set", OTHER, "resident_meetings", ""], 3, "'' is not a valid integer", 0),
-    ("fact-5000-digits", ["fact", "set", OTHER, "resident_meetings", "9" * 5000], 3, "is not a valid integer", 0),
+    ("fact-decimal", ["fact", "set", OTHER, "design_revisions", "2.5"], 3, "'2.5' is not a valid integer", 0),
+    ("fact-exponent", ["fact", "set", OTHER, "design_revisions", "1e3"], 3, "'1e3' is not a valid integer", 0),
+    ("fact-hex", ["fact", "set", OTHER, "design_revisions", "0x10"], 3, "'0x10' is not a valid integer", 0),
+    ("fact-boolean-word", ["fact", "set", OTHER, "design_revisions", "true"], 3, "'true' is not a valid integer", 0),
+    ("fact-empty", ["fact", "set", OTHER, "design_revisions", ""], 3, "'' is not a valid integer", 0),
+    ("fact-5000-digits", ["fact", "set", OTHER, "design_revisions", "9" * 5000], 3, "is not a valid integer", 0),
     ("fact-unknown", ["fact", "set", OTHER, "resident-meetings", "2"], 3, "has no fact 'resident-meetings'", 0),
     # Dump files for `restore`
     ("dump-truncated", ["restore", bad("dump/truncated.json")], 3, "truncated.json: the dump is incomplete", 0),
@@ -176,7 +176,7 @@ def made_database(tmp_path: Path, runner) -> Path:  # type: ignore[no-untyped-de
 COMMANDS = [
     ["status"],
     ["advance", OTHER, "hold", "--note", "x", "--actor", "a"],
-    ["fact", "set", OTHER, "resident_meetings", "1", "--actor", "a"],
+    ["fact", "set", OTHER, "design_revisions", "1", "--actor", "a"],
     ["project", "add", KEY, "--gu", "성동구", "--dong", "마장동", "--year", "2016", "--actor", "a"],
 ]
 

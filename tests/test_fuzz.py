@@ -233,10 +233,11 @@ def near_valid_csv(draw: st.DrawFn) -> bytes:
                 good = {"key": st.integers(0, 10**6).map(lambda i: f"2016-fuzz-{i}"), "gu": st.just("성동구"),
                         "dong": st.sampled_from(["마장동", "사근동", "금호2·3가동"]), "year": st.sampled_from(["2016", "2017"]),
                         "workflow": st.sampled_from(["", "space-improvement"]),
-                        "target": st.sampled_from(["", "2017-07-01", "2017-12-31"])}[n]
+                        "target": st.sampled_from(["", "2017-07-01", "2017-12-31"]),
+                        "started": st.sampled_from(["", "2016-01-04", "2016-01-04T09:30"])}[n]
                 row.append(draw(good))
             else:
-                row.append(draw({"year": year_text, "target": date_text}.get(n, field_text)))
+                row.append(draw({"year": year_text, "target": date_text, "started": date_text}.get(n, field_text)))
         if draw(st.integers(0, 9)) == 0:
             row = row[: draw(st.integers(0, len(row)))] or row + ["extra"]
         rows.append(row)

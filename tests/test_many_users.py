@@ -170,7 +170,7 @@ def test_a_locked_database_is_a_clear_error_from_the_command_line(cli) -> None:
     assert again.returncode == 0, again.stderr
 
 
-def test_a_step_read_a_moment_after_another_coordinators_is_not_refused_as_back_dated(catalog, now) -> None:
+def test_a_step_read_a_moment_after_another_coordinators_is_not_refused_as_back_dated(core_catalog, now) -> None:
     """Found by the 8-process test: the CLI reads the clock, then the project. If another coordinator
     saved a step in between (or on a machine whose clock is a little ahead), the project entered its
     state "after" our now; the step is recorded at that moment instead of refused with exit 3."""
@@ -179,7 +179,7 @@ def test_a_step_read_a_moment_after_another_coordinators_is_not_refused_as_back_
     from engine.service import Service
     from support import MemoryStore
 
-    service = Service(MemoryStore(), catalog)
+    service = Service(MemoryStore(), core_catalog)
     key = SHARED[0]
     service.add_project(ProjectSpec(key, "성동구", "마장동", 2016), actor="a", now=now)
     later = now + dt.timedelta(seconds=2)
