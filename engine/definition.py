@@ -58,26 +58,38 @@ class FactSpec:
     Recording such an event raises the fact by its count, in the same transaction, so guards read
     what was actually held; the fact is then not set by hand (that would count twice).
     """
+    minimum: float | None = None
+    """Smallest value a number or integer may take (``min:`` in the file; e.g. 0 for a count)."""
+    maximum: float | None = None
 
     def parse(self, text: str) -> Any:
         """Turn a command-line string into a value of this fact's type."""
         try:
             if self.type == "integer":
-                return int(text.strip())
+                return self._in_range(int(text.strip()))
             if self.type == "number":
                 value = float(text.strip())
                 if value != value or value in (float("inf"), float("-inf")):
                     raise ValueError("not a finite number")
-                return value
+                return self._in_range(value)
             if self.type == "boolean":
                 return _parse_bool(text)
             if self.type == "date":
                 return dt.date.fromisoformat(text.strip()).isoformat()
             return text
+        except InvalidInput:
+            raise
         except ValueError:
             raise InvalidInput(
-                f"{text!r} is not a valid {self.type}", field=f"fact {self.name}"
+                f"{_short(text)} is not a valid {self.type}", field=f"fact {self.name}"
             ) from None
+
+    def _in_range(self, value: float) -> Any:
+        if self.minimum is not None and value < self.minimum:
+            raise InvalidInput(f"{value} is below the smallest allowed, {self.minimum:g}", field=f"fact {self.name}")
+        if self.maximum is not None and value > self.maximum:
+            raise InvalidInput(f"{value} is above the largest allowed, {self.maximum:g}", field=f"fact {self.name}")
+        return value
 
     def accepts(self, value: Any) -> bool:
         """Whether an already-typed value (from JSON or YAML) fits this fact."""
@@ -371,6 +383,8 @@ class Workflow:
                     "default": f.default,
                     "label": f.label.as_dict(),
                     "counts_participation": f.counts_participation,
+                    "min": f.minimum,
+                    "max": f.maximum,
                 }
                 for f in self.facts.values()
             ],
@@ -406,3 +420,9 @@ def successor_map(states: Iterable[State], transitions: Iterable[Transition]) ->
             else:
                 edges[src].add(t.dest)
     return edges
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """A value quoted in a message, cut so that one bad value cannot make a kilobyte-long line."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"

@@ -170,7 +170,7 @@ TOP_KEYS = {
 STATE_KEYS = {"id", "label", "initial", "final", "expected_days"}
 TRANSITION_KEYS = {"trigger", "source", "dest", "label", "guards", "counts", "note_required"}
 MILESTONE_KEYS = {"id", "state", "due", "label", "basis"}
-FACT_KEYS = {"type", "default", "label", "counts_participation"}
+FACT_KEYS = {"type", "default", "label", "counts_participation", "min", "max"}
 CALENDAR_KEYS = {"country", "roll", "extra_holidays", "working_days"}
 WARNING_KEYS = {"due_soon_days", "escalate_after_days"}
 TARGET_KEYS = {"state", "due"}
@@ -410,8 +410,34 @@ class _Builder:
                 )
                 default = None
             counted = self.counted_participation(spec_map, fname, ftype)
-            out[fname] = FactSpec(fname, ftype, default, fact.label, counted)
+            low, high = self.fact_bounds(spec_map, fname, ftype)
+            if default is not None and ftype in ("integer", "number") and (
+                (low is not None and default < low) or (high is not None and default > high)
+            ):
+                self.problem(f"fact {fname}: default {default!r} is outside min/max", self.line_of(spec_map, "default"))
+            out[fname] = FactSpec(fname, ftype, default, fact.label, counted, low, high)
         return out
+
+    def fact_bounds(self, spec_map: LineMap, fname: str, ftype: str) -> tuple[float | None, float | None]:
+        """``min:`` / ``max:`` of a number or integer fact (a count cannot go below 0)."""
+        bounds: list[float | None] = []
+        for key in ("min", "max"):
+            value = spec_map.get(key)
+            if value is None:
+                bounds.append(None)
+                continue
+            if ftype not in ("integer", "number"):
+                self.problem(f"fact {fname}: {key} applies to integer and number facts only", self.line_of(spec_map, key))
+                bounds.append(None)
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
+                self.problem(f"fact {fname}: {key} must be a number, not {value!r}", self.line_of(spec_map, key))
+                bounds.append(None)
+            else:
+                bounds.append(value)
+        low, high = bounds
+        if low is not None and high is not None and low > high:
+            self.problem(f"fact {fname}: min {low} is above max {high}", self.line_of(spec_map, "min"))
+        return low, high
 
     def counted_participation(self, spec_map: LineMap, fname: str, ftype: str) -> str | None:
         """``counts_participation: TYPE``: the fact counts recorded participation events of TYPE."""

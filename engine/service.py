@@ -35,6 +35,8 @@ IMPORT_ALIASES = {
 }
 MAX_REPORTED = 200
 """Bad rows kept for the report; more are counted, not kept (a broken 100 MB file must not fill RAM)."""
+MAX_BAD_ROWS = 10_000
+"""After this many bad rows the file is clearly not what was meant: stop reading and say so."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,11 @@ class Service:
             if len(problems) < MAX_REPORTED:
                 problems.append(exc)
 
+        stopped_at: int | None = None
         for record in read_records(stream, source, IMPORT_COLUMNS, IMPORT_REQUIRED, IMPORT_ALIASES):
+            if bad_rows >= MAX_BAD_ROWS:
+                stopped_at = record.line
+                break
             if record.problem is not None:
                 bad(InvalidInput(record.problem, file=source, line=record.line))
                 continue
@@ -158,6 +164,13 @@ class Service:
             chunk = [p.key for p, _ in items[chunk_start : chunk_start + 5000]]
             for key in sorted(self.store.existing_keys(chunk)):
                 bad(InvalidInput(f"project {key!r} already exists", file=source, line=first_line[key], field="key"))
+        if stopped_at is not None:
+            problems.sort(key=lambda p: p.line or 0)
+            raise InvalidInputs(
+                f"{bad_rows} bad rows before line {stopped_at}, where reading stopped; nothing was imported",
+                problems,
+                file=source,
+            )
         if bad_rows:
             problems.sort(key=lambda p: p.line or 0)
             raise InvalidInputs(

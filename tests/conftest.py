@@ -35,6 +35,7 @@ DONGFLOW_ENV = (
     "DONGFLOW_ACTOR",
     "DONGFLOW_BUSY_TIMEOUT",
     "DONGFLOW_DEBUG",
+    "DONGFLOW_CONFIG",
 )
 
 
@@ -80,6 +81,7 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     for name in DONGFLOW_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))  # no developer's alert config
 
 
 @pytest.fixture

@@ -95,6 +95,8 @@ CASES = [
     ("empty-trigger", ["advance", OTHER, " "], 3, "trigger: must not be empty", 0),
     ("trigger-from-the-wrong-state", ["advance", OTHER, "complete"], 5, "cannot complete from survey", 0),
     ("fact-decimal", ["fact", "set", OTHER, "design_revisions", "2.5"], 3, "'2.5' is not a valid integer", 0),
+    ("fact-negative-count", ["fact", "set", OTHER, "failed_tenders", "--", "-1"], 3,
+     "fact failed_tenders: -1 is below the smallest allowed, 0", 0),
     ("fact-exponent", ["fact", "set", OTHER, "design_revisions", "1e3"], 3, "'1e3' is not a valid integer", 0),
     ("fact-hex", ["fact", "set", OTHER, "design_revisions", "0x10"], 3, "'0x10' is not a valid integer", 0),
     ("fact-boolean-word", ["fact", "set", OTHER, "design_revisions", "true"], 3, "'true' is not a valid integer", 0),
@@ -311,7 +313,7 @@ def write_100mb(path: Path, kind: str) -> None:
 @pytest.mark.parametrize(("kind", "fragment"), [
     ("random-bytes", ":1: the file is neither UTF-8 nor CP949 text"),
     ("one-line", ":1: the header line is longer than 200000 characters"),
-    ("long-rows", " bad rows; nothing was imported"),
+    ("long-rows", " bad rows before line 10002, where reading stopped; nothing was imported"),
 ], ids=["random-bytes", "one-line", "long-rows"])
 def test_a_100mb_file(tmp_path, runner, kind, fragment) -> None:
     """On SQLite only: the file is refused before the database is written, whatever the backend."""

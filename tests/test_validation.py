@@ -64,6 +64,11 @@ EXPECTED: dict[str, list[tuple[int, str]]] = {
     "empty.yaml": [(1, "the file is empty")],
     "comments-only.yaml": [(1, "the file is empty")],
     "not-utf8.yaml": [(4, "not UTF-8 text")],
+    "fact-bounds.yaml": [
+        (7, "fact meetings: default -1 is outside min/max"),
+        (11, "fact approved: min applies to integer and number facts only"),
+        (14, "fact budget: min 10 is above max 5"),
+    ],
 }
 
 
