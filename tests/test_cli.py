@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-import cli as cli_module
+import commands.common as cli_common
 from cli import cli
 from render.table import width
 from storage.db import SCHEMA_REVISION
@@ -33,7 +33,7 @@ def clock(monkeypatch: pytest.MonkeyPatch, now: dt.datetime):
             self.value = value
 
     c = Clock()
-    monkeypatch.setattr(cli_module.App, "now", lambda self: c.value)
+    monkeypatch.setattr(cli_common.App, "now", lambda self: c.value)
     return c
 
 

@@ -1,0 +1,193 @@
+"""What every command shares: the application object (configuration read once, at the edge),
+the options that may follow any command name, and small helpers for output.
+
+Heavy modules (SQLAlchemy/SQLModel, transitions, APScheduler, plotly) are imported inside the code
+that needs them, so ``dongflow --help`` and database-free commands start fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from engine.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from engine.catalog import Catalog
+    from engine.service import Service
+    from storage.db import Database
+    from storage.repository import SqlProjectStore
+
+DEFAULT_TZ = "Asia/Seoul"
+PROGRESS_MIN_ROWS = 1000
+"""Imports of at least this many rows show a progress bar (on stderr)."""
+LANGS = ("ko", "en")
+
+
+# ------------------------------------------------------------------------------------------------
+# The application object: configuration read once at the edge, services built on first use.
+
+
+class App:
+    def __init__(self) -> None:
+        self.db_url: str | None = None
+        self.workflow_dirs: list[str] = []
+        self.lang: str = "ko"
+        self.tz_name: str = DEFAULT_TZ
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            return ZoneInfo(self.tz_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(f"unknown time zone {self.tz_name!r}", field="DONGFLOW_TIMEZONE") from None
+
+    @cached_property
+    def db(self) -> Database:
+        from storage.db import Database, default_url
+
+        return Database(self.db_url or default_url())
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        from engine.catalog import Catalog
+        from storage.workflow_cache import CachedLoader
+        from workflows import SHIPPED_DIR
+
+        return Catalog.from_dirs([SHIPPED_DIR, *self.workflow_dirs], CachedLoader())
+
+    @cached_property
+    def store(self) -> SqlProjectStore:
+        from storage.repository import SqlProjectStore
+
+        self.db.require_schema()
+        return SqlProjectStore(self.db)
+
+    @cached_property
+    def service(self) -> Service:
+        from engine.service import Service
+
+        return Service(self.store, self.catalog)
+
+    def now(self) -> dt.datetime:
+        """The one place the CLI reads the clock; everything below receives the time."""
+        return dt.datetime.now(dt.timezone.utc)
+
+    def today(self) -> dt.date:
+        return self.now().astimezone(self.tz).date()
+
+    def local(self, moment: dt.datetime | None) -> str:
+        if moment is None:
+            return ""
+        return moment.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+
+    def iso(self, moment: dt.datetime | None) -> str | None:
+        return None if moment is None else moment.astimezone(self.tz).isoformat()
+
+
+pass_app = click.make_pass_decorator(App, ensure=True)
+
+
+def _set(attr: str, transform: Callable[[Any], Any] = lambda v: v) -> Callable[..., Any]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value is None or value == ():
+            return
+        app = ctx.ensure_object(App)
+        setattr(app, attr, transform(value))
+
+    return callback
+
+
+def _dirs(value: Any) -> list[str]:
+    out: list[str] = []
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        out.extend(p for p in str(item).split(os.pathsep) if p)
+    return out
+
+
+def app_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--db, --workflows and --lang on every command, so they can follow the command name too."""
+    func = click.option(
+        "--lang",
+        type=click.Choice(LANGS),
+        expose_value=False,
+        callback=_set("lang"),
+        help="Language of labels and headers (default ko, or DONGFLOW_LANG).",
+    )(func)
+    func = click.option(
+        "--workflows",
+        "workflow_dirs",
+        multiple=True,
+        type=click.Path(file_okay=False),
+        expose_value=False,
+        callback=_set("workflow_dirs", _dirs),
+        help="A folder of your own workflow files, added to the shipped ones (or DONGFLOW_WORKFLOWS).",
+    )(func)
+    func = click.option(
+        "--db",
+        metavar="URL",
+        expose_value=False,
+        callback=_set("db_url"),
+        help="Database URL or SQLite file path (or DONGFLOW_DATABASE_URL).",
+    )(func)
+    return func
+
+
+def _json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _actor_default() -> str | None:
+    actor = os.environ.get("DONGFLOW_ACTOR")
+    if actor:
+        return actor
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return None
+
+
+def _date(value: str | None, field: str) -> dt.date | None:
+    if value is None:
+        return None
+    from engine.values import parse_date
+
+    return parse_date(value, field)
+
+
+def _h(app: App, ko: str, en: str) -> str:
+    return en if app.lang == "en" else ko
+
+
+def _as_of(app: App, value: str | None) -> dt.date:
+    day = _date(value, "--as-of")
+    return day if day is not None else app.today()
+
+
+def _deadline_book(app: App, conn: Any) -> Any:
+    from engine.monitor import DeadlineBook
+    from storage.holiday_cache import CachedHolidays
+    from storage.tracking import TrackingReader
+
+    return DeadlineBook(app.catalog, app.tz, TrackingReader(conn), CachedHolidays())
+
+
+def _level_label(app: App, level: str) -> str:
+    from engine.alerting import LEVEL_LABELS
+
+    labels = {**LEVEL_LABELS, "pending": ("예정", "pending"), "met": ("충족", "met"),
+              "met_late": ("지연 충족", "met late"), "closed": ("종료", "closed")}
+    ko, en = labels.get(level, (level, level))
+    return en if app.lang == "en" else ko

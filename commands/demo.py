@@ -1,0 +1,73 @@
+"""`dongflow demo`: a realistic portfolio for newcomers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import click
+
+from commands.common import (
+    App,
+    _date,
+    app_options,
+    pass_app,
+)
+from commands.programme import _demo_programme
+from engine.errors import InvalidInput
+
+if TYPE_CHECKING:
+    pass
+
+
+# ------------------------------------------------------------------------------------------------
+# Demo
+
+
+@click.command()
+@click.option("--as-of", "as_of", metavar="DATE", default="2016-05-20", show_default=True,
+              help="The day the demo portfolio shows (histories stop there).")
+@app_options
+@pass_app
+def demo(app: App, as_of: str) -> None:
+    """Fill the database with the 2015 cohort (completed) and the 2016 cohort (under way)."""
+    from importlib.resources import files
+
+    from engine import demo as demo_data
+    from engine import demo_programme
+    from storage.schema import upgrade
+
+    day = _date(as_of, "--as-of")
+    assert day is not None
+    upgrade(app.db)
+    dongs = demo_data.read_dongs(files("engine").joinpath("data/seoul-dongs-2016.csv").read_bytes())
+    items = demo_data.build(app.catalog, dongs, as_of=day, tz=app.tz)
+    items, meetings = demo_programme.annotate(app.catalog, items, app.tz)
+    keys = [p.key for p, _ in items]
+    taken = app.store.existing_keys(keys)
+    if taken:
+        if len(taken) == len(keys):
+            click.echo(f"{app.db.describe()} already holds the demo ({len(keys)} projects); nothing to do.")
+            _demo_next_steps(app, day)
+            return
+        raise InvalidInput(
+            f"{len(taken)} of the demo's projects already exist in {app.db.describe()} "
+            "(e.g. " + sorted(taken)[0] + "); use an empty database with --db",
+            field="demo",
+        )
+    app.service.add_with_history(items)
+    _demo_programme(app, items, meetings, day)
+    by_year: dict[int, int] = {}
+    for p, _ in items:
+        by_year[p.year] = by_year.get(p.year, 0) + 1
+    summary = ", ".join(f"{year}: {n}" for year, n in sorted(by_year.items()))
+    click.echo(f"{app.db.describe()}: added {len(items)} demo projects ({summary}) as of {day}")
+    _demo_next_steps(app, day)
+
+
+def _demo_next_steps(app: App, day: dt.date) -> None:
+    click.echo("Try:")
+    click.echo("  dongflow status --gu 성동구 --year 2016")
+    click.echo("  dongflow status --year 2016 --state tender")
+    click.echo("  dongflow history 2015-성동구-마장동")
+    click.echo(f"  dongflow report --as-of {day}            (programme report; --format html -o report.html)")

@@ -1,0 +1,325 @@
+"""Coordinators' daily commands: add and import projects, record facts, advance, status, history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from commands.common import (
+    PROGRESS_MIN_ROWS,
+    App,
+    _actor_default,
+    _as_of,
+    _deadline_book,
+    _h,
+    _json,
+    _level_label,
+    app_options,
+    pass_app,
+)
+from engine.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from engine.definition import Workflow
+    from engine.project import Event, Project
+
+
+# ------------------------------------------------------------------------------------------------
+# Projects
+
+
+@click.group()
+def project() -> None:
+    """Add projects, one at a time or from a CSV file."""
+
+
+@project.command("add")
+@click.argument("key")
+@click.option("--gu", required=True, help="District (구), e.g. 성동구.")
+@click.option("--dong", required=True, help="Dong (동), e.g. 마장동.")
+@click.option("--year", required=True, help="Cohort year, e.g. 2016.")
+@click.option("--workflow", "workflow_id", help="Workflow id (default: space-improvement).")
+@click.option("--target", help="Completion target date YYYY-MM-DD (default: from the workflow, e.g. 1 July).")
+@click.option("--actor", envvar="DONGFLOW_ACTOR", help="Who is adding it (default: DONGFLOW_ACTOR or your login).")
+@click.option("--at", "at", metavar="DATETIME",
+              help="When it started, if earlier than now: YYYY-MM-DD[THH:MM] (local time unless an offset is given).")
+@app_options
+@pass_app
+def project_add(app: App, key: str, gu: str, dong: str, year: str, workflow_id: str | None,
+                target: str | None, actor: str | None, at: str | None) -> None:
+    """Add one project; it starts in its workflow's initial state."""
+    from engine.service import ProjectSpec
+    from engine.values import parse_datetime
+
+    p = app.service.add_project(
+        ProjectSpec(key=key, gu=gu, dong=dong, year=year, workflow=workflow_id, target=target),
+        actor=actor or _actor_default() or "unknown",
+        now=app.now(),
+        at=parse_datetime(at, app.tz, "--at") if at else None,
+    )
+    wf = app.catalog.get(p.workflow_id, p.workflow_version)
+    click.echo(f"added {p.key}: {wf.state_label(p.state, app.lang)} ({p.state}), {wf.ref}, target {p.target}")
+
+
+@project.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--actor", envvar="DONGFLOW_ACTOR", help="Who is importing (default: DONGFLOW_ACTOR or your login).")
+@app_options
+@pass_app
+def project_import(app: App, file: str, actor: str | None) -> None:
+    """Import projects from CSV (key,gu,dong,year[,workflow,target,started]); all rows or none.
+
+    UTF-8, UTF-8 with BOM and CP949 (Excel) files are accepted; headers may be Korean (키,구,동,연도).
+    """
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if total < PROGRESS_MIN_ROWS:
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label="importing", file=sys.stderr)
+            bar.__enter__()
+        bar.update(done)
+
+    try:
+        with open(file, "rb") as stream:
+            count = app.service.import_csv(
+                stream, file, actor=actor or _actor_default() or "unknown", now=app.now(), progress=progress, tz=app.tz
+            )
+    except OSError as exc:
+        raise InvalidInput(f"cannot read: {exc.strerror or exc}", file=file) from None
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    click.echo(f"imported {count} project{'s' if count != 1 else ''} from {file}")
+
+
+# ------------------------------------------------------------------------------------------------
+# Facts and transitions
+
+
+@click.group()
+def fact() -> None:
+    """Facts recorded on a project (counts and values that guards read)."""
+
+
+@fact.command("set")
+@click.argument("key")
+@click.argument("name")
+@click.argument("value")
+@click.option("--actor", envvar="DONGFLOW_ACTOR", help="Who records it (default: DONGFLOW_ACTOR or your login).")
+@click.option("--note", help="Why, or where the value comes from.")
+@click.option("--at", "at", metavar="DATETIME", help="When it became true, if earlier than now.")
+@app_options
+@pass_app
+def fact_set(app: App, key: str, name: str, value: str, actor: str | None, note: str | None, at: str | None) -> None:
+    """Record a fact on a project, e.g. `dongflow fact set KEY resident_meetings 3`."""
+    from engine.values import parse_datetime
+
+    p, parsed = app.service.set_fact(
+        key, name, value, actor=actor or _actor_default() or "unknown", now=app.now(), note=note,
+        at=parse_datetime(at, app.tz, "--at") if at else None,
+    )
+    click.echo(f"{p.key}: {name} = {json.dumps(parsed, ensure_ascii=False)}")
+
+
+@click.command()
+@click.argument("key")
+@click.argument("trigger")
+@click.option("--actor", envvar="DONGFLOW_ACTOR", required=True, help="Who makes the change (or DONGFLOW_ACTOR).")
+@click.option("--note", help="Why (required by some transitions, e.g. hold and cancel).")
+@click.option("--at", "at", metavar="DATETIME",
+              help="When it happened, if earlier than now: YYYY-MM-DD[THH:MM] (local time unless an offset is given).")
+@app_options
+@pass_app
+def advance(app: App, key: str, trigger: str, actor: str, note: str | None, at: str | None) -> None:
+    """Move a project to its next stage by firing TRIGGER (see `dongflow status KEY`)."""
+    from engine.values import parse_datetime
+
+    when = parse_datetime(at, app.tz, "--at") if at else None
+    p, event = app.service.advance(key, trigger, actor=actor, now=app.now(), at=when, note=note)
+    wf = app.catalog.get(p.workflow_id, p.workflow_version)
+    click.echo(
+        f"{p.key}: {wf.state_label(event.from_state or '', app.lang)} -> {wf.state_label(p.state, app.lang)} "
+        f"({event.trigger}, {app.local(event.at)}, by {event.actor})"
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Queries
+
+
+def _project_json(app: App, p: Project, wf: Workflow | None) -> dict[str, Any]:
+    return {
+        "key": p.key,
+        "gu": p.gu,
+        "dong": p.dong,
+        "year": p.year,
+        "workflow": p.workflow_id,
+        "workflow_version": p.workflow_version,
+        "state": p.state,
+        "state_label": wf.state_label(p.state, app.lang) if wf else p.state,
+        "entered_at": app.iso(p.entered_at),
+        "target": p.target.isoformat(),
+        "previous_state": p.previous_state,
+        "facts": dict(p.facts),
+        "version": p.version,
+    }
+
+
+@click.command()
+@click.argument("key", required=False)
+@click.option("--gu", help="Only this district (구).")
+@click.option("--year", type=int, help="Only this cohort year.")
+@click.option("--state", help="Only projects in this state (state id, e.g. construction).")
+@click.option("--workflow", "workflow_id", help="Only projects on this workflow.")
+@click.option("--as-of", "as_of", metavar="DATE", help="Deadline levels as of this day (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@app_options
+@pass_app
+def status(app: App, key: str | None, gu: str | None, year: int | None, state: str | None,
+           workflow_id: str | None, as_of: str | None, as_json: bool) -> None:
+    """Where projects stand, with the next milestone and its level: one project (KEY) or a list."""
+    from engine.deadlines import as_dict as assessment_dict
+    from engine.ports import ProjectQuery
+
+    day = _as_of(app, as_of)
+    projects = app.service.status(ProjectQuery(key=key, gu=gu, year=year, state=state, workflow_id=workflow_id))
+    workflows = {(p.workflow_id, p.workflow_version): app.catalog.get(p.workflow_id, p.workflow_version)
+                 for p in projects}
+    with app.db.read() as conn:
+        book = _deadline_book(app, conn)
+        assessed = book.assess(projects, day)
+    if as_json:
+        out = []
+        for p, a in assessed:
+            item = _project_json(app, p, workflows[(p.workflow_id, p.workflow_version)])
+            item.update(assessment_dict(a, p.target))
+            item["state"] = p.state
+            item["as_of"] = day.isoformat()
+            out.append(item)
+        _json(out)
+        return
+    if key is not None:
+        p, a = assessed[0]
+        _print_project(app, p, workflows[(p.workflow_id, p.workflow_version)], a, book, day)
+        return
+    if not projects:
+        click.echo(_h(app, "조건에 맞는 사업이 없습니다.", "No projects match."))
+        return
+    from render.table import table
+
+    headers = [_h(app, "키", "key"), _h(app, "구", "gu"), _h(app, "동", "dong"), _h(app, "연도", "year"),
+               _h(app, "단계", "state"), _h(app, "진입", "since"), _h(app, "다음 마일스톤", "next milestone"),
+               _h(app, "기한", "due"), _h(app, "수준", "level")]
+    rows = []
+    for p, a in assessed:
+        wf = workflows[(p.workflow_id, p.workflow_version)]
+        nxt = a.next
+        rows.append([p.key, p.gu, p.dong, p.year, wf.state_label(p.state, app.lang), app.local(p.entered_at)[:10],
+                     nxt.milestone.label.get(app.lang) if nxt else "", nxt.due.isoformat() if nxt else "",
+                     _level_label(app, a.level)])
+    click.echo(table(headers, rows))
+    click.echo(f"{len(projects)} {_h(app, '건', 'projects')} ({_h(app, '기준일', 'as of')} {day})")
+
+
+def _print_project(app: App, p: Project, wf: Workflow, a: Any, book: Any, day: dt.date) -> None:
+    lang = app.lang
+    lines = [
+        (_h(app, "키", "key"), p.key),
+        (_h(app, "구/동", "gu/dong"), f"{p.gu} {p.dong}"),
+        (_h(app, "연도", "year"), str(p.year)),
+        (_h(app, "워크플로", "workflow"), f"{wf.title.get(lang)} ({wf.ref})"),
+        (_h(app, "단계", "state"), f"{wf.state_label(p.state, lang)} ({p.state}) "
+                                    f"{_h(app, '진입', 'since')} {app.local(p.entered_at)}"),
+        (_h(app, "준공 목표", "target"), p.target.isoformat()),
+    ]
+    if p.facts:
+        facts = ", ".join(f"{wf.facts[n].label.get(lang) if n in wf.facts else n} ({n}) = {v}"
+                          for n, v in p.facts.items())
+        lines.append((_h(app, "사실", "facts"), facts))
+    unmet = wf.unmet_guards(p.state, p.facts)
+    allowed = []
+    for trigger in wf.allowed_triggers(p.state):
+        blocked = unmet.get(trigger) or []
+        allowed.append(trigger + (f" (needs {', '.join(blocked)})" if blocked else ""))
+    lines.append((_h(app, "가능한 트리거", "triggers"), ", ".join(dict.fromkeys(allowed)) or "-"))
+    lines.append((_h(app, "수준", "level"), f"{_level_label(app, a.level)} ({_h(app, '기준일', 'as of')} {day})"))
+    if a.risk is not None:
+        risk = (f"{_h(app, '가장 빠른 준공', 'earliest completion')} {a.risk.earliest} "
+                f"({_h(app, '여유', 'slack')} {a.risk.slack_days}{_h(app, '일', ' days')}; {a.risk.basis_text(app.lang)})")
+        lines.append((_h(app, "준공 전망", "forecast"), risk))
+    from render.table import pad, table, width
+
+    size = max(width(label) for label, _ in lines)
+    for label, value in lines:
+        click.echo(f"{pad(label, size)}  {value}")
+    if a.milestones:
+        click.echo()
+        rows = []
+        for m in a.milestones:
+            days = ""
+            if m.level in ("met_late", "overdue", "escalated"):
+                days = f"+{m.days}"
+            elif m.level in ("pending", "due_soon"):
+                days = f"-{m.days}"
+            rows.append([m.milestone.label.get(app.lang), wf.state_label(m.milestone.state, app.lang), m.due.isoformat(),
+                         m.reached_on.isoformat() if m.reached_on else "", _level_label(app, m.level), days])
+        click.echo(table([_h(app, "마일스톤", "milestone"), _h(app, "도달 단계", "state"), _h(app, "기한", "due"),
+                          _h(app, "도달일", "reached"), _h(app, "수준", "level"), _h(app, "일수", "days")], rows,
+                         align="<<<<<>"))
+
+
+@click.command()
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of events.")
+@app_options
+@pass_app
+def history(app: App, key: str, as_json: bool) -> None:
+    """Every change to a project: who, when, from, to, why."""
+    events = app.service.history(key)
+    p = app.service.project(key)
+    wf = app.catalog.get(p.workflow_id, p.workflow_version)
+    if as_json:
+        _json([_event_json(app, e) for e in events])
+        return
+    from render.table import table
+
+    headers = ["#", _h(app, "일시", "when"), _h(app, "담당", "actor"), _h(app, "변경", "change"),
+               _h(app, "내용", "what"), _h(app, "메모", "note")]
+    rows = []
+    for e in events:
+        rows.append([e.seq, app.local(e.at), e.actor, e.trigger or e.kind, _describe_event(app, wf, e), e.note or ""])
+    click.echo(table(headers, rows, align="><<<<<"))
+
+
+def _describe_event(app: App, wf: Workflow, e: Event) -> str:
+    if e.kind == "created":
+        return f"-> {wf.state_label(e.to_state, app.lang)}"
+    if e.kind == "fact":
+        return f"{e.data.get('name')}: {e.data.get('old')} -> {e.data.get('new')}"
+    text = f"{wf.state_label(e.from_state or '', app.lang)} -> {wf.state_label(e.to_state, app.lang)}"
+    if e.data.get("facts"):
+        text += " (" + ", ".join(f"{k}={v}" for k, v in e.data["facts"].items()) + ")"
+    return text
+
+
+def _event_json(app: App, e: Event) -> dict[str, Any]:
+    return {
+        "key": e.key,
+        "seq": e.seq,
+        "kind": e.kind,
+        "trigger": e.trigger,
+        "from": e.from_state,
+        "to": e.to_state,
+        "actor": e.actor,
+        "at": app.iso(e.at),
+        "recorded_at": app.iso(e.recorded_at),
+        "note": e.note,
+        "data": dict(e.data),
+    }
