@@ -74,7 +74,7 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
     return seconds
 
 
-def interleaved(measured: list[str], floor: list[str], env: dict[str, str], repeat: int, warmup: int = 2) -> dict[str, Any]:
+def interleaved(measured: list[str], floor: list[str], env: dict[str, str], repeat: int, warmup: int) -> dict[str, Any]:
     """Run floor and measured alternately ``repeat`` times (after warm-up runs); medians and ratio."""
     for _ in range(warmup):
         timed(floor, env)
@@ -196,7 +196,8 @@ def describe(db_path: Path) -> dict[str, Any]:
 
 
 def fig_help(ctx: dict[str, Any]) -> dict[str, Any]:
-    r = interleaved([ctx["dongflow"], "--help"], [ctx["python"], "-c", "import click"], ctx["env"], ctx["repeat"])
+    r = interleaved([ctx["dongflow"], "--help"], [ctx["python"], "-c", "import click"], ctx["env"], ctx["repeat"],
+                    ctx["warmup"])
     return {"figure": "dongflow --help, whole process", "floor": 'python -c "import click"', "unit": "s",
             "target": "<= 2x", "met": r["ratio"] <= 2.0, **r}
 
@@ -218,7 +219,7 @@ def fig_status(ctx: dict[str, Any]) -> dict[str, Any]:
     key = status_key(ctx["db_path"])
     cmd = [ctx["dongflow"], "--db", str(ctx["db_path"]), *ctx["wf_args"], "status", key,
            "--as-of", generate.AS_OF.isoformat()]
-    r = interleaved(cmd, [ctx["python"], "-c", "import sqlmodel"], ctx["env"], ctx["repeat"])
+    r = interleaved(cmd, [ctx["python"], "-c", "import sqlmodel"], ctx["env"], ctx["repeat"], ctx["warmup"])
     return {"figure": f"dongflow status KEY on the {ctx['size_name']} database, whole process",
             "floor": 'python -c "import sqlmodel"', "unit": "s", "target": "<= 1.25x",
             "met": r["ratio"] <= 1.25, "key": key, **r}
@@ -230,7 +231,8 @@ def fig_check(ctx: dict[str, Any]) -> dict[str, Any]:
     runs, floors = [], []
     first = worker(["check", *base], ctx["python"], ctx["env"])  # warm-up (and the skip list)
     skip = json.dumps(first["skip_states"])
-    worker(["check-floor", *base, "--skip-states", skip], ctx["python"], ctx["env"])
+    if ctx["warmup"]:
+        worker(["check-floor", *base, "--skip-states", skip], ctx["python"], ctx["env"])
     for _ in range(ctx["repeat_check"]):
         floors.append(worker(["check-floor", *base, "--skip-states", skip], ctx["python"], ctx["env"]))
         runs.append(worker(["check", *base], ctx["python"], ctx["env"]))
@@ -320,8 +322,9 @@ def fig_report(ctx: dict[str, Any]) -> dict[str, Any]:
     cmd = [ctx["dongflow"], "--db", str(ctx["db_path"]), *ctx["wf_args"], "report"]
     if "--as-of" in probe.stdout:
         cmd += ["--as-of", generate.AS_OF.isoformat()]
-    timed(cmd, ctx["env"])
-    times = [timed(cmd, ctx["env"]) for _ in range(max(3, ctx["repeat"] // 3))]
+    for _ in range(ctx["warmup"]):
+        timed(cmd, ctx["env"])
+    times = [timed(cmd, ctx["env"]) for _ in range(max(1, min(5, ctx["repeat"] // 3)))]
     return {**base, "measured": median(times), "measured_s": times, "met": median(times) <= 5.0,
             "command": " ".join(cmd[1:])}
 
@@ -364,13 +367,20 @@ def table(figures: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def size_arg(text: str) -> str:
+    if text in generate.SIZES or (text.isdigit() and int(text) >= 50):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r}: choose 1k, 10k, 100k or a number of projects (>= 50)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="dongflow benchmark: each figure beside its floor, in one run.")
-    parser.add_argument("--size", choices=sorted(generate.SIZES, key=generate.SIZES.get), default="100k",
-                        help="portfolio size (default 100k)")
+    parser.add_argument("--size", type=size_arg, default="100k",
+                        help="portfolio size: 1k, 10k or 100k (default 100k), or a number of projects")
     parser.add_argument("--workflows", action="append", type=Path, default=None,
                         help="extra workflow folder(s) to spread projects over (default bench/workflows)")
     parser.add_argument("--repeat", type=int, default=15, help="whole-process runs of each command (default 15)")
+    parser.add_argument("--warmup", type=int, default=2, help="unmeasured runs before measuring (default 2)")
     parser.add_argument("--only", help="comma-separated figures: " + ",".join(FIGURES))
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--python", default=sys.executable,
@@ -380,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rebuild", action="store_true", help="regenerate the portfolio even if cached")
     args = parser.parse_args(argv)
 
-    size = generate.SIZES[args.size]
+    size = generate.SIZES.get(args.size) or int(args.size)
     workflow_dirs = [p.resolve() for p in (args.workflows or [BENCH / "workflows"])]
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -403,12 +413,12 @@ def main(argv: list[str] | None = None) -> int:
 
     ctx = {
         "size": size, "size_name": args.size, "db_path": db_path, "work": work, "python": python,
-        "dongflow": dongflow, "env": child_env(cache), "repeat": args.repeat,
-        "repeat_check": 5 if size < 100_000 else 5,
+        "dongflow": dongflow, "env": child_env(cache), "repeat": args.repeat, "warmup": args.warmup,
+        "repeat_check": max(1, min(5, args.repeat)),
         "wf_args": [a for d in workflow_dirs for a in ("--workflows", str(d))],
         "wf_worker": [a for d in workflow_dirs for a in ("--workflows", str(d))],
-        "advance_rounds": 5, "advance_per_round": {1_000: 40, 10_000: 200, 100_000: 500}[size],
-        "import_rounds": 3,
+        "advance_rounds": 5 if args.repeat >= 5 else 1, "advance_per_round": min(500, max(5, size // 25)),
+        "import_rounds": 3 if args.repeat >= 3 else 1,
     }
     started = dt.datetime.now().astimezone()
     info = {"date": started.date().isoformat(), "started": started.isoformat(timespec="seconds"),

@@ -18,18 +18,20 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import resource
 import shutil
 import sqlite3
-import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# bench/ab.py points DONGFLOW_BENCH_TREE at an exported older revision: its code is measured then.
+for _tree in (str(ROOT), os.environ.get("DONGFLOW_BENCH_TREE")):
+    if _tree and _tree not in sys.path[:1]:
+        sys.path.insert(0, _tree)
 
 from bench.generate import AS_OF, NOW, TZ  # noqa: E402
 
@@ -173,9 +175,6 @@ def cmd_advance(args: argparse.Namespace) -> dict[str, Any]:
     floor_keys = [keys[i * 2 * per_round + per_round : (i + 1) * 2 * per_round] for i in range(rounds)]
     # Warm up both paths (statement caches, the machine) on projects outside the measured sets.
     warm = keys[2 * rounds * per_round :][:20]
-    state_of = {}
-    for key in keys[: 2 * rounds * per_round] + warm:
-        state_of[key] = None
     path = args.db.removeprefix("sqlite:///")
     raw = raw_connect(path)
     for key in warm[:10]:
@@ -321,6 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     handler = {"check": cmd_check, "check-floor": cmd_check_floor, "advance": cmd_advance, "import": cmd_import}
     result = handler[args.cmd](args)
+    result["code"] = str(Path(sys.modules["engine.catalog"].__file__).resolve().parent.parent)
     print(json.dumps(result))
 
 
