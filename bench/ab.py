@@ -74,6 +74,7 @@ def main() -> int:
         py = sys.executable
         results: dict[str, list[float]] = {"before": [], "after": []}
         memory: dict[str, list[float]] = {"before": [], "after": []}
+        cpu: dict[str, list[float]] = {"before": [], "after": []}
         if args.figure in ("check", "status"):
             db = tmp / "ab.db"
             shutil.copyfile(pristine[-1], db)
@@ -83,6 +84,7 @@ def main() -> int:
                     r = run_json([py, worker, "check", "--db", f"sqlite:///{db}", "--workflows", str(wf_dir),
                                   "--as-of", as_of], {**env, "DONGFLOW_BENCH_TREE": str(trees[name])})
                     results[name].append(r["seconds"])
+                    cpu[name].append(r["cpu_seconds"])
                     memory[name].append(r["maxrss_kb"] / 1024)
             else:
                 key = status_key(db)
@@ -93,8 +95,9 @@ def main() -> int:
             for name in ("before", "after"):  # warm-up (bytecode, caches)
                 one(name)
                 one(name)
-            results = {"before": [], "after": []}
-            memory = {"before": [], "after": []}
+            for series in (results, memory, cpu):
+                series["before"].clear()
+                series["after"].clear()
             for _ in range(args.repeat):
                 one("before")
                 one("after")
@@ -125,7 +128,10 @@ def main() -> int:
         print(f"{args.figure} ({args.size}): before {b:.3f} {unit}, after {a:.3f} {unit}, after/before {a / b:.2f}"
               + (f"; peak RSS before {max(memory['before']):.0f} MB, after {max(memory['after']):.0f} MB"
                  if memory["before"] else ""))
-        print(json.dumps({"before": results["before"], "after": results["after"], "memory": memory}))
+        if cpu["before"]:
+            cb, ca = statistics.median(cpu["before"]), statistics.median(cpu["after"])
+            print(f"  CPU time: before {cb:.3f} s, after {ca:.3f} s, after/before {ca / cb:.2f}")
+        print(json.dumps({"before": results["before"], "after": results["after"], "memory": memory, "cpu": cpu}))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
