@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import generate  # noqa: E402
-from bench.run import advance_keys, child_env, status_key  # noqa: E402
+from bench.run import advance_keys, child_cpu, child_env, status_key  # noqa: E402
 
 LAUNCH = "import sys; sys.path.insert(0, sys.argv.pop(1)); sys.argv[0] = 'dongflow'; from cli import main; main()"
 
@@ -43,12 +43,15 @@ def run_json(cmd: list[str], env: dict[str, str]) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> float:
+def timed(cmd: list[str], env: dict[str, str], cpu: list[float]) -> float:
+    before = child_cpu()
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if done.returncode != 0:
         raise SystemExit(f"ab: {' '.join(cmd[:4])} failed: {done.stderr.decode()[-2000:]}")
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    cpu.append(child_cpu() - before)
+    return seconds
 
 
 def main() -> int:
@@ -91,7 +94,7 @@ def main() -> int:
 
                 def one(name: str) -> None:
                     results[name].append(timed([py, "-c", LAUNCH, str(trees[name]), "--db", str(db), "--workflows",
-                                                str(wf_dir), "status", key, "--as-of", as_of], env))
+                                                str(wf_dir), "status", key, "--as-of", as_of], env, cpu[name]))
             for name in ("before", "after"):  # warm-up (bytecode, caches)
                 one(name)
                 one(name)

@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -65,10 +66,19 @@ def child_env(cache: Path) -> dict[str, str]:
     return env
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> float:
+def child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str], env: dict[str, str], cpu: list[float] | None = None) -> float:
+    """Wall time of one run of ``cmd``; its CPU time (user + system) is appended to ``cpu``."""
+    before = child_cpu()
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seconds = time.perf_counter() - start
+    if cpu is not None:
+        cpu.append(child_cpu() - before)
     if done.returncode != 0:
         raise SystemExit(f"bench: {' '.join(cmd)} failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
     return seconds
@@ -79,10 +89,10 @@ def interleaved(measured: list[str], floor: list[str], env: dict[str, str], repe
     for _ in range(warmup):
         timed(floor, env)
         timed(measured, env)
-    m, f = [], []
+    m, f, mc, fc = [], [], [], []
     for _ in range(repeat):
-        f.append(timed(floor, env))
-        m.append(timed(measured, env))
+        f.append(timed(floor, env, fc))
+        m.append(timed(measured, env, mc))
     return {
         "measured_s": m,
         "floor_s": f,
@@ -90,6 +100,8 @@ def interleaved(measured: list[str], floor: list[str], env: dict[str, str], repe
         "floor": median(f),
         "ratio": median(m) / median(f),
         "pair_ratio_median": median([a / b for a, b in zip(m, f)]),
+        "cpu": {"measured_s": mc, "floor_s": fc, "measured": median(mc), "floor": median(fc),
+                "ratio": median(mc) / median(fc)},
     }
 
 
