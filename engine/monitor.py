@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from engine.catalog import Catalog
+from engine.definition import Workflow
 from engine.workdays import HolidaySource
 from engine.deadlines import (
     Assessment,
@@ -34,6 +35,12 @@ class DurationSource(Protocol):
         """First-entry times of recently completed projects of a workflow."""
 
 
+DurationsMemo = Callable[[Workflow, Callable[[], Durations]], Durations]
+"""Keeps a workflow's observed durations between commands: called with the workflow and a function
+that computes them from the source, it returns them (the CLI passes a cache on disk that knows when
+the completed projects changed)."""
+
+
 class DeadlineBook:
     """Planners for every workflow version, sharing each workflow's observed durations."""
 
@@ -43,11 +50,13 @@ class DeadlineBook:
         tz: ZoneInfo,
         source: DurationSource | None = None,
         holidays: HolidaySource | None = None,
+        memo: DurationsMemo | None = None,
     ) -> None:
         self.catalog = catalog
         self.tz = tz
         self._source = source
         self._holidays = holidays
+        self._memo = memo
         self._durations: dict[str, Durations] = {}
         self._planners: dict[tuple[str, int], DeadlinePlanner] = {}
 
@@ -58,7 +67,12 @@ class DeadlineBook:
             if self._source is None:
                 found = declared_durations(latest)
             else:
-                found = observed_durations(latest, self._source.completed_reached(workflow_id, latest.target.state))
+                source = self._source
+
+                def compute() -> Durations:
+                    return observed_durations(latest, source.completed_reached(workflow_id, latest.target.state))
+
+                found = compute() if self._memo is None else self._memo(latest, compute)
             self._durations[workflow_id] = found
         return found
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, String, or_, select, type_coerce
+from sqlalchemy import Connection, String, func, or_, select, type_coerce
 from sqlalchemy.engine import processors
 
 from storage.repository import P, _utc
@@ -128,6 +128,17 @@ def completed_reached(
         .limit(limit)
     )
     return [_reached(raw) for (raw,) in conn.execute(stmt)]
+
+
+def completed_stamp(conn: Connection, workflow_id: str, target_state: str) -> list[Any]:
+    """What changes whenever the completed projects of a workflow change: their number, the sum of
+    their ids and the latest completion (a completed project is final, so its history never changes
+    while it is there). Read from the (workflow_id, state, entered_at) index."""
+    stmt = select(func.count(), func.sum(P.c.id), func.max(type_coerce(P.c.entered_at, String))).where(
+        P.c.workflow_id == workflow_id, P.c.state == target_state
+    )
+    count, ids, latest = conn.execute(stmt).one()
+    return [int(count), int(ids or 0), None if latest is None else str(latest)]
 
 
 class TrackingReader:
