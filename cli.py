@@ -1012,7 +1012,21 @@ def _demo_next_steps(app: App, day: dt.date) -> None:
 
 
 def main() -> None:
-    cli(prog_name="dongflow")
+    app = App()
+    try:
+        cli(prog_name="dongflow", obj=app)
+    finally:
+        # The command is over. Close the database connections now (SQLite then checkpoints its
+        # WAL and removes the -wal/-shm files, as it did when the interpreter collected them).
+        if "db" in app.__dict__:
+            app.db.dispose()
+        # Only the interpreter's shutdown is left: its garbage collections would traverse every
+        # object SQLAlchemy, SQLModel and pydantic made at import (~90 ms of CPU, measured: a fifth
+        # of `dongflow status KEY`). Freezing takes them out of the collector's sight; atexit
+        # handlers, flushing and closing files still happen.
+        import gc
+
+        gc.freeze()
 
 
 if __name__ == "__main__":
