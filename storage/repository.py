@@ -147,11 +147,16 @@ class SqlProjectStore:
 
     @staticmethod
     def _insert_batch(conn: Connection, batch: Sequence[tuple[Project, Sequence[Event]]]) -> None:
-        ids = conn.execute(
-            insert(P).returning(P.c.id, sort_by_parameter_order=True),
-            [project_values(p) for p, _ in batch],
-        ).scalars().all()
-        events = [event_values(e, pid) for (_, evs), pid in zip(batch, ids) for e in evs]
+        # A plain executemany, then the new ids by key: on SQLite an INSERT ... RETURNING that must
+        # keep the parameters' order runs one statement per row (a quarter of a 100k import).
+        conn.execute(insert(P), [project_values(p) for p, _ in batch])
+        keys = [p.key for p, _ in batch]
+        ids: dict[str, int] = {}
+        for start in range(0, len(keys), 900):
+            chunk = keys[start : start + 900]
+            found = conn.execute(select(P.c.key, P.c.id).where(P.c.key.in_(chunk)))
+            ids.update((key, pid) for key, pid in found)
+        events = [event_values(e, ids[p.key]) for p, evs in batch for e in evs]
         if events:
             conn.execute(insert(E), events)
 
