@@ -85,8 +85,12 @@ def seoul_dongs() -> list[Dong]:
 
 
 def fingerprint(workflow_dirs: list[Path]) -> str:
-    """Changes when the generator or a workflow file changes: a cached database is then rebuilt."""
+    """Changes when the generator, a workflow file or the schema changes: a cached database is then
+    rebuilt."""
+    from storage.db import SCHEMA_REVISION
+
     h = hashlib.sha256(Path(__file__).read_bytes())
+    h.update(SCHEMA_REVISION.encode())
     for folder in workflow_dirs:
         for path in sorted(folder.glob("*.y*ml")):
             h.update(path.read_bytes())
