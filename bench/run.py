@@ -263,6 +263,10 @@ def fig_check(ctx: dict[str, Any]) -> dict[str, Any]:
         "memory_method": "max RSS of the check process (getrusage(RUSAGE_SELF).ru_maxrss at its end; "
                          "interpreter and imports included)",
         "rows_checked": runs[0]["rows"], "findings": runs[0]["findings"], "levels": runs[0]["levels"],
+        "cpu": {"measured_s": [r["cpu_seconds"] for r in runs], "floor_s": [r["cpu_seconds"] for r in floors],
+                "measured": median([r["cpu_seconds"] for r in runs]),
+                "floor": median([r["cpu_seconds"] for r in floors]),
+                "ratio": median([r["cpu_seconds"] for r in runs]) / median([r["cpu_seconds"] for r in floors])},
     }
 
 
@@ -358,11 +362,12 @@ def fmt_value(fig: dict[str, Any], key: str) -> str:
 
 
 def table(figures: list[dict[str, Any]]) -> str:
-    rows = [("figure", "measured", "floor", "ratio", "target", "met")]
+    rows = [("figure", "measured", "floor", "ratio", "CPU ratio", "target", "met")]
     for f in figures:
         if f.get("measured") is None:
-            rows.append((f["figure"], f.get("note", "-"), "-", "-", f["target"], "-"))
+            rows.append((f["figure"], f.get("note", "-"), "-", "-", "-", f["target"], "-"))
             continue
+        cpu = f"{f['cpu']['ratio']:.2f}x" if "cpu" in f else "-"
         if f["unit"] == "advances/s":
             ratio = f"{f['ratio'] * 100:.0f}%"
         elif "ratio" in f:
@@ -372,7 +377,7 @@ def table(figures: list[dict[str, Any]]) -> str:
         measured = fmt_value(f, "measured")
         if "peak_rss_mb" in f:
             measured += f", peak {f['peak_rss_mb']:.0f} MB"
-        rows.append((f["figure"], measured, fmt_value(f, "floor"), ratio, f["target"], "yes" if f["met"] else "NO"))
+        rows.append((f["figure"], measured, fmt_value(f, "floor"), ratio, cpu, f["target"], "yes" if f["met"] else "NO"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
