@@ -358,7 +358,7 @@ def fmt_value(fig: dict[str, Any], key: str) -> str:
         return "-"
     if fig["unit"] == "advances/s":
         return f"{value:,.0f}/s"
-    return f"{value * 1000:,.0f} ms" if value < 10 else f"{value:,.1f} s"
+    return f"{value * 1000:,.0f} ms" if value < 1 else f"{value:,.2f} s"
 
 
 def table(figures: list[dict[str, Any]]) -> str:
