@@ -124,7 +124,8 @@ def main() -> int:
                 for name in ("before", "after"):
                     r = run_json([py, worker, "import", "--db", "sqlite:///x",
                                   "--workflows", str(wf_dir), "--csv", str(csv_path), "--template", str(template),
-                                  "--work", str(tmp), "--rounds", "1"], {**env, "DONGFLOW_BENCH_TREE": str(trees[name])})
+                                  "--work", str(tmp), "--rounds", "1"],
+                                 {**env, "DONGFLOW_BENCH_TREE": str(trees[name])})
                     results[name].append(r["app_seconds"][0])
         b, a = statistics.median(results["before"]), statistics.median(results["after"])
         unit = "advances/s" if args.figure == "advance" else "s"

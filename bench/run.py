@@ -377,7 +377,8 @@ def table(figures: list[dict[str, Any]]) -> str:
         measured = fmt_value(f, "measured")
         if "peak_rss_mb" in f:
             measured += f", peak {f['peak_rss_mb']:.0f} MB"
-        rows.append((f["figure"], measured, fmt_value(f, "floor"), ratio, cpu, f["target"], "yes" if f["met"] else "NO"))
+        met = "yes" if f["met"] else "NO"
+        rows.append((f["figure"], measured, fmt_value(f, "floor"), ratio, cpu, f["target"], met))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
@@ -402,8 +403,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--python", default=sys.executable,
                         help="interpreter whose venv's `dongflow` is measured (default: this one)")
-    parser.add_argument("--work", type=Path, default=BENCH / ".work", help="cache of generated data (default bench/.work)")
-    parser.add_argument("--out", type=Path, default=BENCH / "results", help="where the JSON goes (default bench/results)")
+    parser.add_argument("--work", type=Path, default=BENCH / ".work",
+                        help="cache of generated data (default bench/.work)")
+    parser.add_argument("--out", type=Path, default=BENCH / "results",
+                        help="where the JSON goes (default bench/results)")
     parser.add_argument("--rebuild", action="store_true", help="regenerate the portfolio even if cached")
     args = parser.parse_args(argv)
 

@@ -128,7 +128,9 @@ NEXT = {
 """For each state, a trigger that leaves it with no guard: what a coordinator typically fires."""
 
 
-def _floor_statements(keys: list[str], service: Any, store: Any) -> list[tuple[str, int, tuple[Any, ...], tuple[Any, ...]]]:
+def _floor_statements(
+    keys: list[str], service: Any, store: Any
+) -> list[tuple[str, int, tuple[Any, ...], tuple[Any, ...]]]:
     """The UPDATE and INSERT parameters of each advance, computed by the engine (not timed)."""
     from engine import project as proj
     from storage.repository import event_values, project_values
@@ -227,7 +229,8 @@ def _floor_rows(csv_path: Path, service: Any) -> tuple[list[tuple[Any, ...]], li
 
     projects, events = [], []
     with csv_path.open("rb") as stream:
-        for n, rec in enumerate(read_records(stream, str(csv_path), IMPORT_COLUMNS, IMPORT_REQUIRED, IMPORT_ALIASES), 1):
+        records = read_records(stream, str(csv_path), IMPORT_COLUMNS, IMPORT_REQUIRED, IMPORT_ALIASES)
+        for n, rec in enumerate(records, 1):
             v = rec.values
             wf = service.catalog.latest(v.get("workflow") or "space-improvement")
             p, e = proj.new_project(wf, key=v["key"], gu=v["gu"], dong=v["dong"], year=int(v["year"]),

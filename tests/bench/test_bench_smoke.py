@@ -50,7 +50,8 @@ def test_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     try:
         mismatched = conn.execute(
-            "SELECT count(*) FROM projects p WHERE p.version != (SELECT count(*) FROM events e WHERE e.project_id = p.id)"
+            "SELECT count(*) FROM projects p "
+            "WHERE p.version != (SELECT count(*) FROM events e WHERE e.project_id = p.id)"
         ).fetchone()[0]
     finally:
         conn.close()
