@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from commands import backup, deadlines, demo, programme, projects, schema, workflows
-from commands.common import LANGS, _dirs, _set
+from commands.common import LANGS, App, _dirs, _set
 from engine.errors import DongflowError, InvalidInputs
 
 
@@ -93,7 +93,21 @@ cli.add_command(programme.report)
 
 
 def main() -> None:
-    cli(prog_name="dongflow")
+    app = App()
+    try:
+        cli(prog_name="dongflow", obj=app)
+    finally:
+        # The command is over. Close the database connections now (SQLite then checkpoints its
+        # WAL and removes the -wal/-shm files, as it did when the interpreter collected them).
+        if "db" in app.__dict__:
+            app.db.dispose()
+        # Only the interpreter's shutdown is left: its garbage collections would traverse every
+        # object SQLAlchemy, SQLModel and pydantic made at import (~90 ms of CPU, measured: a fifth
+        # of `dongflow status KEY`). Freezing takes them out of the collector's sight; atexit
+        # handlers, flushing and closing files still happen.
+        import gc
+
+        gc.freeze()
 
 
 if __name__ == "__main__":

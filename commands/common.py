@@ -178,10 +178,11 @@ def _as_of(app: App, value: str | None) -> dt.date:
 
 def _deadline_book(app: App, conn: Any) -> Any:
     from engine.monitor import DeadlineBook
+    from storage.durations_cache import CachedDurations
     from storage.holiday_cache import CachedHolidays
     from storage.tracking import TrackingReader
 
-    return DeadlineBook(app.catalog, app.tz, TrackingReader(conn), CachedHolidays())
+    return DeadlineBook(app.catalog, app.tz, TrackingReader(conn), CachedHolidays(), CachedDurations(conn, app.db.url))
 
 
 def _level_label(app: App, level: str) -> str:

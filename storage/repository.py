@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.errors import AlreadyExists, ChangedMeanwhile, DatabaseError, ProjectNotFound
@@ -104,13 +104,26 @@ def _utc(text: str) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
+# The statements of the hot path, built once with named parameters: building them per call with
+# the values inlined (``.where(P.c.key == key).values(**values)``) cost more than the database work
+# (a bound parameter and a cache key per value, measured ~0.5 ms per advance). The SET clause of
+# _SAVE and the columns of _ADD_EVENT come from the parameters given at execution.
+_GET = select(P).where(P.c.key == bindparam("lookup_key"))
+_SAVE = (
+    update(P)
+    .where(P.c.key == bindparam("lookup_key"), P.c.version == bindparam("expected_version"))
+    .returning(P.c.id)
+)
+_ADD_EVENT = insert(E)
+
+
 class SqlProjectStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
     def get(self, key: str) -> Project:
         with self.db.read() as conn:
-            row = conn.execute(select(P).where(P.c.key == key)).first()
+            row = conn.execute(_GET, {"lookup_key": key}).first()
         if row is None:
             raise ProjectNotFound(key)
         return row_to_project(row)
@@ -140,11 +153,16 @@ class SqlProjectStore:
 
     @staticmethod
     def _insert_batch(conn: Connection, batch: Sequence[tuple[Project, Sequence[Event]]]) -> None:
-        ids = conn.execute(
-            insert(P).returning(P.c.id, sort_by_parameter_order=True),
-            [project_values(p) for p, _ in batch],
-        ).scalars().all()
-        events = [event_values(e, pid) for (_, evs), pid in zip(batch, ids) for e in evs]
+        # A plain executemany, then the new ids by key: on SQLite an INSERT ... RETURNING that must
+        # keep the parameters' order runs one statement per row (a quarter of a 100k import).
+        conn.execute(insert(P), [project_values(p) for p, _ in batch])
+        keys = [p.key for p, _ in batch]
+        ids: dict[str, int] = {}
+        for start in range(0, len(keys), 900):
+            chunk = keys[start : start + 900]
+            found = conn.execute(select(P.c.key, P.c.id).where(P.c.key.in_(chunk)))
+            ids.update((key, pid) for key, pid in found)
+        events = [event_values(e, ids[p.key]) for p, evs in batch for e in evs]
         if events:
             conn.execute(insert(E), events)
 
@@ -158,17 +176,14 @@ class SqlProjectStore:
         try:
             with self.db.write() as conn:
                 project_id = conn.execute(
-                    update(P)
-                    .where(P.c.key == project.key, P.c.version == project.version - 1)
-                    .values(**values)
-                    .returning(P.c.id)
+                    _SAVE, {**values, "lookup_key": project.key, "expected_version": project.version - 1}
                 ).scalar()
                 if project_id is None:
                     exists = conn.execute(select(P.c.id).where(P.c.key == project.key)).first()
                     if exists is None:
                         raise ProjectNotFound(project.key)
                     raise ChangedMeanwhile(project.key)
-                conn.execute(insert(E).values(**event_values(event, project_id)))
+                conn.execute(_ADD_EVENT, event_values(event, project_id))
         except IntegrityError:
             raise ChangedMeanwhile(project.key) from None
 

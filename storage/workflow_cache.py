@@ -30,12 +30,10 @@ class CachedLoader:
         self._model_stamp = os.stat(engine.definition.__file__).st_mtime_ns
 
     def __call__(self, path: Path) -> Workflow:
-        from engine.loader import load_file
-
         try:
             st = path.stat()
         except OSError:
-            return load_file(path)  # reports the problem
+            return _load(path)  # reports the problem
         ident = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{self._model_stamp}"
         cached = self.folder / (hashlib.sha256(ident.encode("utf-8")).hexdigest()[:32] + ".pickle")
         try:
@@ -44,7 +42,7 @@ class CachedLoader:
                 return workflow
         except Exception:  # noqa: BLE001 - a missing or unreadable cache entry just means: parse
             pass
-        workflow = load_file(path)
+        workflow = _load(path)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(f".{os.getpid()}.tmp")
@@ -53,3 +51,10 @@ class CachedLoader:
         except OSError:
             pass
         return workflow
+
+
+def _load(path: Path) -> Workflow:
+    """Parse the file: the loader (and PyYAML, ~20 ms) is imported only on a cache miss."""
+    from engine.loader import load_file
+
+    return load_file(path)
