@@ -615,19 +615,25 @@ def late_section(
     late_rows: Iterable[tuple[TrackedRow, Workflow, str, Any, Any]], labels: Mapping[str, Label], as_of: dt.date
 ) -> Section:
     rows = []
+    escalated, overdue, at_risk = Label("심각 지연", "Escalated"), Label("지연", "Overdue"), Label("준공 위험", "At risk")
+    completion = Label("준공", "Completion")
+    stage_labels = dict(labels)
     for row, wf, state, milestone, risk in late_rows:
         if milestone is not None:
-            level = Label("심각 지연", "Escalated") if milestone.level == ESCALATED else Label("지연", "Overdue")
+            level = escalated if milestone.level == ESCALATED else overdue
             ms_label, due, days = milestone.milestone.label, milestone.due, milestone.days
         else:
-            level, ms_label, due, days = Label("준공 위험", "At risk"), Label("준공", "Completion"), row.target, None
+            level, ms_label, due, days = at_risk, completion, row.target, None
+        stage = stage_labels.get(state)
+        if stage is None:
+            stage = stage_labels[state] = Label(state, state)
         rows.append(
             (
                 row.key,
                 row.gu,
                 row.dong,
                 row.year,
-                labels.get(state, Label(state, state)),
+                stage,
                 level,
                 ms_label,
                 due,

@@ -11,12 +11,11 @@ import csv
 import datetime as dt
 import io
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from engine.definition import Label
 from engine.report import DATE, INT, MONEY, RATE, Column, Report, Section
-from render.table import width
+from render.table import table
 
 NUMERIC = (INT, MONEY, RATE, "float")
 
@@ -52,28 +51,6 @@ def headers(section: Section, lang: str) -> list[str]:
 
 def _body(section: Section) -> list[tuple[Any, ...]]:
     return [*section.rows, *([section.total] if section.total is not None else [])]
-
-
-_width = lru_cache(maxsize=1 << 16)(width)
-"""Cell widths repeat (districts, stages, dates): a late list of 100,000 rows measures each once."""
-
-
-def table(head: list[str], rows: list[list[str]], align: str) -> str:
-    """Aligned columns that stay aligned with Korean text (wide characters count two)."""
-    sizes = [_width(h) for h in head]
-    measured = [[_width(c) for c in row] for row in rows]
-    for row in measured:
-        sizes = [max(a, b) for a, b in zip(sizes, row)]
-
-    def line(cells: list[str], widths: list[int]) -> str:
-        return "  ".join(
-            (" " * (size - w) + c) if a == ">" else (c + " " * (size - w))
-            for c, w, size, a in zip(cells, widths, sizes, align)
-        ).rstrip()
-
-    out = [line(head, [_width(h) for h in head]), "  ".join("-" * size for size in sizes)]
-    out += [line(row, widths) for row, widths in zip(rows, measured)]
-    return "\n".join(out)
 
 
 def _title(report: Report, lang: str) -> str:
