@@ -9,22 +9,16 @@ be reached -- unless ``DONGFLOW_REQUIRE_POSTGRES=1`` (CI), where an unreachable 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
-import uuid
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
 
 from engine.catalog import Catalog
 from engine.definition import Workflow
+from support import fresh_database
 from workflows import SHIPPED_DIR
-
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 # Everything the CLI reads from the environment; tests start with none of it set.
 DONGFLOW_ENV = (
@@ -37,42 +31,6 @@ DONGFLOW_ENV = (
     "DONGFLOW_DEBUG",
     "DONGFLOW_CONFIG",
 )
-
-
-def postgres_url() -> str:
-    return os.environ.get("DONGFLOW_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-
-
-@cache
-def postgres_unavailable() -> str | None:
-    """Why the PostgreSQL server cannot be used (None when it can). Checked once per process."""
-    url = postgres_url()
-    parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://", 1))
-    host, port = parts.hostname or "127.0.0.1", parts.port or 5432
-    try:
-        socket.create_connection((host, port), timeout=1.0).close()
-    except OSError as exc:
-        return f"PostgreSQL at {host}:{port} is unreachable ({exc}); set DONGFLOW_TEST_POSTGRES_URL"
-    try:
-        import psycopg
-
-        psycopg.connect(_libpq_url(url), connect_timeout=2).close()
-    except Exception as exc:  # noqa: BLE001 - any failure means "cannot use it"
-        return f"cannot log in to PostgreSQL at {host}:{port}: {str(exc).strip().splitlines()[0]}"
-    return None
-
-
-def _libpq_url(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def _require_postgres() -> None:
-    reason = postgres_unavailable()
-    if reason is None:
-        return
-    if os.environ.get("DONGFLOW_REQUIRE_POSTGRES") == "1":
-        pytest.fail(f"DONGFLOW_REQUIRE_POSTGRES=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)
@@ -92,22 +50,8 @@ def runner() -> CliRunner:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.external_service)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database for this test, on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'dongflow.db'}"
-        return
-    _require_postgres()
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex}"
-    base = postgres_url()
-    with psycopg.connect(_libpq_url(base), autocommit=True, connect_timeout=2) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(_libpq_url(base), autocommit=True, connect_timeout=2) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

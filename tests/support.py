@@ -133,3 +133,90 @@ def without_participation(catalog: Any) -> Any:
         )
         for wf in catalog.all()
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Test databases (used by every conftest: one definition of "a fresh database on each backend")
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_url() -> str:
+    import os
+
+    return os.environ.get("DONGFLOW_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+def libpq_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+_unavailable: list[str | None] = []
+
+
+def postgres_unavailable() -> str | None:
+    """Why the PostgreSQL server cannot be used (None when it can). Checked once per process."""
+    if _unavailable:
+        return _unavailable[0]
+    import socket
+    from urllib.parse import urlsplit
+
+    url = postgres_url()
+    parts = urlsplit(libpq_url(url))
+    host, port = parts.hostname or "127.0.0.1", parts.port or 5432
+    reason: str | None = None
+    try:
+        socket.create_connection((host, port), timeout=1.0).close()
+    except OSError as exc:
+        reason = f"PostgreSQL at {host}:{port} is unreachable ({exc}); set DONGFLOW_TEST_POSTGRES_URL"
+    else:
+        try:
+            import psycopg
+
+            psycopg.connect(libpq_url(url), connect_timeout=2).close()
+        except Exception as exc:  # noqa: BLE001 - any failure means "cannot use it"
+            reason = f"cannot log in to PostgreSQL at {host}:{port}: {str(exc).strip().splitlines()[0]}"
+    _unavailable.append(reason)
+    return reason
+
+
+def require_postgres() -> None:
+    """Skip with the reason when the server is unreachable; fail instead under DONGFLOW_REQUIRE_POSTGRES=1 (CI)."""
+    import os
+
+    import pytest
+
+    reason = postgres_unavailable()
+    if reason is None:
+        return
+    if os.environ.get("DONGFLOW_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"DONGFLOW_REQUIRE_POSTGRES=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def fresh_database(kind: str, folder: Path) -> Any:
+    """A context manager giving the URL of an empty database: a SQLite file in ``folder``, or a
+    PostgreSQL schema of its own (dropped afterwards)."""
+    import contextlib
+    import uuid
+
+    @contextlib.contextmanager
+    def make() -> Any:
+        if kind == "sqlite":
+            yield f"sqlite:///{folder / 'dongflow.db'}"
+            return
+        require_postgres()
+        import psycopg
+
+        schema = f"t_{uuid.uuid4().hex}"
+        base = postgres_url()
+        with psycopg.connect(libpq_url(base), autocommit=True, connect_timeout=2) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        sep = "&" if "?" in base else "?"
+        try:
+            yield f"{base}{sep}options=-csearch_path%3D{schema}"
+        finally:
+            with psycopg.connect(libpq_url(base), autocommit=True, connect_timeout=2) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+    return make()

@@ -16,70 +16,19 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import pytest
 
 from engine.catalog import Catalog
 
 SEOUL = ZoneInfo("Asia/Seoul")
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEMO_AS_OF = dt.date(2016, 5, 20)
 SMTP_USER = "dongflow-alerts"
 SMTP_PASSWORD = "비밀-pass-123"  # non-ASCII on purpose: AUTH must carry UTF-8
 
-DONGFLOW_ENV = (
-    "DONGFLOW_DATABASE_URL",
-    "DONGFLOW_WORKFLOWS",
-    "DONGFLOW_LANG",
-    "DONGFLOW_TIMEZONE",
-    "DONGFLOW_ACTOR",
-    "DONGFLOW_BUSY_TIMEOUT",
-    "DONGFLOW_DEBUG",
-    "DONGFLOW_CONFIG",
-)
-
-
 # ------------------------------------------------------------------------------------------------
 # Databases
-
-
-def postgres_url() -> str:
-    return os.environ.get("DONGFLOW_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-
-
-def libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-@cache
-def postgres_unavailable() -> str | None:
-    url = postgres_url()
-    parts = urlsplit(libpq(url))
-    host, port = parts.hostname or "127.0.0.1", parts.port or 5432
-    try:
-        socket.create_connection((host, port), timeout=1.0).close()
-    except OSError as exc:
-        return f"PostgreSQL at {host}:{port} is unreachable ({exc}); set DONGFLOW_TEST_POSTGRES_URL"
-    try:
-        import psycopg
-
-        psycopg.connect(libpq(url), connect_timeout=2).close()
-    except Exception as exc:  # noqa: BLE001 - any failure means "cannot use it"
-        return f"cannot log in to PostgreSQL at {host}:{port}: {str(exc).strip().splitlines()[0]}"
-    return None
-
-
-def require_postgres() -> None:
-    reason = postgres_unavailable()
-    if reason is None:
-        return
-    if os.environ.get("DONGFLOW_REQUIRE_POSTGRES") == "1":
-        pytest.fail(f"DONGFLOW_REQUIRE_POSTGRES=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def migrate(url: str) -> None:

@@ -1,15 +1,13 @@
 """Fixtures for the deadline and alert tests: databases on both backends, real servers on loopback.
 
-* ``db_url`` runs a test once on SQLite (a file in ``tmp_path``) and once on PostgreSQL (a schema of
-  its own on the local server, dropped afterwards). PostgreSQL cases carry ``external_service`` and
-  skip with the reason when the server is unreachable, unless ``DONGFLOW_REQUIRE_POSTGRES=1``.
+* ``db_url`` (from tests/conftest.py) runs a test once on SQLite and once on PostgreSQL.
 * ``demo_url`` is that database with the demo portfolio in it (what ``dongflow demo`` builds).
 * ``smtp_server`` is a real aiosmtpd server on 127.0.0.1 that requires STARTTLS (a self-signed
   certificate made by the test) and AUTH, and keeps every message it accepted.
 * ``webhook`` is a real ``http.server`` on 127.0.0.1 that records POST bodies and can be told to
   answer 500 or to sleep longer than the client's timeout.
 
-Self-contained: ``tests/conftest.py`` belongs to another branch. Helpers live in ``alertkit.py``.
+Helpers live in ``alertkit.py``.
 """
 
 from __future__ import annotations
@@ -20,15 +18,12 @@ import ssl
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from alertkit import (
     DEMO_AS_OF,
-    DONGFLOW_ENV,
     SEOUL,
     SMTP_PASSWORD,
     SMTP_USER,
@@ -39,49 +34,10 @@ from alertkit import (
     add_projects,
     cert_with_cryptography,
     free_port,
-    libpq,
     migrate,
-    postgres_url,
-    require_postgres,
 )
 
 from engine.catalog import Catalog
-from workflows import SHIPPED_DIR
-
-
-@pytest.fixture(autouse=True)
-def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the developer's dongflow settings, config file or default database."""
-    for name in DONGFLOW_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.external_service)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database for this test, on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'dongflow.db'}"
-        return
-    require_postgres()
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex}"
-    base = postgres_url()
-    with psycopg.connect(libpq(base), autocommit=True, connect_timeout=2) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(libpq(base), autocommit=True, connect_timeout=2) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-@pytest.fixture(scope="session")
-def catalog() -> Catalog:
-    return Catalog.from_dirs([SHIPPED_DIR])
 
 
 @pytest.fixture(scope="session")

@@ -1,59 +1,15 @@
-"""Fixtures for the programme tests: one database fixture run on SQLite and on PostgreSQL.
-
-PostgreSQL cases use the local server (``DONGFLOW_TEST_PG`` overrides the URL) with a schema of
-their own per test, and skip with the reason when the server cannot be reached.
-"""
+"""Fixtures for the programme tests, on top of tests/conftest.py (whose ``db_url`` runs each test on
+SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
 
-PG_URL = os.environ.get("DONGFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SEOUL = ZoneInfo("Asia/Seoul")
-
-
-def _pg_or_skip() -> str:
-    import sqlalchemy as sa
-
-    schema = "t_" + uuid.uuid4().hex[:12]
-    try:
-        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 2})
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the server means: skip
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
-    return schema
-
-
-def _drop_pg(schema: str) -> None:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.external_service)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database URL; the schema is NOT created (see ``db``)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'dongflow.db'}"
-        return
-    schema = _pg_or_skip()
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        _drop_pg(schema)
 
 
 @pytest.fixture
