@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from engine import project as proj
 from engine.catalog import Catalog
 from engine.definition import Workflow
+from engine.demo import History
 from engine.project import Event, Project
 
 TZ = ZoneInfo("Asia/Seoul")
@@ -95,23 +96,6 @@ def fingerprint(workflow_dirs: list[Path]) -> str:
         for path in sorted(folder.glob("*.y*ml")):
             h.update(path.read_bytes())
     return h.hexdigest()[:12]
-
-
-class _History:
-    def __init__(self, catalog: Catalog, workflow: Workflow, project: Project, created: Event) -> None:
-        self.machine = catalog.machine(workflow)
-        self.project = project
-        self.events = [created]
-
-    def fire(self, trigger: str, at: dt.datetime, actor: str, note: str | None = None) -> None:
-        p = self.project
-        step = self.machine.fire(p.key, p.state, trigger, p.facts, p.previous_state, note)
-        self.project, event = proj.apply_step(p, step, actor=actor, at=at, now=at, note=note)
-        self.events.append(event)
-
-    def fact(self, name: str, value: int, at: dt.datetime, actor: str) -> None:
-        self.project, event = proj.set_fact(self.project, name, value, actor=actor, now=at)
-        self.events.append(event)
 
 
 class Generator:
@@ -202,7 +186,7 @@ class Generator:
             wf, key=key, gu=dong.gu, dong=dong.dong, year=year, target=None, actor=actor,
             now=start.astimezone(dt.timezone.utc),
         )
-        h = _History(self.catalog, wf, project, created)
+        h = History(self.catalog, wf, project, created)
         last = start
         for offset, kind, payload in sorted(plan, key=lambda item: item[0]):
             # Office hours: 09:00-17:00 of the planned day.

@@ -55,8 +55,9 @@ def demo_key(year: int, gu: str, dong: str) -> str:
     return f"{year}-{gu}-{dong}"
 
 
-class _History:
-    """Fires transitions on one project, keeping the project and its events in step."""
+class History:
+    """Fires transitions on one project, keeping the project and its events in step (the demo and
+    the benchmark build their histories with the engine's own machine this way)."""
 
     def __init__(self, catalog: Catalog, workflow: Workflow, project: Project, created: Event) -> None:
         self.machine = catalog.machine(workflow)
@@ -111,7 +112,7 @@ def _simulate(
     tz: ZoneInfo,
     rng: random.Random,
     index: int,
-) -> _History:
+) -> History:
     actor = f"{_SURNAMES[hash_name(dong.gu) % len(_SURNAMES)]}{_GIVEN[hash_name(dong.gu) % len(_GIVEN)]} ({dong.gu})"
 
     expected = {s.id: s.expected_days or 0 for s in workflow.states}
@@ -146,7 +147,7 @@ def _simulate(
         actor=actor,
         now=moment(start),
     )
-    h = _History(catalog, workflow, project, created)
+    h = History(catalog, workflow, project, created)
     day = start
     meetings = 0
 
