@@ -30,13 +30,12 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from engine.catalog import Catalog
+from engine.monitor import DeadlineBook
 from engine.deadlines import (
     ESCALATED,
     OVERDUE,
     DeadlinePlanner,
-    Durations,
     MilestoneStatus,
-    observed_durations,
 )
 from engine.definition import Label, Workflow
 from engine.errors import InvalidInput
@@ -185,8 +184,9 @@ class ReportSource(Protocol):
 
     def first_keys(self, f: ReportFilter, cutoff: dt.datetime, limit: int) -> list[str]: ...
 
-    def completed_reached(self, workflow: Workflow, limit: int) -> list[Mapping[str, dt.datetime]]:
-        """First-entry times of the most recently completed projects of this workflow version."""
+    def completed_reached(self, workflow_id: str, target_state: str) -> list[dict[str, dt.datetime]]:
+        """First-entry times of the most recently completed projects of a workflow (as
+        :class:`engine.monitor.DurationSource`: the report forecasts as ``overdue`` does)."""
 
 
 def cutoff_of(as_of: dt.date, tz: ZoneInfo) -> dt.datetime:
@@ -213,7 +213,7 @@ class ReportBuilder:
         self.source = source
         self.catalog = catalog
         self.tz = tz
-        self._planners: dict[tuple[str, int], DeadlinePlanner] = {}
+        self._book = DeadlineBook(catalog, tz, source)
 
     def build(
         self, as_of: dt.date, f: ReportFilter, sections: Sequence[str] | None = None, timeline: bool = False
@@ -285,13 +285,8 @@ class ReportBuilder:
         return counts
 
     def planner(self, workflow_id: str, version: int) -> DeadlinePlanner:
-        ref = (workflow_id, version)
-        found = self._planners.get(ref)
-        if found is None:
-            wf = self.catalog.get(workflow_id, version)
-            durations: Durations = observed_durations(wf, self.source.completed_reached(wf, 2000))
-            found = self._planners[ref] = DeadlinePlanner(wf, self.tz, durations)
-        return found
+        """The same planners (and observed durations) as ``status``, ``overdue`` and the alert run."""
+        return self._book.planner(workflow_id, version)
 
     def _open_states(self) -> dict[tuple[str, int], list[str]]:
         return {(wf.id, wf.version): [s.id for s in wf.states if not s.final] for wf in self.catalog.all()}

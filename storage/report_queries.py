@@ -17,12 +17,12 @@ from typing import Any
 
 from sqlalchemy import Select, String, and_, false, func, or_, select, type_coerce
 
-from engine.definition import Workflow
 from engine.programme import Plan
 from engine.report import ReportFilter, TrackedRow
 from storage.db import Database
 from storage.programme_repository import GB, PART, PB, SqlProgrammeStore
-from storage.repository import P, _utc
+from storage.repository import P
+from storage.tracking import completed_reached, stored_date, stored_moment
 
 
 def _raw(column: Any) -> Any:
@@ -47,17 +47,6 @@ _TRACKED_COLUMNS = (
     _raw(P.c.entered_at),
     _raw(P.c.reached),
 )
-
-
-def _date(value: Any) -> dt.date:
-    return dt.date.fromisoformat(value) if isinstance(value, str) else value
-
-
-def _moment(value: Any) -> dt.datetime:
-    """A stored UTC time (see storage.types.UTCDateTime), as an aware datetime."""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
 
 
 def _json(value: Any) -> dict[str, Any]:
@@ -86,7 +75,7 @@ class SqlReportSource:
         reached_target = or_(*(and_(P.c.workflow_id == wf, P.c.state == state) for wf, state in targets))
         stmt = _projects(select(_raw(P.c.entered_at)).where(reached_target, P.c.entered_at < cutoff), f)
         with self.db.read() as conn:
-            return [_moment(v) for v in conn.execute(stmt).scalars()]
+            return [stored_moment(v) for v in conn.execute(stmt).scalars()]
 
     def plan(self) -> Plan:
         return SqlProgrammeStore(self.db).plan()
@@ -184,19 +173,9 @@ class SqlReportSource:
         with self.db.read() as conn:
             return list(conn.execute(stmt).scalars())
 
-    def completed_reached(self, workflow: Workflow, limit: int) -> list[Mapping[str, dt.datetime]]:
-        stmt = (
-            select(P.c.reached)
-            .where(
-                P.c.workflow_id == workflow.id,
-                P.c.workflow_version == workflow.version,
-                P.c.state == workflow.target.state,
-            )
-            .order_by(P.c.entered_at.desc())
-            .limit(limit)
-        )
+    def completed_reached(self, workflow_id: str, target_state: str) -> list[dict[str, dt.datetime]]:
         with self.db.read() as conn:
-            return [{s: _utc(at) for s, at in (r or {}).items()} for r in conn.execute(stmt).scalars()]
+            return completed_reached(conn, workflow_id, target_state)
 
 
 def _tracked(r: Any) -> TrackedRow:
@@ -209,7 +188,7 @@ def _tracked(r: Any) -> TrackedRow:
         workflow_version=r.workflow_version,
         state=r.state,
         previous_state=r.previous_state,
-        target=_date(r.target_date),
-        entered_at=_moment(r.entered_at),
+        target=stored_date(r.target_date),
+        entered_at=stored_moment(r.entered_at),
         reached_text=_json(r.reached),
     )

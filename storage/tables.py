@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.ext.mutable import MutableDict
 from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
@@ -147,10 +147,6 @@ class JobRow(SQLModel, table=True):
 # Amounts are whole won (BigInteger: a year's programme money exceeds 2^31 won). A budget line is a
 # project's (project_budgets) or the programme's as a whole (programme_budgets, named by an item), so
 # each kind keeps a real unique key; participation may be programme-wide (project_id NULL).
-# (Imported here, not at the top, so this section merges as one block.)
-
-from sqlalchemy import BigInteger  # noqa: E402
-
 
 class ProjectBudgetRow(SQLModel, table=True):
     __tablename__ = "project_budgets"

@@ -86,20 +86,21 @@ def tracked_rows(
     for r in conn.execute(stmt.order_by(P.c.key)):
         target = days.get(r[9])
         if target is None:
-            target = days[r[9]] = _date(r[9])
+            target = days[r[9]] = stored_date(r[9])
         yield TrackedRow(
             r[0], r[1], intern(r[2]), intern(r[3]), r[4], intern(r[5]), r[6], intern(r[7]),
-            None if r[8] is None else intern(r[8]), target, _moment(r[10]), _reached(r[11]),
+            None if r[8] is None else intern(r[8]), target, stored_moment(r[10]), _reached(r[11]),
         )
 
 
-def _date(value: Any) -> dt.date:
+def stored_date(value: Any) -> dt.date:
+    """A stored date column read as raw text (SQLite) or as a date (PostgreSQL)."""
     if isinstance(value, str):
         return dt.date.fromisoformat(value)
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def _moment(value: Any) -> dt.datetime:
+def stored_moment(value: Any) -> dt.datetime:
     """What ``UTCDateTime`` returns for a stored value: an aware datetime in UTC."""
     if isinstance(value, str):
         try:
