@@ -7,7 +7,7 @@ Every history is made by the engine itself: each transition is fired on the work
 project's state. So a generated database is one dongflow could have produced.
 
 The draw is seeded: the same size and seed give the same portfolio. Districts and dongs are Seoul's
-25 구 and 424 동 of 2016 (``engine/data/seoul-dongs-2016.csv``); cohorts run from 2016 to the as-of
+25 구 and 424 동 of 2016 (``programme/data/seoul-dongs-2016.csv``); cohorts run from 2016 to the as-of
 year; about a quarter of the projects are finished, a few cancelled or on hold, and the rest stand
 in every stage of their course, on time or stuck (so the check finds due-soon, overdue, escalated
 and at-risk projects alike).
@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from engine import project as proj
 from engine.catalog import Catalog
 from engine.definition import Workflow
-from engine.demo import History
+from programme.demo import History
 from engine.project import Event, Project
 
 TZ = ZoneInfo("Asia/Seoul")
@@ -81,7 +81,7 @@ class Dong:
 
 
 def seoul_dongs() -> list[Dong]:
-    data = files("engine").joinpath("data/seoul-dongs-2016.csv").read_text("utf-8-sig")
+    data = files("programme").joinpath("data/seoul-dongs-2016.csv").read_text("utf-8-sig")
     return [Dong(r["gu"], r["dong_common"]) for r in csv.DictReader(data.splitlines())]
 
 

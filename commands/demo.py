@@ -33,14 +33,14 @@ def demo(app: App, as_of: str) -> None:
     """Fill the database with the 2015 cohort (completed) and the 2016 cohort (under way)."""
     from importlib.resources import files
 
-    from engine import demo as demo_data
-    from engine import demo_programme
+    from programme import demo as demo_data
+    from programme import demo_data as demo_programme
     from storage.schema import upgrade
 
     day = _date(as_of, "--as-of")
     assert day is not None
     upgrade(app.db)
-    dongs = demo_data.read_dongs(files("engine").joinpath("data/seoul-dongs-2016.csv").read_bytes())
+    dongs = demo_data.read_dongs(files("programme").joinpath("data/seoul-dongs-2016.csv").read_bytes())
     items = demo_data.build(app.catalog, dongs, as_of=day, tz=app.tz)
     items, meetings = demo_programme.annotate(app.catalog, items, app.tz)
     keys = [p.key for p, _ in items]

@@ -26,22 +26,22 @@ if TYPE_CHECKING:
 
 # ================================================================================================
 # Programme tracking (issue 4): budgets, participation, people, the programme plan, and `report`.
-# Everything below is one block; the commands call engine.programme / engine.report and storage/.
+# Everything below is one block; the commands call programme.records / programme.report and storage/.
 
 
 def _programme(app: App) -> Any:
     """The programme use cases over this database (the schema is checked first)."""
-    from engine.programme import ProgrammeService
-    from storage.programme_repository import SqlProgrammeStore
+    from programme.records import ProgrammeService
+    from programme.repository import SqlProgrammeStore
 
     app.store  # noqa: B018 - checks the schema revision before anything is read or written
     return ProgrammeService(SqlProgrammeStore(app.db), app.catalog)
 
 
 def _demo_programme(app: App, items: Any, meetings: Any, day: dt.date) -> None:
-    """The demo's budgets, participation, people and plan (engine/demo_programme.py), one transaction."""
-    from engine import demo_programme
-    from storage.programme_repository import SqlProgrammeStore
+    """The demo's budgets, participation, people and plan (programme/demo_data.py), one transaction."""
+    from programme import demo_data as demo_programme
+    from programme.repository import SqlProgrammeStore
 
     data = demo_programme.build(app.catalog, items, as_of=day, tz=app.tz)
     SqlProgrammeStore(app.db).seed(data.budgets, [*meetings, *data.participation], data.people,
@@ -92,7 +92,7 @@ def budget_set(app: App, key: str | None, item: str | None, year: str, allocated
     Programme-wide money (not tied to one dong): `dongflow budget set --programme ITEM --year 2014 ...`.
     Setting the same project (or item) and year again replaces the figures.
     """
-    from engine.programme import budget_line
+    from programme.records import budget_line
 
     line = budget_line(key=key, item=item, year=year, allocated=allocated, executed=executed, note=note, unit=unit)
     _programme(app).set_budget(line, actor=_actor(actor), now=app.now())
@@ -158,8 +158,8 @@ def participation_add(app: App, words: tuple[str, ...], programme_wide: bool, da
     press, report_published (Korean names work too). A workflow fact that counts the type (e.g.
     resident_meetings, which the agreement's guard reads) goes up in the same transaction.
     """
-    from engine.participation import TYPES
-    from engine.programme import participation as make
+    from programme.participation import TYPES
+    from programme.records import participation as make
 
     if programme_wide != (len(words) == 1) or len(words) > 2:
         raise click.UsageError("give KEY TYPE, or --programme TYPE")
@@ -198,7 +198,7 @@ def participation_import(app: App, file: str, actor: str | None) -> None:
 @pass_app
 def participation_list(app: App, key: str | None) -> None:
     """A project's participation events, or the programme-wide ones (no KEY)."""
-    from engine.participation import TYPES
+    from programme.participation import TYPES
     from render.table import table
 
     store = _programme(app).store
@@ -228,7 +228,7 @@ def people() -> None:
 @pass_app
 def people_add(app: App, key: str, role_name: str, name: str, contact: str | None, actor: str | None) -> None:
     """Add a person: `dongflow people add KEY architect 김서연` (ROLE: mp, architect, dong_contact)."""
-    from engine.programme import person
+    from programme.records import person
 
     p = person(key=key, role_name=role_name, name=name, contact=contact)
     _programme(app).add_people([p], actor=_actor(actor), now=app.now())
@@ -243,7 +243,7 @@ def people_add(app: App, key: str, role_name: str, name: str, contact: str | Non
 @pass_app
 def people_remove(app: App, key: str, role_name: str, name: str) -> None:
     """Remove a person from a project."""
-    from engine.programme import person
+    from programme.records import person
 
     p = person(key=key, role_name=role_name, name=name)
     _programme(app).remove_person(p)
@@ -257,7 +257,7 @@ def people_remove(app: App, key: str, role_name: str, name: str) -> None:
 @pass_app
 def people_list(app: App, key: str | None, gu: str | None) -> None:
     """People of one project, a district, or every project."""
-    from engine.participation import ROLES
+    from programme.participation import ROLES
     from render.table import table
 
     if key is not None:
@@ -359,9 +359,9 @@ def report(app: App, sections: tuple[str, ...], fmt: str | None, output: str | N
     Terminal tables by default; Markdown, CSV, an Excel workbook (one sheet per section) or a single
     HTML page with charts: `dongflow report --format html -o report.html`.
     """
-    from engine.report import SECTIONS, ReportBuilder, ReportFilter
+    from programme.report import SECTIONS, ReportBuilder, ReportFilter
     from engine.values import clean_text, parse_year
-    from storage.report_queries import SqlReportSource
+    from programme.report_queries import SqlReportSource
 
     if fmt is None:
         fmt = _SUFFIX_FORMAT.get(Path(output).suffix.lower(), "table") if output else "table"
@@ -383,16 +383,16 @@ def report(app: App, sections: tuple[str, ...], fmt: str | None, output: str | N
     result = builder.build(day, f, list(dict.fromkeys(wanted)) or None, timeline=fmt == "html")
     lang = app.lang
     if fmt == "xlsx":
-        from render.report_xlsx import write_xlsx
+        from programme.report_xlsx import write_xlsx
 
         _write_atomically(output, lambda path: write_xlsx(result, path, lang))
     else:
         if fmt == "html":
-            from render.report_html import render_html
+            from programme.report_html import render_html
 
             text = render_html(result, lang)
         else:
-            from render.report_text import render_csv, render_markdown, render_table
+            from programme.report_text import render_csv, render_markdown, render_table
 
             text = {"table": render_table, "md": render_markdown, "csv": render_csv}[fmt](result, lang)
         if output:

@@ -265,6 +265,8 @@ class Workflow:
     description: str = ""
     source: str = ""
     """The file it was loaded from (for messages)."""
+    participation_kinds: tuple[str, ...] = ()
+    """Kinds of recorded participation this workflow counts (``counts_participation`` names one)."""
 
     def __hash__(self) -> int:
         return hash((self.id, self.version))
@@ -343,6 +345,7 @@ class Workflow:
             "version": self.version,
             "title": self.title.as_dict(),
             "description": self.description,
+            "participation_kinds": list(self.participation_kinds),
             "target": {"state": self.target.state, "due": DueRule(month_day=self.target.due).text()},
             "states": [
                 {

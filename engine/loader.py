@@ -78,6 +78,7 @@ TOP_KEYS = {
     "states",
     "transitions",
     "milestones",
+    "participation_kinds",
 }
 STATE_KEYS = {"id", "label", "initial", "final", "expected_days"}
 TRANSITION_KEYS = {"trigger", "source", "dest", "label", "guards", "counts", "note_required"}
@@ -93,6 +94,7 @@ class _Builder:
     def __init__(self, source: str) -> None:
         self.source = source
         self.problems: list[WorkflowDefinitionError] = []
+        self.participation_kinds: tuple[str, ...] = ()
 
     # -- problem collection -------------------------------------------------------------
     def problem(self, message: str, line: int | None, field: str | None = None) -> None:
@@ -249,6 +251,9 @@ class _Builder:
             self.problem("description must be text", self.line_of(top, "description"))
             description = ""
 
+        self.participation_kinds = self.build_kinds(
+            top.get("participation_kinds"), self.line_of(top, "participation_kinds")
+        )
         facts = self.build_facts(top.get("facts"), self.line_of(top, "facts"))
         states = self.build_states(top.get("states"), self.line_of(top, "states")) if "states" in top else []
         state_ids = {s.id for s in states}
@@ -287,7 +292,18 @@ class _Builder:
             warnings=warnings,
             description=description.strip(),
             source=self.source,
+            participation_kinds=self.participation_kinds,
         )
+
+    def build_kinds(self, value: Any, line: int | None) -> tuple[str, ...]:
+        """``participation_kinds: [..]``: the kinds of recorded participation the workflow counts."""
+        if value is None:
+            return ()
+        seq = self.sequence(value, "participation_kinds", line)
+        if seq is None:
+            return ()
+        kinds = [self.ident(item, "participation_kinds item", self.own_line(item, line)) for item in seq]
+        return tuple(dict.fromkeys(k for k in kinds if k is not None))
 
     def build_facts(self, value: Any, line: int | None) -> dict[str, FactSpec]:
         if value is None:
@@ -355,17 +371,15 @@ class _Builder:
         """``counts_participation: TYPE``: the fact counts recorded participation events of TYPE."""
         if "counts_participation" not in spec_map:
             return None
-        from engine.participation import TYPES
-
         value = spec_map.get("counts_participation")
         line = self.line_of(spec_map, "counts_participation")
         if ftype != "integer":
             self.problem(f"fact {fname}: counts_participation needs an integer fact, not {ftype}", line)
             return None
-        if not isinstance(value, str) or value not in TYPES:
-            self.problem(
-                f"fact {fname}: counts_participation must be one of {', '.join(TYPES)}, not {value!r}", line
-            )
+        kinds = self.participation_kinds
+        if not isinstance(value, str) or value not in kinds:
+            declared = ", ".join(kinds) if kinds else "none (declare them in participation_kinds)"
+            self.problem(f"fact {fname}: counts_participation must be one of {declared}, not {value!r}", line)
             return None
         return value
 

@@ -8,7 +8,7 @@ from importlib.resources import files
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from engine import demo
+from programme import demo
 from engine.catalog import Catalog
 from engine.deadlines import observed_durations
 from engine.service import Service
@@ -27,7 +27,7 @@ def test_cached_durations_equal_computed_ones_and_follow_new_completions(tmp_pat
     db = Database(f"sqlite:///{tmp_path / 'd.db'}")
     upgrade(db)
     service = Service(SqlProjectStore(db), catalog)
-    dongs = demo.read_dongs(files("engine").joinpath("data/seoul-dongs-2016.csv").read_bytes())
+    dongs = demo.read_dongs(files("programme").joinpath("data/seoul-dongs-2016.csv").read_bytes())
     service.add_with_history(demo.build(catalog, dongs, as_of=dt.date(2016, 6, 20), tz=TZ))
     wf = catalog.latest("space-improvement")
     calls = []

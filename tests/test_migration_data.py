@@ -20,7 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Column, MetaData, Table, insert, select
 
 from cli import cli
-from engine import demo as demo_data
+from programme import demo as demo_data
 from storage import schema
 from storage.db import SCHEMA_REVISION, Database
 from storage.repository import event_values, project_values
@@ -63,7 +63,7 @@ def fill(db: Database, catalog) -> None:
     present = set(_inspect(db).get_table_names()) - {"alembic_version"}
     known = {"projects", "events", "alerts", "alert_deliveries", "jobs"}
     assert present <= known, f"fill() does not know how to put rows in {sorted(present - known)}; teach it"
-    dongs = demo_data.read_dongs(files("engine").joinpath("data/seoul-dongs-2016.csv").read_bytes())
+    dongs = demo_data.read_dongs(files("programme").joinpath("data/seoul-dongs-2016.csv").read_bytes())
     items = demo_data.build(catalog, dongs, as_of=DEMO_AS_OF, tz=ZoneInfo("Asia/Seoul"))
     projects = table_at_revision(db, "projects")
     events = table_at_revision(db, "events")

@@ -45,9 +45,9 @@ def demo_items(catalog: Catalog) -> list:
     """The demo portfolio as of 2016-05-20 (pure data, built once)."""
     from importlib.resources import files
 
-    from engine import demo
+    from programme import demo
 
-    dongs = demo.read_dongs(files("engine").joinpath("data/seoul-dongs-2016.csv").read_bytes())
+    dongs = demo.read_dongs(files("programme").joinpath("data/seoul-dongs-2016.csv").read_bytes())
     return demo.build(catalog, dongs, as_of=DEMO_AS_OF, tz=SEOUL)
 
 

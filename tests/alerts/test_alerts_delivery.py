@@ -234,7 +234,7 @@ def test_every_district_subject_decodes_exactly() -> None:
     from notify.channels import EmailChannel
     from notify.config import ChannelConfig
 
-    rows = csv.DictReader(files("engine").joinpath("data/seoul-dongs-2016.csv").read_text(encoding="utf-8-sig").splitlines())
+    rows = csv.DictReader(files("programme").joinpath("data/seoul-dongs-2016.csv").read_text(encoding="utf-8-sig").splitlines())
     districts = sorted({r["gu"] for r in rows})
     assert len(districts) == 25
     channel = EmailChannel(ChannelConfig(name="email", type="email", host="h", sender="dongflow@seoul.example"), "ko")

@@ -29,7 +29,7 @@ COURSE = (
 
 
 def _dongs() -> list[tuple[str, str]]:
-    text = files("engine").joinpath("data/seoul-dongs-2016.csv").read_text(encoding="utf-8-sig")
+    text = files("programme").joinpath("data/seoul-dongs-2016.csv").read_text(encoding="utf-8-sig")
     rows = [r for r in csv.DictReader(io.StringIO(text)) if r["in_18_gu_2016"] == "1"]
     return [(r["gu"], r["dong_common"]) for r in sorted(rows, key=lambda r: r["dong_code"])]
 

@@ -41,8 +41,8 @@ def service(db, catalog):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def programme(db, catalog):  # type: ignore[no-untyped-def]
-    from engine.programme import ProgrammeService
-    from storage.programme_repository import SqlProgrammeStore
+    from programme.records import ProgrammeService
+    from programme.repository import SqlProgrammeStore
 
     return ProgrammeService(SqlProgrammeStore(db), catalog)
 

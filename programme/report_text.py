@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.definition import Label
-from engine.report import DATE, INT, MONEY, RATE, Column, Report, Section
+from programme.report import DATE, INT, MONEY, RATE, Column, Report, Section
 from render.table import table
 
 NUMERIC = (INT, MONEY, RATE, "float")

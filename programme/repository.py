@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.errors import AlreadyExists, ChangedMeanwhile, ProjectNotFound
-from engine.programme import BudgetLine, Participation, Person, Plan, PlanQuarter, PlanYear
+from programme.records import BudgetLine, Participation, Person, Plan, PlanQuarter, PlanYear
 from engine.project import Event, Project
 from storage.db import Database
 from storage.repository import E, P, event_values, project_values, row_to_project

@@ -7,14 +7,14 @@ import random
 
 from sqlalchemy import insert
 
-from engine.participation import TYPES
+from programme.participation import TYPES
 
 COURSE = ("survey", "agreement", "design_review", "detailed_design", "tender", "construction", "completed")
 DAYS = (14, 14, 21, 35, 21, 55)
 
 
 def fill(db, n: int, seed: int = 5, years: int = 10) -> None:  # type: ignore[no-untyped-def]
-    from storage.programme_repository import GB, PART, PB, PQ, PY
+    from programme.repository import GB, PART, PB, PQ, PY
     from storage.repository import P
 
     rng = random.Random(seed)

@@ -23,8 +23,8 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from engine.report import Report, Section, TimelineRow
-from render.report_text import NUMERIC, cell, headers
+from programme.report import Report, Section, TimelineRow
+from programme.report_text import NUMERIC, cell, headers
 
 FONT = "'Noto Sans CJK KR', 'Noto Sans KR', 'Malgun Gothic', 'Apple SD Gothic Neo', 'NanumGothic', sans-serif"
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2", "#EECA3B", "#9D755D", "#FF9DA6", "#BAB0AC")

@@ -11,6 +11,7 @@ BASE = """
 id: mini
 version: 1
 target: {{state: done, due: "07-01"}}
+participation_kinds: [resident_meeting, press]
 facts:
   meetings:
     type: {type}
@@ -43,7 +44,7 @@ def test_bad_counts_participation_names_file_and_line(ftype: str, kind: str, mes
     with pytest.raises(WorkflowDefinitionError) as err:
         load_text(text, "mini.yaml")
     assert message in str(err.value)
-    assert err.value.file == "mini.yaml" and err.value.line == 9
+    assert err.value.file == "mini.yaml" and err.value.line == 10
 
 
 def test_shipped_workflow_counts_resident_meetings(catalog) -> None:  # type: ignore[no-untyped-def]
@@ -53,7 +54,7 @@ def test_shipped_workflow_counts_resident_meetings(catalog) -> None:  # type: ig
 
 def test_amounts_are_parsed_to_whole_won() -> None:
     from engine.errors import InvalidInput
-    from engine.programme import parse_amount
+    from programme.records import parse_amount
 
     assert parse_amount("4,000", "x", "million") == 4_000_000_000
     assert parse_amount("50.5", "x", "million") == 50_500_000

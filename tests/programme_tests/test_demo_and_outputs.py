@@ -20,7 +20,7 @@ def demo(cli):  # type: ignore[no-untyped-def]
 
 
 def test_demo_meetings_are_counted_once(demo, db, catalog) -> None:  # type: ignore[no-untyped-def]
-    from storage.programme_repository import PART
+    from programme.repository import PART
     from storage.repository import P
 
     with db.read() as conn:

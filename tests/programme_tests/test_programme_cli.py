@@ -39,7 +39,7 @@ def test_resident_meeting_is_the_fact_the_agreement_guard_reads(cli, two_project
 
 
 def test_programme_wide_participation_and_bad_input(cli, db, two_projects) -> None:  # type: ignore[no-untyped-def]
-    from storage.programme_repository import PART
+    from programme.repository import PART
 
     assert cli("participation", "add", "--programme", "press", "--date", "2016-03-02", "--count", "12").exit_code == 0
     listed = cli("participation", "list").stdout
@@ -61,7 +61,7 @@ def test_programme_wide_participation_and_bad_input(cli, db, two_projects) -> No
 
 
 def test_budget_set_list_and_import_all_or_nothing(cli, db, two_projects, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from storage.programme_repository import GB, PB
+    from programme.repository import GB, PB
 
     key = two_projects[0]
     ok = cli("budget", "set", key, "--year", "2016", "--allocated", "50,000,000", "--executed", "12000000")

@@ -1,7 +1,7 @@
 """A realistic portfolio for newcomers: the 2015 cohort completed, the 2016 cohort under way.
 
 Real dong names come from the list of Seoul's administrative dongs of 2016 (shipped as package data,
-``engine/data/seoul-dongs-2016.csv``); only the 18 districts of the programme are used. Which dongs were
+``programme/data/seoul-dongs-2016.csv``); only the 18 districts of the programme are used. Which dongs were
 in which cohort is not published, so the draw is seeded and reproducible, keeping the three 2015
 members known from the press (성동구 마장동, 성북구 월곡1동, 도봉구 방학3동).
 

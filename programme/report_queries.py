@@ -1,4 +1,4 @@
-"""The report's numbers, aggregated in SQL (implements engine.report.ReportSource).
+"""The report's numbers, aggregated in SQL (implements programme.report.ReportSource).
 
 Counts and sums are GROUP BY queries, so a report over 100,000 projects moves a few hundred rows,
 not 100,000 objects. Only two things scan project rows, each selecting just the columns it needs:
@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import Select, String, and_, false, func, or_, select, type_coerce
 
-from engine.programme import Plan
-from engine.report import ReportFilter, TrackedRow
+from programme.records import Plan
+from programme.report import ReportFilter, TrackedRow
 from storage.db import Database
-from storage.programme_repository import GB, PART, PB, SqlProgrammeStore
+from programme.repository import GB, PART, PB, SqlProgrammeStore
 from storage.repository import P
 from storage.tracking import completed_reached, stored_date, stored_moment
 

@@ -16,8 +16,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from engine.definition import Label
-from engine.report import DATE, INT, MONEY, RATE, Column, Report
-from render.report_text import csv_header, text_of
+from programme.report import DATE, INT, MONEY, RATE, Column, Report
+from programme.report_text import csv_header, text_of
 from render.table import width
 
 FORMATS = {INT: "#,##0", MONEY: "#,##0", RATE: "0.0%", "float": "0.0", DATE: "yyyy-mm-dd"}

@@ -18,10 +18,10 @@ from .bulk import fill
 
 @pytest.mark.slow
 def test_full_report_over_100k_projects_within_5_seconds(tmp_path, catalog) -> None:  # type: ignore[no-untyped-def]
-    from engine.report import ReportBuilder, ReportFilter
-    from render.report_text import render_table
+    from programme.report import ReportBuilder, ReportFilter
+    from programme.report_text import render_table
     from storage.db import Database
-    from storage.report_queries import SqlReportSource
+    from programme.report_queries import SqlReportSource
     from storage.schema import upgrade
 
     db = Database(f"sqlite:///{tmp_path / 'big.db'}")

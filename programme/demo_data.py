@@ -26,9 +26,9 @@ from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from engine.catalog import Catalog
-from engine.demo import _GIVEN, _SURNAMES, hash_name
-from engine.participation import TYPES
-from engine.programme import BudgetLine, Participation, Person, PlanQuarter, PlanYear
+from programme.demo import _GIVEN, _SURNAMES, hash_name
+from programme.participation import TYPES
+from programme.records import BudgetLine, Participation, Person, PlanQuarter, PlanYear
 from engine.project import FACT, Event, Project
 
 MILLION = 1_000_000

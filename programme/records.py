@@ -27,7 +27,7 @@ from engine import project as proj
 from engine.catalog import Catalog
 from engine.csv_input import read_records
 from engine.errors import InvalidInput, InvalidInputs, NotFound, ProjectNotFound
-from engine.participation import TYPES, participation_type, role
+from programme.participation import TYPES, participation_type, role
 from engine.project import Event, Project
 from engine.values import clean_note, clean_text, parse_date, parse_year
 

@@ -39,8 +39,8 @@ from engine.deadlines import (
 )
 from engine.definition import Label, Workflow
 from engine.errors import InvalidInput
-from engine.participation import TYPES
-from engine.programme import Plan
+from programme.participation import TYPES
+from programme.records import Plan
 
 SECTIONS: dict[str, Label] = {
     "results": Label("추진 실적 (분기별 준공)", "Results: dongs completed per quarter"),
