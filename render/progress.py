@@ -1,0 +1,82 @@
+"""A progress bar for long work, shown only to a person watching a terminal.
+
+Usage (any command; ``total`` may be unknown, ``None``)::
+
+    from render.progress import progress
+
+    with progress(len(rows), "moving") as bar:
+        for row in rows:
+            ...
+            bar.advance()        # or bar.advance(len(batch)); bar.advance is a plain callback
+
+The bar goes to stderr, and only when stderr is a terminal: piped or redirected output, cron jobs
+and tests get nothing extra (not even the label). Work smaller than ``min_total`` shows nothing
+either, so quick commands stay quiet. It is click's own progress bar (click is loaded by every
+command already, so it costs no start-up time; tqdm would add an import and a dependency for the
+same line on the screen).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+MIN_TOTAL = 1000
+"""By default, work of fewer items than this shows no bar (it is over before one would help)."""
+
+
+def is_terminal(stream: IO[Any] | None) -> bool:
+    """Whether ``stream`` is an interactive terminal (a bar written there is seen, not logged)."""
+    try:
+        return stream is not None and bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or already closed
+        return False
+
+
+class Progress:
+    """What the ``with`` block receives: ``advance(n)`` after each ``n`` items done."""
+
+    def __init__(self, bar: Any = None) -> None:
+        self._bar = bar
+        self.done = 0
+
+    @property
+    def shown(self) -> bool:
+        return self._bar is not None
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(n)
+
+
+@contextmanager
+def progress(
+    total: int | None,
+    label: str,
+    *,
+    min_total: int = MIN_TOTAL,
+    stream: IO[Any] | None = None,
+) -> Iterator[Progress]:
+    """A bar of ``total`` items labelled ``label`` on stderr if it is a terminal, else nothing.
+
+    ``total=None`` (unknown) shows a counter; ``min_total`` hides the bar for small work.
+    The bar is closed (its line finished) when the block ends, also on an error.
+    """
+    out = sys.stderr if stream is None else stream
+    if not is_terminal(out) or (total is not None and total < min_total):
+        yield Progress()
+        return
+    import click
+
+    if total is None:  # unknown length: click shows a count and a spinner-free bar
+        bar = click.progressbar((_ for _ in ()), label=label, file=out, show_pos=True)
+    else:
+        bar = click.progressbar(length=total, label=label, file=out, show_pos=True)
+    bar.__enter__()
+    try:
+        yield Progress(bar)
+    finally:
+        bar.__exit__(None, None, None)
