@@ -294,7 +294,8 @@ def history(app: App, key: str, as_json: bool) -> None:
                _h(app, "내용", "what"), _h(app, "메모", "note")]
     rows = []
     for e in events:
-        rows.append([e.seq, app.local(e.at), e.actor, e.trigger or e.kind, _describe_event(app, wf, e), e.note or ""])
+        change = e.trigger or e.data.get("record") or e.kind
+        rows.append([e.seq, app.local(e.at), e.actor, change, _describe_event(app, wf, e), e.note or ""])
     click.echo(table(headers, rows, align="><<<<<"))
 
 
@@ -303,6 +304,8 @@ def _describe_event(app: App, wf: Workflow, e: Event) -> str:
         return f"-> {wf.state_label(e.to_state, app.lang)}"
     if e.kind == "fact":
         return f"{e.data.get('name')}: {e.data.get('old')} -> {e.data.get('new')}"
+    if e.kind == "record":
+        return str(e.data.get("summary", ""))
     text = f"{wf.state_label(e.from_state or '', app.lang)} -> {wf.state_label(e.to_state, app.lang)}"
     if e.data.get("facts"):
         text += " (" + ", ".join(f"{k}={v}" for k, v in e.data["facts"].items()) + ")"

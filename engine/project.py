@@ -19,6 +19,9 @@ from engine.errors import InvalidInput
 CREATED = "created"
 TRANSITION = "transition"
 FACT = "fact"
+RECORD = "record"
+"""A change to something recorded about a project beside its state and facts (the programme's people
+on it): in the history with who, when and why (``data["summary"]`` says what); replay skips it."""
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,26 @@ def set_fact(
     return updated, event
 
 
+def record_change(
+    project: Project, summary: str, *, actor: str, now: dt.datetime, note: str | None = None, **data: Any
+) -> tuple[Project, Event]:
+    """An entry in the project's history for a change to its records (no state or fact changes)."""
+    updated = replace(project, version=project.version + 1)
+    event = Event(
+        key=project.key,
+        seq=updated.version,
+        kind=RECORD,
+        from_state=project.state,
+        to_state=project.state,
+        actor=actor,
+        at=now,
+        note=note,
+        data={"summary": summary, **data},
+        recorded_at=now,
+    )
+    return updated, event
+
+
 @dataclass(frozen=True)
 class Replayed:
     state: str
@@ -238,6 +261,8 @@ def replay(events: Iterable[Event]) -> Replayed:
             entered_at = event.at
         elif event.kind == FACT:
             facts[event.data["name"]] = event.data["new"]
+        elif event.kind == RECORD:
+            pass  # people and other records: history only
         else:
             raise InvalidInput(f"unknown event kind {event.kind!r}", field=event.key)
     if state is None or entered_at is None:

@@ -151,10 +151,14 @@ class SqlProgrammeStore:
         return [Participation(r.kind, r.held_on, r.times, r.key, r.note) for r in rows]
 
     # -- people ----------------------------------------------------------------------------
-    def put_people(self, people: Sequence[Person], actor: str, now: dt.datetime) -> None:
+    def put_people(
+        self, people: Sequence[Person], actor: str, now: dt.datetime, events: Sequence[tuple[Project, Event]] = ()
+    ) -> None:
         try:
             with self.db.write() as conn:
                 self._put_people(conn, people, actor, now)
+                for project, event in events:
+                    _save(conn, project, event)
         except IntegrityError:
             first = people[0]
             what = f"{first.name} as {first.role} of {first.key}" if len(people) == 1 else "one of these people"
@@ -176,7 +180,7 @@ class SqlProgrammeStore:
         for start in range(0, len(rows), 2000):
             conn.execute(insert(PEOPLE), rows[start : start + 2000])
 
-    def remove_person(self, person: Person) -> bool:
+    def remove_person(self, person: Person, change: tuple[Project, Event] | None = None) -> bool:
         with self.db.write() as conn:
             ids = self._ids(conn, [person.key])
             result = conn.execute(
@@ -184,6 +188,8 @@ class SqlProgrammeStore:
                     PEOPLE.c.project_id == ids[person.key], PEOPLE.c.role == person.role, PEOPLE.c.name == person.name
                 )
             )
+            if result.rowcount and change is not None:
+                _save(conn, *change)
         return bool(result.rowcount)
 
     def people(self, key: str | None = None, gu: str | None = None) -> list[tuple[str, Person]]:

@@ -161,7 +161,7 @@ def test_keys_already_in_the_database(importing, runner) -> None:
                         "--actor", "a", "--db", importing.url])
     before = dump(importing.url)
     result, path = importing(csv_text("key,gu,dong,year", GOOD_ROWS))
-    assert_one_error(result, 3, "1 bad row; nothing was imported", problem_lines=1)
+    assert_one_error(result, 6, "1 bad row; nothing was imported", problem_lines=1)  # as from `project add`
     assert result.stderr.splitlines()[1] == f"  {path}:3: key: project '2016-성북구-월곡1동' already exists"
     assert dump(importing.url) == before
 
