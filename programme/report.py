@@ -454,6 +454,10 @@ def _total_label(total: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
 
 
 def plan_section(completions: Mapping[tuple[int, int], int], plan: Plan, f: ReportFilter) -> Section:
+    """Completions per quarter against the plan. The plan is programme-wide (there is no district
+    plan), so with ``--gu`` the comparison is left out: only the district's completions are shown."""
+    if f.gu:
+        return _district_results(completions, f)
     planned = {(q.year, q.quarter): q.completions for q in plan.quarters}
     if f.year is not None:
         planned = {k: v for k, v in planned.items() if k[0] == f.year}
@@ -480,14 +484,28 @@ def plan_section(completions: Mapping[tuple[int, int], int], plan: Plan, f: Repo
             "Unit: dongs. The plan is the quarterly completions set with `dongflow plan`",
         )
     ]
-    if f.gu:
-        notes.append(
-            Label(
-                "계획은 사업 전체 기준이라 자치구 필터와 함께 비교하지 않습니다 (실적만 해당 자치구)",
-                "The plan is programme-wide; with --gu only the results are the district's",
-            )
-        )
     return Section("plan", SECTIONS["plan"], columns, tuple(rows), total, (*notes, *_filter_note(f)))
+
+
+def _district_results(completions: Mapping[tuple[int, int], int], f: ReportFilter) -> Section:
+    rows = [(y, q, n) for (y, q), n in sorted(completions.items())]
+    total = (Label("계", "Total"), None, sum(r[2] for r in rows)) if rows else None
+    columns = (
+        _YEAR,
+        Column("quarter", Label("분기", "Quarter"), INT),
+        Column("actual", Label("실적", "Completed"), INT),
+    )
+    notes = (
+        Label(
+            "단위: 개소. 계획은 사업 전체 기준이고 자치구별 계획은 없으므로, 자치구 필터에서는 계획과 비교하지 "
+            "않고 해당 자치구의 분기별 준공 실적만 보입니다",
+            "Unit: dongs. The plan is programme-wide and there is no district plan, so with --gu nothing is "
+            "compared with it: only the district's completions per quarter are shown",
+        ),
+        *_filter_note(f),
+    )
+    title = Label("분기별 준공 실적 (계획과 비교하지 않음)", "Completions per quarter (not compared with a plan)")
+    return Section("plan", title, columns, tuple(rows), total, notes)
 
 
 def budget_section(sums: Mapping[int, tuple[int, int]], plan: Plan, f: ReportFilter) -> Section:
