@@ -47,6 +47,9 @@ def demo(app: App, as_of: str) -> None:
     taken = app.store.existing_keys(keys)
     if taken:
         if len(taken) == len(keys):
+            from storage.demo_mark import demo_as_of
+
+            day = demo_as_of(app.db) or day
             click.echo(f"{app.db.describe()} already holds the demo ({len(keys)} projects); nothing to do.")
             _demo_next_steps(app, day)
             return
@@ -57,6 +60,10 @@ def demo(app: App, as_of: str) -> None:
         )
     app.service.add_with_history(items)
     _demo_programme(app, items, meetings, day)
+    from storage.demo_mark import mark_demo
+
+    with app.db.write() as conn:
+        mark_demo(conn, day, app.now())
     by_year: dict[int, int] = {}
     for p, _ in items:
         by_year[p.year] = by_year.get(p.year, 0) + 1
@@ -65,9 +72,19 @@ def demo(app: App, as_of: str) -> None:
     _demo_next_steps(app, day)
 
 
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")  # not strftime's %B, which follows the locale
+
+
 def _demo_next_steps(app: App, day: dt.date) -> None:
+    click.echo(
+        f"The demo's data stands on {day.day} {_MONTHS[day.month - 1]} {day.year} ({day}): its histories stop there. Give --as-of {day} to "
+        "status, overdue, report and alerts run, or every project looks years late as of today."
+    )
     click.echo("Try:")
-    click.echo("  dongflow status --gu 성동구 --year 2016")
-    click.echo("  dongflow status --year 2016 --state tender")
+    click.echo(f"  dongflow status --gu 성동구 --year 2016 --as-of {day}")
+    click.echo(f"  dongflow status --year 2016 --state tender --as-of {day}")
+    click.echo(f"  dongflow overdue --as-of {day}")
     click.echo("  dongflow history 2015-성동구-마장동")
     click.echo(f"  dongflow report --as-of {day}            (programme report; --format html -o report.html)")
+    click.echo(f"  dongflow alerts run --as-of {day}        (the scheduler does not run on the demo: it checks as of today)")

@@ -263,16 +263,23 @@ def _print_project(app: App, p: Project, wf: Workflow, a: Any, book: Any, day: d
         click.echo()
         rows = []
         for m in a.milestones:
-            days = ""
-            if m.level in ("met_late", "overdue", "escalated"):
-                days = f"+{m.days}"
-            elif m.level in ("pending", "due_soon"):
-                days = f"-{m.days}"
             rows.append([m.milestone.label.get(app.lang), wf.state_label(m.milestone.state, app.lang), m.due.isoformat(),
-                         m.reached_on.isoformat() if m.reached_on else "", _level_label(app, m.level), days])
+                         m.reached_on.isoformat() if m.reached_on else "", _level_label(app, m.level),
+                         _days_text(app, m.level, m.days)])
         click.echo(table([_h(app, "마일스톤", "milestone"), _h(app, "도달 단계", "state"), _h(app, "기한", "due"),
-                          _h(app, "도달일", "reached"), _h(app, "수준", "level"), _h(app, "일수", "days")], rows,
+                          _h(app, "도달일", "reached"), _h(app, "수준", "level"), _h(app, "기한 대비", "vs due")], rows,
                          align="<<<<<>"))
+
+
+def _days_text(app: App, level: str, days: int) -> str:
+    """A milestone's distance from its due date in words: "59일 남음" / "3일 지남", never a bare sign."""
+    if level in ("pending", "due_soon"):
+        return _h(app, "오늘 기한", "due today") if days == 0 else _h(app, f"{days}일 남음", f"{days} days left")
+    if level in ("overdue", "escalated"):
+        return _h(app, f"{days}일 지남", f"{days} days overdue")
+    if level == "met_late":
+        return _h(app, f"{days}일 늦게 충족", f"met {days} days late")
+    return ""
 
 
 @click.command()
