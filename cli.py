@@ -7,6 +7,7 @@ code of the error class, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -29,7 +30,12 @@ class DongflowGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            app = ctx.find_object(App)
+            from engine.display import display_zone
+
+            # Every message of the command shows times in the configured zone (--tz).
+            with display_zone(app.tz) if app is not None else contextlib.nullcontext():
+                return super().invoke(ctx)
         except DongflowError as exc:
             _error_line(exc)
             ctx.exit(exc.exit_code)

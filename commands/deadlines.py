@@ -252,6 +252,9 @@ def scheduler_start(app: App, at: str | None, config_path: str | None) -> None:
     store = SqlAlertStore(app.db)
 
     def job() -> None:
+        from engine.display import set_display_zone
+
+        set_display_zone(app.tz)  # the job runs in APScheduler's thread, which has its own context
         day = app.now().astimezone(tz).date()
         try:
             report = runner.run(day)

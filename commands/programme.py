@@ -384,8 +384,12 @@ def report(app: App, sections: tuple[str, ...], fmt: str | None, output: str | N
     f = ReportFilter(gu=clean_text(gu, "--gu") if gu is not None else None,
                      year=parse_year(year, "--year") if year is not None else None)
     app.store  # noqa: B018 - schema check
+    from render.progress import progress
+
     builder = ReportBuilder(SqlReportSource(app.db), app.catalog, app.tz)
-    result = builder.build(day, f, list(dict.fromkeys(wanted)) or None, timeline=fmt == "html")
+    with progress(None, _h(app, "사업 점검", "checking projects")) as bar:  # on a terminal, counts up
+        result = builder.build(day, f, list(dict.fromkeys(wanted)) or None, timeline=fmt == "html",
+                               progress=bar.advance)
     lang = app.lang
     if fmt == "xlsx":
         from programme.report_xlsx import write_xlsx

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -75,27 +74,27 @@ def project_import(app: App, file: str, actor: str | None) -> None:
 
     UTF-8, UTF-8 with BOM and CP949 (Excel) files are accepted; headers may be Korean (키,구,동,연도).
     """
-    bar: Any = None
+    from contextlib import ExitStack
 
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if total < PROGRESS_MIN_ROWS:
-            return
-        if bar is None:
-            bar = click.progressbar(length=total, label="importing", file=sys.stderr)
-            bar.__enter__()
-        bar.update(done)
+    from render.progress import progress as progress_bar
 
-    try:
-        with open(file, "rb") as stream:
-            count = app.service.import_csv(
-                stream, file, actor=actor or _actor_default() or "unknown", now=app.now(), progress=progress, tz=app.tz
-            )
-    except OSError as exc:
-        raise InvalidInput(f"cannot read: {exc.strerror or exc}", file=file) from None
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+    with ExitStack() as stack:
+        bar: Any = None
+
+        def progress(done: int, total: int) -> None:  # a bar on a terminal once the rows are checked
+            nonlocal bar
+            if bar is None:
+                bar = stack.enter_context(progress_bar(total, "importing", min_total=PROGRESS_MIN_ROWS))
+            bar.advance(done)
+
+        try:
+            with open(file, "rb") as stream:
+                count = app.service.import_csv(
+                    stream, file, actor=actor or _actor_default() or "unknown", now=app.now(), progress=progress,
+                    tz=app.tz,
+                )
+        except OSError as exc:
+            raise InvalidInput(f"cannot read: {exc.strerror or exc}", file=file) from None
     click.echo(f"imported {count} project{'s' if count != 1 else ''} from {file}")
 
 

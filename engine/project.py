@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.definition import Workflow
+from engine.display import show_time
 from engine.errors import InvalidInput
 
 CREATED = "created"
@@ -70,7 +71,7 @@ class Event:
 
 
 def _show(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return show_time(moment)  # in the user's zone, named (engine/display.py)
 
 
 def check_not_future(at: dt.datetime, now: dt.datetime) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
@@ -208,16 +208,29 @@ def _rate(part: int | None, whole: int | None) -> float | None:
 # Building
 
 
+PROGRESS_STEP = 1000
+"""The report's assessment tells its progress every this many projects."""
+
+
 class ReportBuilder:
     def __init__(self, source: ReportSource, catalog: Catalog, tz: ZoneInfo) -> None:
         self.source = source
         self.catalog = catalog
         self.tz = tz
         self._book = DeadlineBook(catalog, tz, source)
+        self._progress: Callable[[int], None] | None = None
 
     def build(
-        self, as_of: dt.date, f: ReportFilter, sections: Sequence[str] | None = None, timeline: bool = False
+        self,
+        as_of: dt.date,
+        f: ReportFilter,
+        sections: Sequence[str] | None = None,
+        timeline: bool = False,
+        *,
+        progress: Callable[[int], None] | None = None,
     ) -> Report:
+        """The report's sections; ``progress(n)`` is told as each ``n`` open projects are assessed."""
+        self._progress = progress
         wanted = list(sections or SECTIONS)
         for s in wanted:
             if s not in SECTIONS:
@@ -300,7 +313,11 @@ class ReportBuilder:
         """
         out = _Assessed()
         seen: dict[tuple[Any, ...], tuple[MilestoneStatus | None, Any]] = {}
+        progress, step = self._progress, 0
         for row in self.source.tracked(f, cutoff, open_states=self._open_states()):
+            step += 1
+            if progress is not None and step % PROGRESS_STEP == 0:
+                progress(PROGRESS_STEP)
             planner = self.planner(row.workflow_id, row.workflow_version)
             rebuilt = row.entered_at >= cutoff
             if rebuilt:

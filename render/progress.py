@@ -19,7 +19,7 @@ import (``python -c "import click, tqdm"`` 0.10 s against 0.07 s) and a dependen
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -38,8 +38,10 @@ def is_terminal(stream: IO[Any] | None) -> bool:
 class Progress:
     """What the ``with`` block receives: ``advance(n)`` after each ``n`` items done."""
 
-    def __init__(self, bar: Any = None) -> None:
-        self._bar = bar
+    def __init__(self, start: Callable[[], Any] | None = None, *, show_after: int = 0) -> None:
+        self._start = start
+        self._show_after = show_after
+        self._bar: Any = None
         self.done = 0
 
     @property
@@ -48,8 +50,15 @@ class Progress:
 
     def advance(self, n: int = 1) -> None:
         self.done += n
+        if self._bar is None and self._start is not None and self.done >= self._show_after:
+            self._bar = self._start()
+            n = self.done  # the bar starts with everything done so far
         if self._bar is not None:
             self._bar.update(n)
+
+    def _close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
 
 
 @contextmanager
@@ -62,8 +71,8 @@ def progress(
 ) -> Iterator[Progress]:
     """A bar of ``total`` items labelled ``label`` on stderr if it is a terminal, else nothing.
 
-    ``total=None`` (unknown) shows a counter; ``min_total`` hides the bar for small work.
-    The bar is closed (its line finished) when the block ends, also on an error.
+    ``total=None`` (unknown) shows a counter once ``min_total`` items are done; a known ``total``
+    below ``min_total`` shows nothing. The bar's line is finished when the block ends, also on an error.
     """
     out = sys.stderr if stream is None else stream
     if not is_terminal(out) or (total is not None and total < min_total):
@@ -71,12 +80,18 @@ def progress(
         return
     import click
 
-    if total is None:  # unknown length: click shows a count and a spinner-free bar
-        bar = click.progressbar((_ for _ in ()), label=label, file=out, show_pos=True)
-    else:
-        bar = click.progressbar(length=total, label=label, file=out, show_pos=True)
-    bar.__enter__()
+    def start() -> Any:
+        if total is None:  # unknown length: click shows the count
+            bar = click.progressbar((_ for _ in ()), label=label, file=out, show_pos=True)
+        else:
+            bar = click.progressbar(length=total, label=label, file=out, show_pos=True)
+        bar.__enter__()
+        return bar
+
+    shown = Progress(start, show_after=min_total if total is None else 0)
+    if total is not None:
+        shown.advance(0)
     try:
-        yield Progress(bar)
+        yield shown
     finally:
-        bar.__exit__(None, None, None)
+        shown._close()

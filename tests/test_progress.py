@@ -46,3 +46,13 @@ def test_the_bar_line_is_finished_when_the_block_fails() -> None:
         bar.advance(100)
         raise RuntimeError("boom")
     assert out.getvalue().endswith("\n")
+
+
+def test_an_unknown_total_shows_nothing_until_there_is_enough_work() -> None:
+    out = Terminal()
+    with progress(None, "checking", stream=out) as bar:
+        bar.advance(999)
+        assert out.getvalue() == "" and not bar.shown
+        bar.advance(1)
+        assert bar.shown
+    assert "checking" in out.getvalue() and "1000" in out.getvalue()
