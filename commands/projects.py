@@ -300,8 +300,7 @@ def history(app: App, key: str, as_json: bool) -> None:
                _h(app, "내용", "what"), _h(app, "메모", "note")]
     rows = []
     for e in events:
-        change = e.trigger or e.data.get("record") or e.kind
-        rows.append([e.seq, app.local(e.at), e.actor, change, _describe_event(app, wf, e), e.note or ""])
+        rows.append([e.seq, app.local(e.at), e.actor, e.trigger or e.kind, _describe_event(app, wf, e), e.note or ""])
     click.echo(table(headers, rows, align="><<<<<"))
 
 
@@ -310,8 +309,8 @@ def _describe_event(app: App, wf: Workflow, e: Event) -> str:
         return f"-> {wf.state_label(e.to_state, app.lang)}"
     if e.kind == "fact":
         return f"{e.data.get('name')}: {e.data.get('old')} -> {e.data.get('new')}"
-    if e.kind == "record":
-        return str(e.data.get("summary", ""))
+    if e.kind in ("person_added", "person_removed"):
+        return f"{'+' if e.kind == 'person_added' else '-'} {e.data.get('role')} {e.data.get('name')}"
     text = f"{wf.state_label(e.from_state or '', app.lang)} -> {wf.state_label(e.to_state, app.lang)}"
     if e.data.get("facts"):
         text += " (" + ", ".join(f"{k}={v}" for k, v in e.data["facts"].items()) + ")"

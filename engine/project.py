@@ -20,9 +20,9 @@ from engine.errors import InvalidInput
 CREATED = "created"
 TRANSITION = "transition"
 FACT = "fact"
-RECORD = "record"
-"""A change to something recorded about a project beside its state and facts (the programme's people
-on it): in the history with who, when and why (``data["summary"]`` says what); replay skips it."""
+RECORDS = ("budget", "person_added", "person_removed")
+"""Changes to what is recorded about a project beside its state and facts (the programme's people and
+budget lines): in its history with who, when and why; replay leaves state and facts alone."""
 
 
 @dataclass(frozen=True)
@@ -201,22 +201,22 @@ def set_fact(
     return updated, event
 
 
-def record_change(
-    project: Project, summary: str, *, actor: str, now: dt.datetime, note: str | None = None, **data: Any
+def record(
+    project: Project,
+    kind: str,
+    data: Mapping[str, Any],
+    *,
+    actor: str,
+    now: dt.datetime,
+    note: str | None = None,
 ) -> tuple[Project, Event]:
-    """An entry in the project's history for a change to its records (no state or fact changes)."""
+    """A programme record on the project (a person added or removed): an entry in its history."""
+    if kind not in RECORDS:
+        raise ValueError(f"not a record kind: {kind}")
     updated = replace(project, version=project.version + 1)
     event = Event(
-        key=project.key,
-        seq=updated.version,
-        kind=RECORD,
-        from_state=project.state,
-        to_state=project.state,
-        actor=actor,
-        at=now,
-        note=note,
-        data={"summary": summary, **data},
-        recorded_at=now,
+        key=project.key, seq=updated.version, kind=kind, from_state=project.state, to_state=project.state,
+        actor=actor, at=now, note=note, data=dict(data), recorded_at=now,
     )
     return updated, event
 
@@ -262,8 +262,8 @@ def replay(events: Iterable[Event]) -> Replayed:
             entered_at = event.at
         elif event.kind == FACT:
             facts[event.data["name"]] = event.data["new"]
-        elif event.kind == RECORD:
-            pass  # people and other records: history only
+        elif event.kind in RECORDS:
+            pass  # people and budget records: history only
         else:
             raise InvalidInput(f"unknown event kind {event.kind!r}", field=event.key)
     if state is None or entered_at is None:

@@ -229,12 +229,13 @@ class ProgrammeStore(Protocol):
         """Recorded events of one project, or of the whole programme, by date."""
 
     def put_people(
-        self, people: Sequence[Person], actor: str, now: dt.datetime, events: Sequence[tuple[Project, Event]] = ()
+        self, people: Sequence[Person], actor: str, now: dt.datetime, updates: Sequence[tuple[Project, Event]] = ()
     ) -> None:
-        """Add people and their history entries (AlreadyExists when the name already has the role there)."""
+        """Add people (AlreadyExists when the same name already has the role on the project), with the
+        projects' history events, in one transaction."""
 
-    def remove_person(self, person: Person, change: tuple[Project, Event] | None = None) -> bool:
-        """Remove one person from a project, saving ``change`` (its history entry); False if there was none."""
+    def remove_person(self, person: Person, updates: Sequence[tuple[Project, Event]] = ()) -> bool:
+        """Remove one person from a project (with its history event); False if there was none."""
 
     def people(self, key: str | None = None, gu: str | None = None) -> list[tuple[str, Person]]:
         """(gu, person) for the projects asked for, by key and role."""
@@ -310,17 +311,15 @@ class _Rows:
 
 
 def _people_events(
-    people: Sequence[Person], projects: Mapping[str, Project], change: str, actor: str, now: dt.datetime,
-    note: str | None,
+    people: Sequence[Person], kind: str, projects: Mapping[str, Project], actor: str, now: dt.datetime,
+    note: str | None = None,
 ) -> list[tuple[Project, Event]]:
     """One history entry per person added to or removed from a project (versions chained per project)."""
-    current = dict(projects)
     out: list[tuple[Project, Event]] = []
+    current = dict(projects)
     for p in people:
-        updated, event = proj.record_change(
-            current[p.key], f"{change} {p.role} {p.name}", actor=actor, now=now, note=note,
-            record="people", change=change, role=p.role, name=p.name,
-        )
+        data = {"role": p.role, "name": p.name, **({"contact": p.contact} if p.contact else {})}
+        updated, event = proj.record(current[p.key], kind, data, actor=actor, now=now, note=note)
         current[p.key] = updated
         out.append((updated, event))
     return out
@@ -465,7 +464,7 @@ class ProgrammeService:
         for p in people:
             if p.key not in found:
                 raise ProjectNotFound(p.key)
-        self.store.put_people(people, actor, now, _people_events(people, found, "added", actor, now, note))
+        self.store.put_people(people, actor, now, _people_events(people, "person_added", found, actor, now, note))
 
     def import_people(self, stream: BinaryIO, source: str, *, actor: str, now: dt.datetime) -> list[Person]:
         actor = clean_text(actor, "actor")
@@ -488,8 +487,7 @@ class ProgrammeService:
         found = self._check_keys(rows, [(n, p.key) for n, p in parsed])
         rows.finish(len(parsed))
         people = [p for _, p in parsed]
-        events = _people_events(people, found, "added", actor, now, f"imported from {source}")
-        self.store.put_people(people, actor, now, events)
+        self.store.put_people(people, actor, now, _people_events(people, "person_added", found, actor, now, source))
         return people
 
     def remove_person(self, p: Person, *, actor: str, now: dt.datetime, note: str | None) -> None:
@@ -501,8 +499,7 @@ class ProgrammeService:
         found = self.store.projects([p.key])
         if p.key not in found:
             raise ProjectNotFound(p.key)
-        [(updated, event)] = _people_events([p], found, "removed", actor, now, note)
-        if not self.store.remove_person(p, (updated, event)):
+        if not self.store.remove_person(p, _people_events([p], "person_removed", found, actor, now, note)):
             raise NotFound(f"{p.key} has no {p.role} named {p.name}")
 
     # -- plan ------------------------------------------------------------------------------

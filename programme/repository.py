@@ -152,12 +152,12 @@ class SqlProgrammeStore:
 
     # -- people ----------------------------------------------------------------------------
     def put_people(
-        self, people: Sequence[Person], actor: str, now: dt.datetime, events: Sequence[tuple[Project, Event]] = ()
+        self, people: Sequence[Person], actor: str, now: dt.datetime, updates: Sequence[tuple[Project, Event]] = ()
     ) -> None:
         try:
             with self.db.write() as conn:
                 self._put_people(conn, people, actor, now)
-                for project, event in events:
+                for project, event in updates:
                     _save(conn, project, event)
         except IntegrityError:
             first = people[0]
@@ -180,7 +180,7 @@ class SqlProgrammeStore:
         for start in range(0, len(rows), 2000):
             conn.execute(insert(PEOPLE), rows[start : start + 2000])
 
-    def remove_person(self, person: Person, change: tuple[Project, Event] | None = None) -> bool:
+    def remove_person(self, person: Person, updates: Sequence[tuple[Project, Event]] = ()) -> bool:
         with self.db.write() as conn:
             ids = self._ids(conn, [person.key])
             result = conn.execute(
@@ -188,9 +188,11 @@ class SqlProgrammeStore:
                     PEOPLE.c.project_id == ids[person.key], PEOPLE.c.role == person.role, PEOPLE.c.name == person.name
                 )
             )
-            if result.rowcount and change is not None:
-                _save(conn, *change)
-        return bool(result.rowcount)
+            if not result.rowcount:
+                return False  # nothing removed: no event either (the transaction has written nothing)
+            for project, event in updates:
+                _save(conn, project, event)
+        return True
 
     def people(self, key: str | None = None, gu: str | None = None) -> list[tuple[str, Person]]:
         stmt = select(PEOPLE, P.c.key, P.c.gu).join(P, P.c.id == PEOPLE.c.project_id)

@@ -262,4 +262,4 @@ def test_json_listing_of_the_history_names_people_changes(runner, one_project: s
     db = ["--db", one_project]
     assert runner.invoke(cli, [*db, "people", "add", KEY, "architect", "김서연", "--actor", "b"]).exit_code == 0
     events = json.loads(runner.invoke(cli, [*db, "history", KEY, "--json"]).stdout)
-    assert events[-1]["kind"] == "record" and events[-1]["actor"] == "b"
+    assert events[-1]["kind"] == "person_added" and events[-1]["actor"] == "b"

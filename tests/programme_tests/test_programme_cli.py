@@ -136,12 +136,13 @@ def test_people_and_plan(cli, two_projects, tmp_path: Path) -> None:  # type: ig
     assert cli("people", "remove", key, "architect", "김서연", "--note", "계약 종료", "--actor", "이지은").exit_code == 0
     assert cli("people", "remove", key, "architect", "김서연", "--note", "x").exit_code == 4
     # The removal (and each addition) is in the project's history: who, when, why.
-    history = [line for line in cli("history", key).stdout.splitlines() if "people" in line]
+    history = [line for line in cli("history", key).stdout.splitlines() if "person_" in line]
     assert len(history) == 3
-    assert "removed architect 김서연" in history[-1] and "이지은" in history[-1] and "계약 종료" in history[-1]
-    assert "added architect 김서연" in history[0]
+    assert "person_removed" in history[-1] and "- architect 김서연" in history[-1]
+    assert "이지은" in history[-1] and "계약 종료" in history[-1]
+    assert "person_added" in history[0] and "+ architect 김서연" in history[0]
     removal = json_history(cli, key)[-1]
-    assert (removal["actor"], removal["note"], removal["kind"]) == ("이지은", "계약 종료", "record")
+    assert (removal["actor"], removal["note"], removal["kind"]) == ("이지은", "계약 종료", "person_removed")
     csv_file = tmp_path / "people.csv"
     csv_file.write_text(f"키,역할,이름\n{two_projects[1]},동 담당자,이하은\n", encoding="utf-8")
     assert cli("people", "import", str(csv_file)).exit_code == 0
