@@ -107,7 +107,8 @@ def _set(attr: str, transform: Callable[[Any], Any] = lambda v: v) -> Callable[.
             return
         app = ctx.ensure_object(App)
         setattr(app, attr, transform(value))
-        from_env = param.name is not None and ctx.get_parameter_source(param.name) == click.core.ParameterSource.ENVIRONMENT
+        source = ctx.get_parameter_source(param.name) if param.name is not None else None
+        from_env = source == click.core.ParameterSource.ENVIRONMENT
         envvar = param.envvar if isinstance(param.envvar, str) else None
         app.given_as[attr] = envvar if from_env and envvar else max(param.opts, key=len)
 

@@ -89,7 +89,8 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augu
 
 def _demo_next_steps(app: App, day: dt.date) -> None:
     click.echo(
-        f"The demo's data stands on {day.day} {_MONTHS[day.month - 1]} {day.year} ({day}): its histories stop there. Give --as-of {day} to "
+        f"The demo's data stands on {day.day} {_MONTHS[day.month - 1]} {day.year} ({day}): its histories stop "
+        f"there. Give --as-of {day} to "
         "status, overdue, report and alerts run, or every project looks years late as of today."
     )
     click.echo("Try:")
@@ -98,4 +99,5 @@ def _demo_next_steps(app: App, day: dt.date) -> None:
     click.echo(f"  dongflow overdue --as-of {day}")
     click.echo("  dongflow history 2015-성동구-마장동")
     click.echo(f"  dongflow report --as-of {day}            (programme report; --format html -o report.html)")
-    click.echo(f"  dongflow alerts run --as-of {day}        (the scheduler does not run on the demo: it checks as of today)")
+    click.echo(f"  dongflow alerts run --as-of {day}        "
+               "(the scheduler does not run on the demo: it checks as of today)")

@@ -84,7 +84,8 @@ def test_each_code_is_reached_by_a_real_command(runner, project_db: str, tmp_pat
     run(3, ["--db", str(tmp_path / "no" / "such" / "x.db"), "init"], "does not exist")
     run(4, [*db, *add, "--workflow", "nope"], "Error: workflow: no workflow nope")
     run(4, [*db, "status", "nope"], "no project with key 'nope'")
-    run(4, [*db, "people", "remove", KEY, "architect", "nobody", "--actor", "a", "--note", "left"], "no architect named nobody")
+    run(4, [*db, "people", "remove", KEY, "architect", "nobody", "--actor", "a", "--note", "left"],
+        "no architect named nobody")
     run(5, [*db, "advance", KEY, "agree", "--actor", "a"], "resident_meetings is 0")
     run(6, [*db, *add[:2], KEY, *add[3:]], f"project {KEY} already exists")
     run(6, [*db, "project", "import", str(tmp_path / "dup.csv"), "--actor", "a"], f"project '{KEY}' already exists")

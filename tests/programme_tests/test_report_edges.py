@@ -75,7 +75,8 @@ def test_four_sheets_carry_native_charts_drawn_from_their_own_cells(workbook: Pa
     assert ws.cell(last + 1, 1).value == "계"
     refs = _refs(with_charts["예산 집행"][0])
     assert [title for title, _, _ in refs] == ["'예산 집행'!B1", "'예산 집행'!C1", "'예산 집행'!D1"]
-    assert [ws[t.split("!")[1]].value for t, _, _ in refs] == ["계획 (투자수요) (백만원)", "배정 (백만원)", "집행 (백만원)"]
+    titles = [ws[t.split("!")[1]].value for t, _, _ in refs]
+    assert titles == ["계획 (투자수요) (백만원)", "배정 (백만원)", "집행 (백만원)"]
     assert [v for _, v, _ in refs] == [f"'예산 집행'!${c}$2:${c}${last}" for c in "BCD"]
     assert {cat for _, _, cat in refs} == {f"'예산 집행'!$A$2:$A${last}"}
 
@@ -93,7 +94,10 @@ def test_four_sheets_carry_native_charts_drawn_from_their_own_cells(workbook: Pa
     ws = wb["자치구별 현황"]
     districts = [r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value and str(ws.cell(r, 1).value).endswith("구")]
     assert len(districts) >= 15
-    stages = [c.column_letter for c in ws[1] if c.column_letter > "B" and c.column < ws[_header_col(ws, "지연") + "1"].column]
+    from openpyxl.utils import get_column_letter
+
+    late_column = ws[_header_col(ws, "지연") + "1"].column
+    stages = [get_column_letter(c) for c in range(3, late_column)]  # after 자치구, 사업 수
     refs = _refs(with_charts["자치구별 현황"][0])
     assert [v for _, v, _ in refs] == [f"'자치구별 현황'!${c}$2:${c}${districts[-1]}" for c in stages]
     assert {ws[t.split("!")[1]].value for t, _, _ in refs} >= {"시공", "준공"}
