@@ -7,7 +7,6 @@ code of the error class, never a traceback.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from typing import Any
 
@@ -30,11 +29,10 @@ class DongflowGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            app = ctx.find_object(App)
             from engine.display import display_zone
 
             # Every message of the command shows times in the configured zone (--tz).
-            with display_zone(app.tz) if app is not None else contextlib.nullcontext():
+            with display_zone(ctx.ensure_object(App).tz):
                 return super().invoke(ctx)
         except DongflowError as exc:
             _error_line(exc)
