@@ -138,6 +138,7 @@ def fact_set(app: App, key: str, name: str, value: str, actor: str | None, note:
 @pass_app
 def advance(app: App, key: str, trigger: str, actor: str, note: str | None, at: str | None) -> None:
     """Move a project to its next stage by firing TRIGGER (see `dongflow status KEY`)."""
+    from engine.display import show_time
     from engine.values import parse_datetime
 
     when = parse_datetime(at, app.tz, "--at") if at else None
@@ -145,7 +146,7 @@ def advance(app: App, key: str, trigger: str, actor: str, note: str | None, at: 
     wf = app.catalog.get(p.workflow_id, p.workflow_version)
     click.echo(
         f"{p.key}: {wf.state_label(event.from_state or '', app.lang)} -> {wf.state_label(p.state, app.lang)} "
-        f"({event.trigger}, {app.local(event.at)}, by {event.actor})"
+        f"({event.trigger}, {show_time(event.at, app.tz)}, by {event.actor})"
     )
 
 

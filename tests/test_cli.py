@@ -165,7 +165,7 @@ def test_fact_set_then_advance(one) -> None:
     assert result.exit_code == 0, result.output
     result = one("advance", KEY, "agree", "--actor", "김민준")
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"{KEY}: 현장조사 -> 사업협약 (agree, 2016-03-02 18:30, by 김민준)")
+    assert result.stdout.startswith(f"{KEY}: 현장조사 -> 사업협약 (agree, 2016-03-02 18:30 KST, by 김민준)")
     (p,) = status_json(one)
     assert (p["state"], p["previous_state"], p["version"]) == ("agreement", "survey", 4)
     assert (p["facts"]["resident_meetings"], p["facts"]["design_revisions"]) == (2, 2)
