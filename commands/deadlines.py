@@ -220,6 +220,10 @@ def scheduler_start(app: App, at: str | None, config_path: str | None) -> None:
         except DongflowError as exc:
             log.error("alert run for %s failed: %s", day, exc)
             return
+        except Exception as exc:  # noqa: BLE001 - the nightly job must survive anything and say what
+            log.error("alert run for %s failed with an unexpected error: %s: %s", day, type(exc).__name__, exc,
+                      exc_info=log.isEnabledFor(logging.DEBUG))
+            return
         if report.failed:
             log.warning("%d deliveries failed; they will be retried: %s", report.failed, "; ".join(report.errors))
 
