@@ -116,8 +116,12 @@ def _runner(app: App, config_path: str | None, write: Callable[[str], None]) -> 
 @pass_app
 def alerts_run(app: App, as_of: str | None, dry_run: bool, config_path: str | None) -> None:
     """One check-and-send pass, for cron or a systemd timer. Re-running it sends nothing twice."""
+    import logging
+
     from engine.errors import DeliveryFailed
 
+    # What the run logs is for the scheduler's journal; here the summary and one error line say it.
+    logging.getLogger("dongflow").addHandler(logging.NullHandler())
     day = _as_of(app, as_of)
     runner = _runner(app, config_path, click.echo)
     report = runner.run(day, dry_run=dry_run)
