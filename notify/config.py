@@ -280,7 +280,7 @@ class _Parser:
             minute=int(m.group(2)),
             timezone=tz,
             misfire_grace_minutes=int(self.number(table, "misfire_grace_minutes", "scheduler", 360, 1, 7 * 24 * 60)),
-            lease_seconds=int(self.number(table, "lease_seconds", "scheduler", 600, 5, 24 * 3600)),
+            lease_seconds=int(self.number(table, "lease_seconds", "scheduler", 600, 2, 24 * 3600)),
         )
 
     def channel(self, table: Any, where: str) -> ChannelConfig:

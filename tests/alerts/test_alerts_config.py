@@ -129,7 +129,7 @@ def test_bad_toml_names_the_line(tmp_path: Path) -> None:
         ('[[channels]]\ntype = "file"\ncolour = "red"\n', "channels[1]: unknown key 'colour'"),
         ('[scheduler]\ntime = "2am"\n[[channels]]\ntype = "console"\n', "scheduler.time: must be HH:MM"),
         ('[scheduler]\ntimezone = "Seoul"\n[[channels]]\ntype = "console"\n', "scheduler.timezone: unknown time zone"),
-        ('[scheduler]\nlease_seconds = 1\n[[channels]]\ntype = "console"\n', "scheduler.lease_seconds: must be a number from 5"),
+        ('[scheduler]\nlease_seconds = 1\n[[channels]]\ntype = "console"\n', "scheduler.lease_seconds: must be a number from 2"),
         ('[scheduler]\nlease_seconds = 30\n[[channels]]\ntype = "webhook"\nurl = "http://relay.local/x"\ntimeout = 20\n',
          "scheduler.lease_seconds: 30 s is too short for channel 'webhook' (timeout 20 s)"),
         ('[[channels]]\ntype = "email"\nhost = "h"\nsender = "a@b"\nusername = "u"\n[[channels.recipients]]\naddress = "x@y"\n',
