@@ -271,8 +271,10 @@ def alerts_show(app: App, alert_id: int, as_json: bool, actor: str | None) -> No
         state += _h(app, f" ({a.snoozed_until}까지)", f" (until {a.snoozed_until})")
     click.echo(_h(app, f"상태: {state}, 재알림 {a.reminders}회", f"state: {state}, {a.reminders} reminder(s)")
                + (_h(app, f", 상향 보고 {a.escalated_on}", f", escalated {a.escalated_on}") if a.escalated_on else ""))
+    from engine.alerting import timeline_label
+
     for at, what, who, detail in entries:
-        click.echo(f"  {app.local(at)}  {what:<20} {who:<12} {detail or ''}".rstrip())
+        click.echo(f"  {app.local(at)}  {timeline_label(what, app.lang)} · {who} · {detail or ''}".rstrip(" ·"))
 
 
 @click.group()

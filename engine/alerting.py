@@ -50,6 +50,27 @@ STATE_LABELS = {
     CLOSED_RESOLVED: ("해소", "resolved"),
     SUPERSEDED: ("상위 경보로 대체", "superseded"),
 }
+EVENT_LABELS = {
+    "found": ("발견", "found"),
+    "acknowledged": ("확인", "acknowledged"),
+    "snoozed": ("보류", "snoozed"),
+    "snooze_ended": ("보류 끝", "snooze ended"),
+    "reminded": ("재알림", "reminded"),
+    "escalated": ("상향 보고", "escalated"),
+    "resolved": ("해소", "resolved"),
+    "superseded": ("대체됨", "superseded"),
+}
+STATUS_LABELS = {"sent": ("발송", "sent"), "failed": ("실패", "failed"), "pending": ("대기", "pending")}
+
+
+def timeline_label(what: str, lang: str) -> str:
+    """An entry of an alert's timeline: an event (``acknowledged``) or a delivery (``reminder sent``)."""
+    if what in EVENT_LABELS:
+        return label(EVENT_LABELS, what, lang)
+    kind, _, status = what.partition(" ")
+    return f"{label(KIND_LABELS, kind, lang)} {label(STATUS_LABELS, status, lang)}"
+
+
 KIND_LABELS = {
     ALERT: ("경보", "alert"),
     REMINDER: ("재알림", "reminder"),

@@ -40,8 +40,8 @@ class Timeline:
         for e in self.events:
             out.append((e.at, e.kind, e.actor, e.note))
         for d in self.deliveries:
-            what = f"{d.kind} {d.status}" + (f" (reminder {d.round})" if d.round else "")
-            detail = f"{d.channel} -> {d.recipient}, attempts {d.attempts}"
+            what = f"{d.kind} {d.status}"
+            detail = (f"#{d.round}: " if d.round else "") + f"{d.channel} -> {d.recipient}, attempts {d.attempts}"
             if d.message_key:
                 detail += f", message dongflow-{d.message_key}"
             if d.last_error and d.status != "sent":
