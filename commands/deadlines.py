@@ -19,7 +19,7 @@ from commands.common import (
     app_options,
     pass_app,
 )
-from engine.errors import DongflowError, InvalidInput
+from engine.errors import InvalidInput
 
 if TYPE_CHECKING:
     pass
@@ -312,19 +312,9 @@ def scheduler_start(app: App, at: str | None, config_path: str | None) -> None:
     tz = ZoneInfo(schedule.timezone)
     store = SqlAlertStore(app.db)
 
-    def job() -> None:
-        day = app.now().astimezone(tz).date()
-        try:
-            report = runner.run(day)
-        except DongflowError as exc:
-            log.error("alert run for %s failed: %s", day, exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - the nightly job must survive anything and say what
-            log.error("alert run for %s failed with an unexpected error: %s: %s", day, type(exc).__name__, exc,
-                      exc_info=log.isEnabledFor(logging.DEBUG))
-            return
-        if report.failed:
-            log.warning("%d deliveries failed; they will be retried: %s", report.failed, "; ".join(report.errors))
+    from notify.scheduler import nightly_job
+
+    job = nightly_job(runner.run, lambda: app.now().astimezone(tz).date(), log)
 
     def last_success() -> dt.datetime | None:
         row = store.job("alerts")
