@@ -59,6 +59,7 @@ EVENT_LABELS = {
     "escalated": ("상향 보고", "escalated"),
     "resolved": ("해소", "resolved"),
     "superseded": ("대체됨", "superseded"),
+    "reopened": ("다시 열림", "reopened"),
 }
 STATUS_LABELS = {"sent": ("발송", "sent"), "failed": ("실패", "failed"), "pending": ("대기", "pending")}
 

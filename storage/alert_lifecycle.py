@@ -6,7 +6,8 @@ The nightly part (:func:`make_sweep`) runs inside the check's transaction, fence
 1. an active alert whose (project, milestone) the check no longer finds is **resolved** (its
    milestone was met, the project closed, or it is no longer at risk); with ``resolved_notice``
    its recipients get a "resolved" notice. One that a more severe alert of the same milestone
-   replaced is **superseded** (overdue replaces due soon, escalated replaces overdue);
+   replaced is **superseded** (overdue replaces due soon, escalated replaces overdue). A resolved
+   alert found again later (at risk again) is **reopened**, with a reminder;
 2. snoozes that end, **reminders** and the **escalation** to the programme office, as decided by
    the pure :func:`engine.alerting.sweep`;
 3. a destination (channel, recipient) seen for the first time gets a **digest** of the open alerts
@@ -20,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from engine.alerting import (
     ACKNOWLEDGED,
@@ -98,6 +99,7 @@ def _resolve(conn: Connection, found: list[tuple[TrackedRow, Finding]], routes: 
             resolved.append(alert_id)
         elif severity > SEVERITY[level]:
             superseded.append(alert_id)
+    reopened = _reopen(conn, found, routes, as_of, now)
     _set_state(conn, resolved, CLOSED_RESOLVED, now)
     _set_state(conn, superseded, SUPERSEDED, now)
     events = [_event(i, "resolved", now, as_of, "milestone met, project closed or no longer at risk") for i in resolved]
@@ -117,7 +119,36 @@ def _resolve(conn: Connection, found: list[tuple[TrackedRow, Finding]], routes: 
         if rows:
             conn.execute(insert(D), rows)
         notices = len(rows)
-    return {"resolved": len(resolved), "superseded": len(superseded), "resolved_notices": notices}
+    return {"resolved": len(resolved), "superseded": len(superseded), "resolved_notices": notices, "reopened": reopened}
+
+
+def _reopen(conn: Connection, found: list[tuple[TrackedRow, Finding]], routes: Sequence[Route], as_of: dt.date,
+            now: dt.datetime) -> int:
+    """A resolved alert found again on a later as-of date (a project at risk, back on track after a
+    step, then at risk again as time passes) is open again, and its recipients are reminded of it.
+    A check for a day before it was resolved changes nothing."""
+    idents = {(row.id, f.milestone, f.level): row.gu for row, f in found}
+    last = (select(E.c.alert_id, func.max(E.c.as_of).label("day")).where(E.c.kind == "resolved")
+            .group_by(E.c.alert_id).subquery())
+    rows = conn.execute(
+        select(A.c.id, A.c.project_id, A.c.milestone, A.c.level, A.c.reminders, last.c.day)
+        .select_from(A.join(last, last.c.alert_id == A.c.id))
+        .where(A.c.state == CLOSED_RESOLVED, last.c.day < as_of)
+    ).all()
+    count = 0
+    for alert_id, project_id, milestone, level, reminders, _day in rows:
+        gu = idents.get((project_id, milestone, level))
+        if gu is None:
+            continue
+        count += 1
+        conn.execute(update(A).where(A.c.id == alert_id).values(
+            state=OPEN, state_at=now, open_since=as_of, last_notified_on=as_of, reminders=reminders + 1,
+            escalated_on=None))
+        conn.execute(insert(E).values(**_event(alert_id, "reopened", now, as_of, "found again")))
+        targets = destinations(routes, gu, level)
+        if targets:
+            conn.execute(insert(D), [_delivery(alert_id, c, r, REMINDER, reminders + 1, now) for c, r in targets])
+    return count
 
 
 def _office(routes: Sequence[Route], rules: Lifecycle, level: str) -> list[tuple[str, str]]:

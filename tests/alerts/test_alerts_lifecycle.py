@@ -171,3 +171,40 @@ def test_ack_snooze_show_from_the_command_line(initialised_url: str, catalog: Ca
     assert code == 0 and "state: snoozed (until 2016-04-01)" in out and "waiting for the budget" in out
     code, out, _ = run_cli(*db, "alerts", "list", "--state", "acknowledged")
     assert code == 0 and "확인됨" in out
+
+
+def test_a_resolved_alert_found_again_later_is_reopened_with_a_reminder(
+    initialised_url: str, catalog: Catalog, tmp_path: Path
+) -> None:
+    """An at-risk forecast can come and go (observed durations change as projects complete, a target
+    moves): what was resolved and is found again is open again -- not silently lost behind the
+    one-alert-per-(project, milestone, level) rule. A check for the day it resolved changes nothing."""
+    from engine.alerting import Lifecycle
+    from engine.deadlines import Finding
+    from storage.alert_lifecycle import make_sweep
+
+    add_projects(initialised_url, catalog, [build_project(catalog, "2016-종로구-가", "종로구", "가", created=D(2016, 1, 4))])
+    text = channels(tmp_path)
+    runner = make_runner(initialised_url, catalog, text, lambda: dt.datetime(2016, 2, 10, 17, tzinfo=dt.UTC))
+    runner.run(D(2016, 2, 10))
+    service = AlertService(runner.db, lambda: dt.datetime.now(dt.UTC))
+    [alert] = [a for a in service.list("test") if a.milestone == "agreement_signed"]
+    assert (alert.level, alert.state) == ("due_soon", "open")
+
+    class Row:
+        id = 1
+        gu = "종로구"
+
+    again = [(Row(), Finding(alert.key, "agreement_signed", "due_soon", alert.due, 3, "again"))]
+    sweep = make_sweep(runner.config.routes(), Lifecycle(remind_every={}), lambda day: day.weekday() < 5)
+    moment = dt.datetime.now(dt.UTC)
+    others = [(Row(), Finding(a.key, a.milestone, a.level, a.due, a.days, a.reason))
+              for a in service.list("test") if a.id != alert.id]
+    for found, day in ((others, D(2016, 2, 11)), (again + others, D(2016, 2, 11)), (again + others, D(2016, 2, 12))):
+        with runner.db.write() as conn:
+            sweep(conn, found, day, moment)
+    timeline = service.show("test", alert.id)
+    assert [(e.kind, e.as_of) for e in timeline.events] == [("resolved", D(2016, 2, 11)), ("reopened", D(2016, 2, 12))]
+    assert timeline.alert.state == "open"
+    assert [(d.kind, d.round, d.channel) for d in timeline.deliveries if d.kind == "reminder"] == [("reminder", 1, "jongno")]
+    runner.db.dispose()
