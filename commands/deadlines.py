@@ -90,7 +90,7 @@ def overdue(app: App, as_of: str | None, gu: str | None, year: int | None, level
 
 @click.group()
 def alerts() -> None:
-    """Deadline alerts: run a check-and-send pass, list what was sent or failed."""
+    """Deadline alerts: run a check-and-send pass, list them, acknowledge, snooze, show one's timeline."""
 
 
 def _config_option(func: Callable[..., Any]) -> Callable[..., Any]:
