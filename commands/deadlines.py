@@ -253,7 +253,7 @@ def alerts_show(app: App, alert_id: int, as_json: bool, actor: str | None) -> No
     """One alert and its timeline: found, each delivery (with its message id), acknowledged, snoozed, reminded, escalated, resolved."""
     timeline = _service(app).show(_who(actor), alert_id)
     a = timeline.alert
-    entries = timeline.entries()
+    entries = timeline.entries("en" if as_json else app.lang)
     if as_json:
         _json({
             "alert_id": a.id, "key": a.key, "gu": a.gu, "dong": a.dong, "milestone": a.milestone, "level": a.level,

@@ -64,6 +64,36 @@ EVENT_LABELS = {
 STATUS_LABELS = {"sent": ("발송", "sent"), "failed": ("실패", "failed"), "pending": ("대기", "pending")}
 
 
+SYSTEM_NOTES_KO = {
+    "resolved": "마일스톤 충족, 사업 종료 또는 지연 우려 해소",
+    "superseded": "같은 마일스톤의 더 심각한 경보로 대체됨",
+    "reminded": "아무도 확인하지 않아 다시 알림",
+    "escalated": "기한 내에 확인되지 않아 사업단에 상향 보고",
+    "reopened": "다시 발견됨",
+    "snooze_ended": "보류 기간 끝",
+}
+"""What the nightly check writes on a timeline, in Korean (stored in English, with its numbers)."""
+
+
+def system_note(kind: str, note: str | None, lang: str) -> str | None:
+    if lang == "ko" and kind in SYSTEM_NOTES_KO:
+        return SYSTEM_NOTES_KO[kind]
+    return note
+
+
+def delivery_detail(channel: str, recipient: str, attempts: int, message_key: str | None, error: str | None,
+                    round_: int, lang: str) -> str:
+    """One delivery on a timeline: where, how many attempts, the message id, the last error."""
+    ko = lang == "ko"
+    text = (f"#{round_}: " if round_ else "") + f"{channel} -> {recipient}, " + (
+        f"시도 {attempts}회" if ko else f"attempts {attempts}")
+    if message_key:
+        text += (", 메시지 " if ko else ", message ") + f"dongflow-{message_key}"
+    if error:
+        text += (", 오류: " if ko else ", error: ") + error
+    return text
+
+
 def timeline_label(what: str, lang: str) -> str:
     """An entry of an alert's timeline: an event (``acknowledged``) or a delivery (``reminder sent``)."""
     if what in EVENT_LABELS:

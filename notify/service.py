@@ -14,10 +14,27 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.alerting import ACKNOWLEDGED, OPEN, SNOOZED, STATES
+from engine.alerting import (
+    ACKNOWLEDGED,
+    LEVEL_LABELS,
+    OPEN,
+    SNOOZED,
+    STATES,
+    delivery_detail,
+    label,
+    system_note,
+)
 from engine.errors import ConflictError, InvalidInput
 from engine.values import clean_note, clean_text, parse_date
-from storage.alert_lifecycle import AlertRecord, TimelineEvent, change_state, events_of, get_alert, list_alerts
+from storage.alert_lifecycle import (
+    SYSTEM,
+    AlertRecord,
+    TimelineEvent,
+    change_state,
+    events_of,
+    get_alert,
+    list_alerts,
+)
 from storage.alerts import SqlAlertStore, StoredDelivery
 from storage.db import Database
 
@@ -32,21 +49,24 @@ class Timeline:
     events: list[TimelineEvent]
     deliveries: list[StoredDelivery]
 
-    def entries(self) -> list[tuple[dt.datetime, str, str, str | None]]:
-        """(when, what, who, detail) in time order: found, deliveries, acknowledgements ..."""
-        out: list[tuple[dt.datetime, str, str, str | None]] = [
-            (self.alert.created_at, "found", "dongflow", f"{self.alert.level} as of {self.alert.as_of}: {self.alert.reason}")
-        ]
+    def entries(self, lang: str = "en") -> list[tuple[dt.datetime, str, str, str | None]]:
+        """(when, what, who, detail) in time order: found, deliveries, acknowledgements ... The
+        details of what dongflow did itself are in ``lang``; what people wrote stays as written."""
+        a = self.alert
+        found = (f"{a.level} as of {a.as_of}: {a.reason}" if lang == "en"
+                 else f"{a.as_of} 기준 {label(LEVEL_LABELS, a.level, lang)}: {a.reason}")
+        out: list[tuple[dt.datetime, str, str, str | None]] = [(a.created_at, "found", SYSTEM, found)]
         for e in self.events:
-            out.append((e.at, e.kind, e.actor, e.note))
+            note = e.note
+            if e.actor == SYSTEM:
+                note = system_note(e.kind, e.note, lang)
+                if e.as_of is not None:
+                    note = (f"as of {e.as_of}: " if lang == "en" else f"{e.as_of} 기준: ") + (note or "")
+            out.append((e.at, e.kind, e.actor, note))
         for d in self.deliveries:
-            what = f"{d.kind} {d.status}"
-            detail = (f"#{d.round}: " if d.round else "") + f"{d.channel} -> {d.recipient}, attempts {d.attempts}"
-            if d.message_key:
-                detail += f", message dongflow-{d.message_key}"
-            if d.last_error and d.status != "sent":
-                detail += f", error: {d.last_error}"
-            out.append((d.sent_at or d.next_attempt_at, what, "dongflow", detail))
+            detail = delivery_detail(d.channel, d.recipient, d.attempts, d.message_key,
+                                     d.last_error if d.status != "sent" else None, d.round, lang)
+            out.append((d.sent_at or d.next_attempt_at, f"{d.kind} {d.status}", SYSTEM, detail))
         return sorted(out, key=lambda e: e[0])
 
 
