@@ -4,7 +4,9 @@ Each channel either accepts a message or raises :class:`ChannelDown` with a reas
 deliveries sent only after acceptance. ``batch`` says how many alerts one message carries: the
 file and console write one alert per message, e-mail sends one digest per recipient and run, and a
 webhook posts up to 50 alerts at a time. A message is the unit that may repeat if the process dies
-while it is in flight.
+while it is in flight; it carries a key fixed before its first attempt, from which the e-mail's
+``Message-ID``, the webhook's ``Idempotency-Key`` header and each JSON line's ``message_id`` come, so
+a receiver can recognise the repeat.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from email.header import Header
 from email.mime.text import MIMEText
 from email.utils import formatdate
-from dataclasses import dataclass
 from typing import Protocol
 
 from engine.alerting import AlertView, digest_subject, digest_text
