@@ -23,9 +23,10 @@ EXIT_CODES: dict[int, str] = {
     2: "command-line usage error found by the parser: unknown option, missing argument, a value not among the choices",
     3: "invalid input: a bad value, date, time zone, file, CSV row, workflow file or fact (file, line and field "
        "named), a file or folder that is not there, or options that do not go together",
-    4: "not found: no such project, workflow, trigger or record (e.g. a person to remove)",
+    4: "not found: no such project, workflow, trigger, alert or record (e.g. a person to remove)",
     5: "transition refused: not allowed from the current state, or a guard does not hold",
-    6: "conflict: changed by someone else meanwhile (reload and retry), or the key already exists",
+    6: "conflict: changed by someone else meanwhile (reload and retry), or the key already exists; an alert run "
+       "that lost its lease to another run; acknowledging an alert that is not open",
     7: "database problem: unreachable, locked longer than the busy timeout, damaged, or at an older schema "
        "(`dongflow db upgrade`)",
     8: "some alerts could not be delivered; they stay queued and are retried",
@@ -180,6 +181,17 @@ class AlreadyExists(ConflictError):
         self.what = what
         self.field = field
         super().__init__(f"{what} already exists")
+
+
+class LeaseLost(ConflictError):
+    """An alert run's lease was taken over (it stalled past its expiry): it stops before its next send."""
+
+    def __init__(self, job: str, epoch: int) -> None:
+        self.job = job
+        self.epoch = epoch
+        super().__init__(
+            f"lost the {job} lease (epoch {epoch}): another run took over; stopping without sending more"
+        )
 
 
 class DatabaseError(DongflowError):
