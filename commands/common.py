@@ -42,6 +42,8 @@ class App:
         self.workflow_dirs: list[str] = []
         self.lang: str = "ko"
         self.tz_name: str = DEFAULT_TZ
+        self.given_as: dict[str, str] = {}
+        """Where each setting came from, as the user typed it (``--tz`` or ``DONGFLOW_TIMEZONE``)."""
 
     @cached_property
     def tz(self) -> ZoneInfo:
@@ -50,13 +52,14 @@ class App:
         try:
             return ZoneInfo(self.tz_name)
         except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInput(f"unknown time zone {self.tz_name!r}", field="DONGFLOW_TIMEZONE") from None
+            given_as = self.given_as.get("tz_name", "DONGFLOW_TIMEZONE")
+            raise InvalidInput(f"unknown time zone {self.tz_name!r}", field=given_as) from None
 
     @cached_property
     def db(self) -> Database:
         from storage.db import Database, default_url
 
-        return Database(self.db_url or default_url())
+        return Database(self.db_url or default_url(), named_as=self.given_as.get("db_url", "--db"))
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -99,11 +102,15 @@ pass_app = click.make_pass_decorator(App, ensure=True)
 
 
 def _set(attr: str, transform: Callable[[Any], Any] = lambda v: v) -> Callable[..., Any]:
-    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         if value is None or value == ():
             return
         app = ctx.ensure_object(App)
         setattr(app, attr, transform(value))
+        source = ctx.get_parameter_source(param.name) if param.name is not None else None
+        from_env = source == click.core.ParameterSource.ENVIRONMENT
+        envvar = param.envvar if isinstance(param.envvar, str) else None
+        app.given_as[attr] = envvar if from_env and envvar else max(param.opts, key=len)
 
     return callback
 

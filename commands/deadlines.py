@@ -124,6 +124,8 @@ def alerts_run(app: App, as_of: str | None, dry_run: bool, config_path: str | No
     logging.getLogger("dongflow").addHandler(logging.NullHandler())
     day = _as_of(app, as_of)
     runner = _runner(app, config_path, click.echo)
+    if as_of is None:
+        _refuse_today_on_the_demo(app, "alerts run")
     report = runner.run(day, dry_run=dry_run)
     if dry_run:
         assert report.check is not None
@@ -192,8 +194,9 @@ def alerts_list(app: App, status: str | None, states: Sequence[str], limit: int 
         extra = "" if d.status == "sent" else app.local(d.next_attempt_at)
         if d.last_error:
             extra = f"{extra} {d.last_error}".strip()
-        out.append([d.alert_id, d.key, d.milestone, _level_label(app, d.level), _state_label(app, d.state),
-                    d.due.isoformat(), label(KIND_LABELS, d.kind, app.lang), d.channel, d.recipient, d.status,
+        out.append([d.alert_id, d.key, _milestone_text(app, d.workflow_id, d.workflow_version, d.milestone),
+                    _level_label(app, d.level), _state_label(app, d.state), d.due.isoformat(),
+                    label(KIND_LABELS, d.kind, app.lang), d.channel, d.recipient, _delivery_label(app, d.status),
                     d.attempts, extra])
     click.echo(table(headers, out, align=">" + "<" * 9 + "><"))
 
@@ -277,6 +280,40 @@ def alerts_show(app: App, alert_id: int, as_json: bool, actor: str | None) -> No
         click.echo(f"  {app.local(at)}  {timeline_label(what, app.lang)} · {who} · {detail or ''}".rstrip(" ·"))
 
 
+def _refuse_today_on_the_demo(app: App, command: str) -> None:
+    """The demo's histories stop on its as-of date: checked as of today, every project is years late."""
+    from storage.demo_mark import demo_as_of
+
+    day = demo_as_of(app.db)
+    if day is not None:
+        hint = f"run: dongflow alerts run --as-of {day}" if command == "alerts run" else (
+            f"the scheduler always checks as of today; try: dongflow alerts run --as-of {day}")
+        raise InvalidInput(
+            f"{app.db.describe()} holds the demo, whose data stands on {day}; as of today every project would "
+            f"be years late and alerted: {hint}",
+            field=command,
+        )
+
+
+def _milestone_text(app: App, workflow_id: str, version: int, milestone: str) -> str:
+    """A milestone's label in the user's language (an at-risk alert names the target state)."""
+    try:
+        wf = app.catalog.get(workflow_id, version)
+    except LookupError:
+        return milestone
+    found = next((m.label.get(app.lang) for m in wf.milestones if m.id == milestone), None)
+    if found is not None:
+        return found
+    return wf.state_label(milestone, app.lang) if any(s.id == milestone for s in wf.states) else milestone
+
+
+def _delivery_label(app: App, status: str) -> str:
+    from engine.alerting import DELIVERY_LABELS
+
+    ko, en = DELIVERY_LABELS.get(status, (status, status))
+    return en if app.lang == "en" else ko
+
+
 @click.group()
 def scheduler() -> None:
     """The nightly scheduler (APScheduler): runs the alert pass every day."""
@@ -306,15 +343,21 @@ def scheduler_start(app: App, at: str | None, config_path: str | None) -> None:
         if not when or int(when.group(1)) > 23 or int(when.group(2)) > 59:
             raise InvalidInput(f"{at!r} is not a time HH:MM", field="--at")
     runner = _runner(app, config_path, lambda line: log.info("console: %s", line))
+    _refuse_today_on_the_demo(app, "scheduler start")
     schedule = runner.config.schedule
     if when is not None:
         schedule = dataclasses.replace(schedule, hour=int(when.group(1)), minute=int(when.group(2)))
     tz = ZoneInfo(schedule.timezone)
     store = SqlAlertStore(app.db)
 
+    from engine.display import set_display_zone
     from notify.scheduler import nightly_job
 
-    job = nightly_job(runner.run, lambda: app.now().astimezone(tz).date(), log)
+    def run_in_zone(day: dt.date) -> Any:
+        set_display_zone(app.tz)  # the job runs in APScheduler's thread, which has its own context
+        return runner.run(day)
+
+    job = nightly_job(run_in_zone, lambda: app.now().astimezone(tz).date(), log)
 
     def last_success() -> dt.datetime | None:
         row = store.job("alerts")

@@ -162,7 +162,7 @@ def participation_add(app: App, words: tuple[str, ...], programme_wide: bool, da
     from programme.records import participation as make
 
     if programme_wide != (len(words) == 1) or len(words) > 2:
-        raise click.UsageError("give KEY TYPE, or --programme TYPE")
+        raise InvalidInput("give KEY TYPE, or --programme TYPE")
     key, kind = (None, words[0]) if programme_wide else words
     entry = make(key=key, kind=kind, held_on=day, times=count, note=note, today=app.today())
     p = _programme(app).add_participation(entry, actor=_actor(actor), now=app.now())
@@ -223,15 +223,18 @@ def people() -> None:
 @click.argument("role_name", metavar="ROLE")
 @click.argument("name")
 @click.option("--contact", help="Phone or e-mail.")
+@click.option("--note", help="Why, kept in the project's history.")
 @_ACTOR
 @app_options
 @pass_app
-def people_add(app: App, key: str, role_name: str, name: str, contact: str | None, actor: str | None) -> None:
+def people_add(
+    app: App, key: str, role_name: str, name: str, contact: str | None, note: str | None, actor: str | None
+) -> None:
     """Add a person: `dongflow people add KEY architect 김서연` (ROLE: mp, architect, dong_contact)."""
     from programme.records import person
 
     p = person(key=key, role_name=role_name, name=name, contact=contact)
-    _programme(app).add_people([p], actor=_actor(actor), now=app.now())
+    _programme(app).add_people([p], actor=_actor(actor), now=app.now(), note=note)
     click.echo(f"{p.key}: {p.role} {p.name}")
 
 
@@ -239,14 +242,16 @@ def people_add(app: App, key: str, role_name: str, name: str, contact: str | Non
 @click.argument("key")
 @click.argument("role_name", metavar="ROLE")
 @click.argument("name")
+@click.option("--note", help="Why (required): kept in the project's history with who removed the person.")
+@_ACTOR
 @app_options
 @pass_app
-def people_remove(app: App, key: str, role_name: str, name: str) -> None:
-    """Remove a person from a project."""
+def people_remove(app: App, key: str, role_name: str, name: str, note: str | None, actor: str | None) -> None:
+    """Remove a person from a project; `dongflow history KEY` keeps who removed them, when and why."""
     from programme.records import person
 
     p = person(key=key, role_name=role_name, name=name)
-    _programme(app).remove_person(p)
+    _programme(app).remove_person(p, actor=_actor(actor), now=app.now(), note=note)
     click.echo(f"{p.key}: removed {p.role} {p.name}")
 
 
@@ -379,8 +384,12 @@ def report(app: App, sections: tuple[str, ...], fmt: str | None, output: str | N
     f = ReportFilter(gu=clean_text(gu, "--gu") if gu is not None else None,
                      year=parse_year(year, "--year") if year is not None else None)
     app.store  # noqa: B018 - schema check
+    from render.progress import progress
+
     builder = ReportBuilder(SqlReportSource(app.db), app.catalog, app.tz)
-    result = builder.build(day, f, list(dict.fromkeys(wanted)) or None, timeline=fmt == "html")
+    with progress(None, _h(app, "사업 점검", "checking projects")) as bar:  # on a terminal, counts up
+        result = builder.build(day, f, list(dict.fromkeys(wanted)) or None, timeline=fmt == "html",
+                               progress=bar.advance)
     lang = app.lang
     if fmt == "xlsx":
         from programme.report_xlsx import write_xlsx

@@ -147,7 +147,7 @@ def workflow_graph(app: App, workflow_id: str | None, project_key: str | None, f
             raise InvalidInput(f"project {project.key} runs on {wf.id}, not {workflow_id}", field="--project")
         current = project.state
     elif workflow_id is None:
-        raise click.UsageError("name a workflow ID or give --project KEY")
+        raise InvalidInput("name a workflow ID or give --project KEY")
     else:
         wf = app.catalog.get(workflow_id)
     click.echo(render(wf, fmt, current, app.lang))

@@ -151,10 +151,14 @@ class SqlProgrammeStore:
         return [Participation(r.kind, r.held_on, r.times, r.key, r.note) for r in rows]
 
     # -- people ----------------------------------------------------------------------------
-    def put_people(self, people: Sequence[Person], actor: str, now: dt.datetime) -> None:
+    def put_people(
+        self, people: Sequence[Person], actor: str, now: dt.datetime, updates: Sequence[tuple[Project, Event]] = ()
+    ) -> None:
         try:
             with self.db.write() as conn:
                 self._put_people(conn, people, actor, now)
+                for project, event in updates:
+                    _save(conn, project, event)
         except IntegrityError:
             first = people[0]
             what = f"{first.name} as {first.role} of {first.key}" if len(people) == 1 else "one of these people"
@@ -176,7 +180,7 @@ class SqlProgrammeStore:
         for start in range(0, len(rows), 2000):
             conn.execute(insert(PEOPLE), rows[start : start + 2000])
 
-    def remove_person(self, person: Person) -> bool:
+    def remove_person(self, person: Person, updates: Sequence[tuple[Project, Event]] = ()) -> bool:
         with self.db.write() as conn:
             ids = self._ids(conn, [person.key])
             result = conn.execute(
@@ -184,7 +188,11 @@ class SqlProgrammeStore:
                     PEOPLE.c.project_id == ids[person.key], PEOPLE.c.role == person.role, PEOPLE.c.name == person.name
                 )
             )
-        return bool(result.rowcount)
+            if not result.rowcount:
+                return False  # nothing removed: no event either (the transaction has written nothing)
+            for project, event in updates:
+                _save(conn, project, event)
+        return True
 
     def people(self, key: str | None = None, gu: str | None = None) -> list[tuple[str, Person]]:
         stmt = select(PEOPLE, P.c.key, P.c.gu).join(P, P.c.id == PEOPLE.c.project_id)
