@@ -243,13 +243,13 @@ def _gu_filter(app: App, value: str | None) -> str | None:
     known = seoul_districts()
     if wanted in known:
         return wanted
-    from sqlalchemy import distinct, select
+    from sqlalchemy import select
 
     from storage.repository import P
 
     app.db.require_schema()
     with app.db.read() as conn:
-        stored = [g for (g,) in conn.execute(select(distinct(P.c.gu)).order_by(P.c.gu))]
+        stored = [g for (g,) in conn.execute(select(P.c.gu).distinct().order_by(P.c.gu))]
     districts = list(dict.fromkeys([*known, *stored]))
     return choose(wanted, {gu: [gu[:-1]] if gu.endswith("구") and len(gu) > 2 else [] for gu in districts},
                   "district", "--gu")
