@@ -113,6 +113,20 @@ def cmd_check_floor(args: argparse.Namespace) -> dict[str, Any]:
     return {"seconds": seconds, "cpu_seconds": cpu, "rows": count, "maxrss_kb": maxrss_kb()}
 
 
+def cmd_peer_sweep(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import peer_spiff
+
+    peer = peer_spiff.Peer()
+    milestones = peer_spiff.Milestones(catalog(args.workflows))
+    as_of = dt.date.fromisoformat(args.as_of)
+    conn = peer_spiff.connect(args.db.removeprefix("sqlite:///"))
+    start, cpu = time.perf_counter(), time.process_time()
+    scanned, findings = peer_spiff.sweep(peer, conn, milestones, as_of)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    conn.close()
+    return {"seconds": seconds, "cpu_seconds": cpu, "rows": scanned, "findings": findings, "maxrss_kb": maxrss_kb()}
+
+
 # -- advance ----------------------------------------------------------------------------------
 
 NEXT = {
@@ -184,6 +198,18 @@ def cmd_advance(args: argparse.Namespace) -> dict[str, Any]:
         service.advance(key, NEXT[p.state], actor="bench", now=NOW)
     for key, version, upd, ins in _floor_statements(warm[10:], service, store):
         _raw_advance(raw, upd, ins)
+    peer_rates: list[float] = []
+    peer_conn = peer = None
+    peer_keys: list[tuple[str, str]] = []
+    if args.peer:
+        from bench import peer_spiff
+
+        peer = peer_spiff.Peer()
+        peer_conn = peer_spiff.connect(args.peer)
+        peer_keys = peer_spiff.open_keys(peer_conn, NEXT, rounds * per_round + 10)
+        peer_at = NOW.isoformat()
+        for key, trigger in peer_keys[rounds * per_round :]:
+            peer_spiff.advance(peer, peer_conn, key, trigger, peer_at)  # warm-up
     app_rates, floor_rates = [], []
     for r in range(rounds):
         triggers = []
@@ -198,9 +224,15 @@ def cmd_advance(args: argparse.Namespace) -> dict[str, Any]:
         for _key, _version, upd, ins in prepared:
             _raw_advance(raw, upd, ins)
         floor_rates.append(per_round / (time.perf_counter() - start))
+        mine = peer_keys[r * per_round : (r + 1) * per_round]
+        if peer is not None and mine:
+            start = time.perf_counter()
+            for key, trigger in mine:
+                peer_spiff.advance(peer, peer_conn, key, trigger, peer_at)
+            peer_rates.append(len(mine) / (time.perf_counter() - start))
     raw.close()
-    return {"app_rates": app_rates, "floor_rates": floor_rates, "per_round": per_round, "rounds": rounds,
-            "maxrss_kb": maxrss_kb()}
+    return {"app_rates": app_rates, "floor_rates": floor_rates, "peer_rates": peer_rates, "per_round": per_round,
+            "rounds": rounds, "maxrss_kb": maxrss_kb()}
 
 
 def _raw_advance(raw: sqlite3.Connection, upd: tuple[Any, ...], ins: tuple[Any, ...]) -> None:
@@ -308,7 +340,7 @@ def _remove(path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    for name in ("check", "check-floor", "advance", "import"):
+    for name in ("check", "check-floor", "peer-sweep", "advance", "import"):
         p = sub.add_parser(name)
         p.add_argument("--db", required=True, help="sqlite:///PATH")
         p.add_argument("--workflows", action="append", default=[])
@@ -317,11 +349,13 @@ def main(argv: list[str] | None = None) -> None:
     sub.choices["advance"].add_argument("--keys", required=True, help="JSON file with project keys")
     sub.choices["advance"].add_argument("--rounds", type=int, default=5)
     sub.choices["advance"].add_argument("--per-round", type=int, default=200)
+    sub.choices["advance"].add_argument("--peer", help="the SpiffWorkflow peer's database (its advances are timed too)")
     for opt, kw in (("--csv", {"required": True}), ("--template", {"required": True}),
                     ("--work", {"required": True}), ("--rounds", {"type": int, "default": 3})):
         sub.choices["import"].add_argument(opt, **kw)
     args = parser.parse_args(argv)
-    handler = {"check": cmd_check, "check-floor": cmd_check_floor, "advance": cmd_advance, "import": cmd_import}
+    handler = {"check": cmd_check, "check-floor": cmd_check_floor, "peer-sweep": cmd_peer_sweep,
+               "advance": cmd_advance, "import": cmd_import}
     result = handler[args.cmd](args)
     result["code"] = str(Path(sys.modules["engine.catalog"].__file__).resolve().parent.parent)
     print(json.dumps(result))
