@@ -116,11 +116,11 @@ class SqlProjectStore:
     def _hot(self) -> HotPath:
         from storage.hotpath import HotPath
 
+        if not self.db.exists():  # a SQLite file that is not there must not be created by a read
+            raise SchemaOutdated(None, SCHEMA_REVISION)
         return HotPath(self.db)
 
     def get(self, key: str) -> Project:
-        if not self.db.exists():
-            raise SchemaOutdated(None, SCHEMA_REVISION)
         return self._hot.get(key)
 
     def add(
@@ -165,8 +165,6 @@ class SqlProjectStore:
         if event.seq != project.version:
             # The event's seq is the version it creates; anything else would leave a gap in the history.
             raise ValueError(f"event {event.seq} of {project.key} does not match its new version {project.version}")
-        if not self.db.exists():
-            raise SchemaOutdated(None, SCHEMA_REVISION)
         try:
             self._hot.save(project_values(project), event_values(event, 0), project.key, project.version - 1)
         except IntegrityError:
