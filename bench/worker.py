@@ -93,6 +93,32 @@ def cmd_check(args: argparse.Namespace) -> dict[str, Any]:
             "skip_states": book.skip_states(), "maxrss_kb": maxrss_kb()}
 
 
+def cmd_overdue_floor(args: argparse.Namespace) -> dict[str, Any]:
+    """The floor of ``dongflow overdue --json`` as a whole process: this process imports what the
+    check needs, runs the check (as cmd_check) and writes the same rows, with the same fields, as
+    one ``json.dumps`` (the C encoder) to stdout. Its result line goes to stderr."""
+    from engine.monitor import DeadlineBook
+    from storage.db import Database
+    from storage.tracking import TrackingReader
+
+    cat = catalog(args.workflows)
+    db = Database(args.db)
+    as_of = dt.date.fromisoformat(args.as_of)
+    with db.read() as conn:
+        reader = TrackingReader(conn)
+        book = DeadlineBook(cat, TZ, reader)
+        rows = reader.rows(skip_states=book.skip_states(), closed_before=book.closed_before(as_of))
+        _scanned, found = book.scan(rows, as_of)
+    day = as_of.isoformat()
+    items = [{"key": r.key, "gu": r.gu, "dong": r.dong, "year": r.year, "workflow": r.workflow_id, "state": r.state,
+              "entered_at": r.entered_at.isoformat(), "milestone": f.milestone, "milestone_label": f.milestone,
+              "due": f.due.isoformat(), "level": f.level, "days_late": f.days, "slack_days": None,
+              "reason": f.reason, "as_of": day} for r, f in found]
+    sys.stdout.write(json.dumps(items, ensure_ascii=False))
+    sys.stdout.flush()
+    return {"rows": len(items), "maxrss_kb": maxrss_kb()}
+
+
 def cmd_check_floor(args: argparse.Namespace) -> dict[str, Any]:
     skip = json.loads(args.skip_states)
     as_of = dt.date.fromisoformat(args.as_of)
@@ -340,7 +366,7 @@ def _remove(path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    for name in ("check", "check-floor", "peer-sweep", "advance", "import"):
+    for name in ("check", "check-floor", "overdue-floor", "peer-sweep", "advance", "import"):
         p = sub.add_parser(name)
         p.add_argument("--db", required=True, help="sqlite:///PATH")
         p.add_argument("--workflows", action="append", default=[])
@@ -354,11 +380,15 @@ def main(argv: list[str] | None = None) -> None:
                     ("--work", {"required": True}), ("--rounds", {"type": int, "default": 3})):
         sub.choices["import"].add_argument(opt, **kw)
     args = parser.parse_args(argv)
-    handler = {"check": cmd_check, "check-floor": cmd_check_floor, "peer-sweep": cmd_peer_sweep,
+    handler = {"check": cmd_check, "check-floor": cmd_check_floor, "overdue-floor": cmd_overdue_floor,
+               "peer-sweep": cmd_peer_sweep,
                "advance": cmd_advance, "import": cmd_import}
     result = handler[args.cmd](args)
     result["code"] = str(Path(sys.modules["engine.catalog"].__file__).resolve().parent.parent)
-    print(json.dumps(result))
+    if args.cmd == "overdue-floor":
+        print(json.dumps(result), file=sys.stderr)
+    else:
+        print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -80,7 +80,42 @@ class HotPath:
         self._project_conv = [_converter(P.c[c], self.sqlite) for c in self.update_columns]
         self._event_conv = [_converter(E.c[c], self.sqlite) for c in self.event_columns]
         self._dbapi_error = db.engine.dialect.loaded_dbapi.Error
+        # Bulk inserts (project import): every column but the id.
+        self.new_columns = [c for c in self.project_columns if c != "id"]
+        self.insert_project_sql = (
+            f"INSERT INTO projects ({', '.join(map(_q, self.new_columns))}) "
+            f"VALUES ({', '.join([mark] * len(self.new_columns))})"
+        )
+        self._new_conv = [_converter(P.c[c], self.sqlite) for c in self.new_columns]
         self._local = threading.local()
+
+    def insert_many(self, conn: Any, projects: list[dict[str, Any]], events_of: Any) -> None:
+        """Insert new projects (``project_values`` dicts) and then their events inside the caller's
+        SQLAlchemy transaction, as two driver ``executemany`` calls; ``events_of(ids_by_key)`` gives
+        the events' ``event_values`` once the new ids are known."""
+        cur = conn.connection.cursor()
+        try:
+            cur.executemany(self.insert_project_sql, [
+                [v if cv is None else cv(v) for cv, v in zip(self._new_conv, [p[c] for c in self.new_columns])]
+                for p in projects
+            ])
+            mark = "?" if self.sqlite else "%s"
+            ids: dict[str, int] = {}
+            keys = [p["key"] for p in projects]
+            for start in range(0, len(keys), 900):
+                chunk = keys[start : start + 900]
+                cur.execute(f"SELECT key, id FROM projects WHERE key IN ({', '.join([mark] * len(chunk))})", chunk)
+                ids.update(cur.fetchall())
+            events = events_of(ids)
+            if events:
+                cur.executemany(self.event_sql, [
+                    [v if cv is None else cv(v) for cv, v in zip(self._event_conv, [e[c] for c in self.event_columns])]
+                    for e in events
+                ])
+        except self._dbapi_error as exc:
+            raise _wrap(exc, self._dbapi_error) from None
+        finally:
+            cur.close()
 
     def _conn(self) -> Any:
         """This thread's driver connection from the pool (SQLite: autocommit, dongflow's pragmas),

@@ -67,3 +67,33 @@ def test_hot_path_rows_equal_sqlalchemy_rows(db_url: str) -> None:
         assert service.store.get(hot.key) == read_core == hot
     finally:
         db.dispose()
+
+
+def test_bulk_inserted_projects_and_events_equal_sqlalchemy_rows(db_url: str) -> None:
+    from engine import project as proj
+
+    db = Database(db_url)
+    try:
+        upgrade(db)
+        catalog = without_participation(Catalog.from_dirs([SHIPPED_DIR]))
+        store = SqlProjectStore(db)
+        wf = catalog.latest("space-improvement")
+        made = [proj.new_project(wf, key=f"2017-성동구-{d}", gu="성동구", dong=d, year=2017, target=None,
+                                 actor="가", now=NOW, at=NOON) for d in ("마장동", "사근동")]
+        store.add([(made[0][0], [made[0][1]])])  # through the driver's executemany
+        p, e = made[1]
+        with db.write() as conn:  # through SQLAlchemy Core
+            pid = conn.execute(insert(P).values(**project_values(p)).returning(P.c.id)).scalar()
+            conn.execute(insert(E).values(**event_values(e, pid)))
+        with db.read() as conn:
+            rows = [_raw(P, conn, P.c.key == q.key) for q, _ in made]
+            events = [_raw(E, conn, E.c.project_id == r["id"]) for r in rows]
+        for row in rows:
+            for name in ("id", "key", "dong"):
+                row.pop(name)
+        for ev in events:
+            for name in ("id", "project_id"):
+                ev.pop(name)
+        assert rows[0] == rows[1] and events[0] == events[1]
+    finally:
+        db.dispose()
