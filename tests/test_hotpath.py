@@ -79,7 +79,7 @@ def test_bulk_inserted_projects_and_events_equal_sqlalchemy_rows(db_url: str) ->
         store = SqlProjectStore(db)
         wf = catalog.latest("space-improvement")
         made = [proj.new_project(wf, key=f"2017-성동구-{d}", gu="성동구", dong=d, year=2017, target=None,
-                                 actor="가", now=NOW, at=NOON) for d in ("마장동", "사근동")]
+                                 actor="가", now=LATER, at=NOON) for d in ("마장동", "사근동")]
         store.add([(made[0][0], [made[0][1]])])  # through the driver's executemany
         p, e = made[1]
         with db.write() as conn:  # through SQLAlchemy Core
