@@ -409,8 +409,96 @@ def fig_report(ctx: dict[str, Any]) -> dict[str, Any]:
             "cpu_s": cpus, "cpu_median_s": median(cpus), "met": median(times) <= 5.0, "command": " ".join(cmd[1:])}
 
 
+def fig_pg(ctx: dict[str, Any]) -> list[dict[str, Any]]:
+    """The same portfolio in PostgreSQL: import, check, advance from 1 and 8 clients, beside raw psycopg."""
+    from bench import pg
+
+    base_url = ctx["pg_url"]
+    why = pg.reachable(base_url)
+    if why is not None:
+        return [{"figure": "PostgreSQL figures", "unit": "s", "target": "-", "measured": None,
+                 "note": f"not measured: {base_url} unreachable ({why})"}]
+    schema, url = pg.create(base_url)
+    out: list[dict[str, Any]] = []
+    try:
+        start = time.perf_counter()
+        counts = pg.copy_portfolio(ctx["db_path"], url)
+        log(f"  copied {counts} into PostgreSQL schema {schema} in {time.perf_counter() - start:.1f} s")
+        as_of = generate.AS_OF.isoformat()
+        # check
+        base = ["--db", url, *ctx["wf_worker"], "--as-of", as_of]
+        first = worker(["check", *base], ctx["python"], ctx["env"])
+        skip = json.dumps(first["skip_states"])
+        runs, floors = [], []
+        for _ in range(ctx["repeat_check"]):
+            floors.append(worker(["pg-check-floor", *base, "--skip-states", skip], ctx["python"], ctx["env"]))
+            runs.append(worker(["check", *base], ctx["python"], ctx["env"]))
+        m, f = median([r["seconds"] for r in runs]), median([r["seconds"] for r in floors])
+        assert all(r["rows"] == floors[0]["rows"] for r in runs + floors), "PostgreSQL check and floor differ"
+        out.append({"id": "pg-check", "figure": f"PostgreSQL: nightly check over {ctx['size_name']} projects",
+                    "floor_command": "raw psycopg selecting the same rows", "unit": "s", "target": "-",
+                    "met": None, "measured": m, "floor": f, "ratio": m / f,
+                    "measured_s": [r["seconds"] for r in runs], "floor_s": [r["seconds"] for r in floors],
+                    "peak_rss_mb": round(max(r["maxrss_kb"] for r in runs) / 1024, 1), "rows_checked": runs[0]["rows"]})
+        # advance, one client (interleaved rounds, as on SQLite)
+        rounds, per_round = ctx["advance_rounds"], max(5, ctx["advance_per_round"] // 2)
+        keys = advance_keys(ctx["db_path"], 2 * rounds * per_round + 20 + 8 * 2 * per_round)
+        one, rest = keys[: 2 * rounds * per_round + 20], keys[2 * rounds * per_round + 20 :]
+        keys_file = ctx["work"] / "pg-advance-keys.json"
+        keys_file.write_text(json.dumps(one, ensure_ascii=False), "utf-8")
+        r = worker(["advance", "--db", url, *ctx["wf_worker"], "--keys", str(keys_file), "--rounds", str(rounds),
+                    "--per-round", str(per_round)], ctx["python"], ctx["env"])
+        app, floor = median(r["app_rates"]), median(r["floor_rates"])
+        out.append({"id": "pg-advance-1", "figure": "PostgreSQL: advance, 1 client",
+                    "floor_command": "raw psycopg UPDATE + INSERT per transaction", "unit": "advances/s",
+                    "target": "-", "met": None, "measured": app, "floor": floor, "ratio": app / floor,
+                    "measured_rates": r["app_rates"], "floor_rates": r["floor_rates"]})
+        # advance, 8 concurrent clients (separate processes, distinct projects, a common start)
+        clients = 8
+        per_client = max(2, len(rest) // (2 * clients))
+        results: dict[str, float] = {}
+        for mode, offset in (("floor", 0), ("app", clients * per_client)):
+            procs = []
+            start_at = time.time() + 8.0
+            for c in range(clients):
+                mine = rest[offset + c * per_client : offset + (c + 1) * per_client]
+                path = ctx["work"] / f"pg-client-{mode}-{c}.json"
+                path.write_text(json.dumps(mine, ensure_ascii=False), "utf-8")
+                procs.append(subprocess.Popen(
+                    [ctx["python"], str(WORKER), "advance-client", "--db", url, *ctx["wf_worker"], "--keys", str(path),
+                     "--mode", mode, "--start-at", str(start_at)],
+                    env=ctx["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            done = []
+            for proc in procs:
+                stdout, stderr = proc.communicate()
+                if proc.returncode != 0:
+                    raise SystemExit(f"bench: advance client failed:\n{stderr[-3000:]}")
+                done.append(json.loads(stdout.strip().splitlines()[-1]))
+            total = sum(d["count"] for d in done)
+            results[mode] = total / (max(d["end"] for d in done) - min(d["start"] for d in done))
+        out.append({"id": "pg-advance-8", "figure": f"PostgreSQL: advance, {clients} concurrent clients (total)",
+                    "floor_command": f"{clients} raw psycopg clients, UPDATE + INSERT per transaction",
+                    "unit": "advances/s", "target": "-", "met": None, "measured": results["app"],
+                    "floor": results["floor"], "ratio": results["app"] / results["floor"],
+                    "per_client": per_client})
+        # import (tables emptied between rounds)
+        csv_path = ctx["work"] / f"import-{ctx['size']}.csv"
+        if not csv_path.exists():
+            generate.write_import_csv(csv_path, ctx["size"])
+        r = worker(["import", "--db", url, *ctx["wf_worker"], "--csv", str(csv_path), "--template", "-",
+                    "--work", str(ctx["work"]), "--rounds", str(ctx["import_rounds"])], ctx["python"], ctx["env"])
+        m, f = median(r["app_seconds"]), median(r["floor_seconds"])
+        out.append({"id": "pg-import", "figure": f"PostgreSQL: import of {ctx['size_name']} CSV rows (Service.import_csv)",
+                    "floor_command": "raw psycopg executemany of the same rows", "unit": "s", "target": "-",
+                    "met": None, "measured": m, "floor": f, "ratio": m / f,
+                    "measured_s": r["app_seconds"], "floor_s": r["floor_seconds"]})
+    finally:
+        pg.drop(base_url, schema)
+    return out
+
+
 FIGURES = {"help": fig_help, "status": fig_status, "check": fig_check, "overdue": fig_overdue,
-           "advance": fig_advance, "import": fig_import, "report": fig_report}
+           "advance": fig_advance, "import": fig_import, "report": fig_report, "pg": fig_pg}
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -474,6 +562,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=BENCH / "results",
                         help="where the JSON goes (default bench/results)")
     parser.add_argument("--rebuild", action="store_true", help="regenerate the portfolio even if cached")
+    parser.add_argument("--pg", default=os.environ.get("DONGFLOW_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"),
+                        help="PostgreSQL server for the pg figures (a schema of its own is made and dropped)")
     parser.add_argument("--peer-sample", type=int, default=10_000,
                         help="projects replayed into the SpiffWorkflow peer's store (default 10000; its sweep is "
                              "compared per project)")
@@ -507,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(cache, ignore_errors=True)
 
     ctx = {
-        "size": size, "size_name": args.size, "db_path": db_path, "peer_path": peer_path, "work": work, "python": python,
+        "size": size, "size_name": args.size, "db_path": db_path, "peer_path": peer_path, "pg_url": args.pg, "work": work, "python": python,
         "dongflow": dongflow, "env": child_env(cache), "repeat": args.repeat, "warmup": args.warmup,
         "repeat_check": max(1, min(5, args.repeat)),
         "wf_args": [a for d in workflow_dirs for a in ("--workflows", str(d))],
@@ -533,11 +623,12 @@ def main(argv: list[str] | None = None) -> int:
             continue
         log(f"measuring {name} ...")
         start = time.perf_counter()
-        fig = FIGURES[name](ctx)
-        fig["id"] = name
-        fig["wall_s"] = round(time.perf_counter() - start, 1)
-        figures.append(fig)
-        log(f"  {name}: " + table([fig]).splitlines()[-1])
+        found = FIGURES[name](ctx)
+        for fig in found if isinstance(found, list) else [found]:
+            fig.setdefault("id", name)
+            fig["wall_s"] = round(time.perf_counter() - start, 1)
+            figures.append(fig)
+            log(f"  {fig['id']}: " + table([fig]).splitlines()[-1])
     info["figures"] = figures
     info["finished"] = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     info["machine"]["load_average_at_end"] = os.getloadavg()
