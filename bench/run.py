@@ -277,6 +277,8 @@ def fig_check(ctx: dict[str, Any]) -> dict[str, Any]:
     peer_rate = peers[0]["rows"] / median([p["seconds"] for p in peers])
     peer_time = runs[0]["rows"] / peer_rate
     vs_peer = rate / peer_rate
+    peer_cpu_rate = peers[0]["rows"] / median([p["cpu_seconds"] for p in peers])
+    cpu_vs_peer = (runs[0]["rows"] / median([r["cpu_seconds"] for r in runs])) / peer_cpu_rate
     return {
         "figure": f"nightly check (levels + at-risk) over {ctx['size_name']} projects",
         "floor_command": "raw sqlite3 selecting the same rows", "unit": "s",
@@ -285,6 +287,7 @@ def fig_check(ctx: dict[str, Any]) -> dict[str, Any]:
         "peer": {"what": "SpiffWorkflow sweep: load each open stored instance, refresh_waiting_tasks, do_engine_steps, "
                          "milestone levels", "instances": peers[0]["rows"], "seconds": [p["seconds"] for p in peers],
                  "rate_per_s": peer_rate, "time_for_same_rows_s": peer_time, "findings": peers[0]["findings"],
+                 "cpu_s": [p["cpu_seconds"] for p in peers], "cpu_vs_peer": cpu_vs_peer,
                  "peak_rss_mb": round(max(p["maxrss_kb"] for p in peers) / 1024, 1)},
         "peer_measured": peer_time, "vs_peer": vs_peer,
         "measured_s": m, "floor_s": f, "measured": median(m), "floor": median(f), "ratio": ratio,
@@ -531,6 +534,8 @@ def table(figures: list[dict[str, Any]]) -> str:
             measured += f", peak {f['peak_rss_mb']:.0f} MB"
         peer = fmt_value(f, "peer_measured")
         vs_peer = f"{f['vs_peer']:.1f}x" if f.get("vs_peer") else "-"
+        if f.get("peer", {}).get("cpu_vs_peer"):
+            vs_peer += f" (CPU {f['peer']['cpu_vs_peer']:.1f}x)"
         met = "-" if f.get("met") is None else "yes" if f["met"] else "NO"
         rows.append((f["figure"], measured, fmt_value(f, "floor"), ratio, cpu, peer, vs_peer, f["target"], met))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

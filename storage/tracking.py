@@ -45,8 +45,9 @@ TRACKED_COLUMNS = (
 """The columns of a TrackedRow, as the driver returns them (text on SQLite), in its field order."""
 
 
-def tracked_row(r: Any, days: dict[Any, dt.date] | None = None) -> TrackedRow:
-    """A TrackedRow from a row of TRACKED_COLUMNS (``days``: a memo of parsed target dates)."""
+def tracked_row(r: Any, days: dict[Any, dt.date] | None = None, parse: bool = False) -> TrackedRow:
+    """A TrackedRow from a row of TRACKED_COLUMNS (``days``: a memo of parsed target dates). With
+    ``parse``, first-entry times are parsed now, in the same pass (the check reads every one)."""
     target = days.get(r[9]) if days is not None else None
     if target is None:
         target = stored_date(r[9])
@@ -56,6 +57,12 @@ def tracked_row(r: Any, days: dict[Any, dt.date] | None = None) -> TrackedRow:
     if isinstance(raw, (str, bytes)):
         raw = json.loads(raw)
     intern = sys.intern
+    if parse:
+        reached = {intern(state): _utc(at) if isinstance(at, str) else at for state, at in (raw or {}).items()}
+        return TrackedRow(
+            r[0], r[1], intern(r[2]), intern(r[3]), r[4], intern(r[5]), r[6], intern(r[7]),
+            None if r[8] is None else intern(r[8]), target, stored_moment(r[10]), reached, reached,
+        )
     return TrackedRow(
         r[0], r[1], intern(r[2]), intern(r[3]), r[4], intern(r[5]), r[6], intern(r[7]),
         None if r[8] is None else intern(r[8]), target, stored_moment(r[10]),
@@ -86,7 +93,7 @@ def tracked_rows(
         stmt = stmt.where(P.c.key == key)
     days: dict[Any, dt.date] = {}
     for r in conn.execute(stmt.order_by(P.c.key)):
-        yield tracked_row(r, days)
+        yield tracked_row(r, days, parse=True)
 
 
 def stored_date(value: Any) -> dt.date:
