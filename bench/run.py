@@ -446,6 +446,8 @@ def fig_pg(ctx: dict[str, Any]) -> list[dict[str, Any]]:
         # advance, one client (interleaved rounds, as on SQLite)
         rounds, per_round = ctx["advance_rounds"], max(5, ctx["advance_per_round"] // 2)
         keys = advance_keys(ctx["db_path"], 2 * rounds * per_round + 20 + 8 * 2 * per_round)
+        if len(keys) < 2 * rounds * per_round + 20 + 16:
+            per_round = max(1, (len(keys) - 36) // (4 * rounds))
         one, rest = keys[: 2 * rounds * per_round + 20], keys[2 * rounds * per_round + 20 :]
         keys_file = ctx["work"] / "pg-advance-keys.json"
         keys_file.write_text(json.dumps(one, ensure_ascii=False), "utf-8")
@@ -458,7 +460,7 @@ def fig_pg(ctx: dict[str, Any]) -> list[dict[str, Any]]:
                     "measured_rates": r["app_rates"], "floor_rates": r["floor_rates"]})
         # advance, 8 concurrent clients (separate processes, distinct projects, a common start)
         clients = 8
-        per_client = max(2, len(rest) // (2 * clients))
+        per_client = max(1, len(rest) // (2 * clients))
         results: dict[str, float] = {}
         for mode, offset in (("floor", 0), ("app", clients * per_client)):
             procs = []

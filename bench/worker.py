@@ -299,6 +299,9 @@ def cmd_advance_client(args: argparse.Namespace) -> dict[str, Any]:
     db = Database(args.db)
     store = SqlProjectStore(db)
     service = Service(store, catalog(args.workflows))
+    if not keys:
+        pg.wait_until(args.start_at)
+        return {"count": 0, "start": time.time(), "end": time.time()}
     if args.mode == "app":
         work = [(key, NEXT[store.get(key).state]) for key in keys]
         store.get(keys[0])  # connection made before the start
