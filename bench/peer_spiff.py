@@ -30,7 +30,6 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID

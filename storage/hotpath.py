@@ -23,7 +23,7 @@ from sqlalchemy import JSON, Date
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from engine.errors import ChangedMeanwhile, ProjectNotFound
-from engine.project import Event, Project
+from engine.project import Project
 from storage.db import Database
 from storage.tables import EventRow, ProjectRow
 from storage.tracking import _reached, stored_date, stored_moment
