@@ -14,13 +14,16 @@ from commands.common import (
     _actor_default,
     _as_of,
     _deadline_book,
+    _gu_filter,
     _h,
-    _json,
     _level_label,
+    _state_filter,
+    _workflow_filter,
     app_options,
     pass_app,
 )
 from engine.errors import InvalidInput
+from render.output import Listing, listing_options, project_fields
 
 if TYPE_CHECKING:
     from engine.definition import Workflow
@@ -156,15 +159,9 @@ def advance(app: App, key: str, trigger: str, actor: str, note: str | None, at: 
 
 def _project_json(app: App, p: Project, wf: Workflow | None) -> dict[str, Any]:
     return {
-        "key": p.key,
-        "gu": p.gu,
-        "dong": p.dong,
-        "year": p.year,
-        "workflow": p.workflow_id,
+        **project_fields(p, app.tz),
         "workflow_version": p.workflow_version,
-        "state": p.state,
         "state_label": wf.state_label(p.state, app.lang) if wf else p.state,
-        "entered_at": app.iso(p.entered_at),
         "target": p.target.isoformat(),
         "previous_state": p.previous_state,
         "facts": dict(p.facts),
@@ -176,34 +173,39 @@ def _project_json(app: App, p: Project, wf: Workflow | None) -> dict[str, Any]:
 @click.argument("key", required=False)
 @click.option("--gu", help="Only this district (구).")
 @click.option("--year", type=int, help="Only this cohort year.")
-@click.option("--state", help="Only projects in this state (state id, e.g. construction).")
+@click.option("--state", help="Only projects in this state (an id like construction, or its label: 시공).")
 @click.option("--workflow", "workflow_id", help="Only projects on this workflow.")
 @click.option("--as-of", "as_of", metavar="DATE", help="Deadline levels as of this day (default: today).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@listing_options
 @app_options
 @pass_app
 def status(app: App, key: str | None, gu: str | None, year: int | None, state: str | None,
-           workflow_id: str | None, as_of: str | None, as_json: bool) -> None:
+           workflow_id: str | None, as_of: str | None, listing: Listing) -> None:
     """Where projects stand, with the next milestone and its level: one project (KEY) or a list."""
     from engine.deadlines import as_dict as assessment_dict
     from engine.ports import ProjectQuery
 
     day = _as_of(app, as_of)
+    if key is None:
+        workflow_id = _workflow_filter(app, workflow_id)
+        state = _state_filter(app, state, workflow_id)
+        gu = _gu_filter(app, gu)
     projects = app.service.status(ProjectQuery(key=key, gu=gu, year=year, state=state, workflow_id=workflow_id))
     workflows = {(p.workflow_id, p.workflow_version): app.catalog.get(p.workflow_id, p.workflow_version)
                  for p in projects}
     with app.db.read() as conn:
         book = _deadline_book(app, conn)
         assessed = book.assess(projects, day)
-    if as_json:
-        out = []
-        for p, a in assessed:
-            item = _project_json(app, p, workflows[(p.workflow_id, p.workflow_version)])
-            item.update(assessment_dict(a, p.target))
-            item["state"] = p.state
-            item["as_of"] = day.isoformat()
-            out.append(item)
-        _json(out)
+    if listing.machine:
+        def items() -> Any:
+            for p, a in assessed:
+                item = _project_json(app, p, workflows[(p.workflow_id, p.workflow_version)])
+                item.update(assessment_dict(a, p.target))
+                item["state"] = p.state
+                item["as_of"] = day.isoformat()
+                yield item
+
+        listing.write(items())
         return
     if key is not None:
         p, a = assessed[0]
@@ -284,16 +286,17 @@ def _days_text(app: App, level: str, days: int) -> str:
 
 @click.command()
 @click.argument("key")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of events.")
+@listing_options
 @app_options
 @pass_app
-def history(app: App, key: str, as_json: bool) -> None:
+def history(app: App, key: str, listing: Listing) -> None:
     """Every change to a project: who, when, from, to, why."""
     events = app.service.history(key)
     p = app.service.project(key)
     wf = app.catalog.get(p.workflow_id, p.workflow_version)
-    if as_json:
-        _json([_event_json(app, e) for e in events])
+    if listing.machine:
+        fields = project_fields(p, app.tz)
+        listing.write({**fields, **_event_json(app, e)} for e in events)
         return
     from render.table import table
 
@@ -320,7 +323,6 @@ def _describe_event(app: App, wf: Workflow, e: Event) -> str:
 
 def _event_json(app: App, e: Event) -> dict[str, Any]:
     return {
-        "key": e.key,
         "seq": e.seq,
         "kind": e.kind,
         "trigger": e.trigger,

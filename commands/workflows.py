@@ -15,6 +15,7 @@ from commands.common import (
     pass_app,
 )
 from engine.errors import InvalidInput, InvalidInputs
+from render.output import Listing, listing_options
 
 if TYPE_CHECKING:
     pass
@@ -31,9 +32,9 @@ def workflow() -> None:
 
 @workflow.command("list")
 @app_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@listing_options
 @pass_app
-def workflow_list(app: App, as_json: bool) -> None:
+def workflow_list(app: App, listing: Listing) -> None:
     """List the workflows available (shipped and your own)."""
     from render.table import table
 
@@ -50,8 +51,8 @@ def workflow_list(app: App, as_json: bool) -> None:
         }
         for wf in app.catalog.latest_all()
     ]
-    if as_json:
-        _json(rows)
+    if listing.machine:
+        listing.write(rows)
         return
     headers = [_h(app, "ID", "id"), _h(app, "버전", "version"), _h(app, "이름", "title"),
                _h(app, "단계", "states"), _h(app, "전이", "transitions"), _h(app, "마일스톤", "milestones"),

@@ -25,7 +25,6 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -39,6 +38,7 @@ from engine.deadlines import (
 )
 from engine.definition import Label, Workflow
 from engine.errors import InvalidInput
+from engine.tracked import TrackedRow
 from programme.participation import TYPES
 from programme.records import Plan
 
@@ -117,36 +117,6 @@ class Report:
 
     def section(self, section_id: str) -> Section | None:
         return next((s for s in self.sections if s.id == section_id), None)
-
-
-@dataclass(eq=False)
-class TrackedRow:
-    """The columns of a stored project that the deadline rules and the timeline read.
-
-    First-entry times stay as stored text until something needs them as times: a project whose
-    current state began before the as-of date reached every state before it too, so the report
-    decides most projects from the state names alone.
-    """
-
-    key: str
-    gu: str
-    dong: str
-    year: int
-    workflow_id: str
-    workflow_version: int
-    state: str
-    previous_state: str | None
-    target: dt.date
-    entered_at: dt.datetime
-    reached_text: Mapping[str, str]
-
-    @cached_property
-    def reached(self) -> Mapping[str, dt.datetime]:
-        out = {}
-        for state, text in self.reached_text.items():
-            moment = dt.datetime.fromisoformat(text)
-            out[state] = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-        return out
 
 
 class ReportSource(Protocol):

@@ -91,6 +91,11 @@ class Database:
             )
         self.timeout = busy_timeout_s()
         self.engine = self._make_engine()
+        self._on_dispose: list[Any] = []
+
+    def on_dispose(self, close: Any) -> None:
+        """Call ``close()`` when the database is disposed (a driver connection kept checked out)."""
+        self._on_dispose.append(close)
 
     @property
     def is_sqlite(self) -> bool:
@@ -225,6 +230,11 @@ class Database:
             raise SchemaOutdated(current, SCHEMA_REVISION)
 
     def dispose(self) -> None:
+        while self._on_dispose:
+            try:
+                self._on_dispose.pop()()
+            except Exception:  # noqa: BLE001 - closing a connection that already failed
+                pass
         self.engine.dispose()
 
 

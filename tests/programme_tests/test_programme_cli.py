@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ def test_resident_meeting_is_the_fact_the_agreement_guard_reads(cli, two_project
     assert "resident_meetings: 0 -> 2" in history and "participation: 주민참여 회의 +2" in history
     # Korean type names work; other types do not touch the fact.
     assert cli("participation", "add", key, "설명회", "--date", "2016-01-21").exit_code == 0
-    assert '"resident_meetings": 2' in cli("status", key, "--json").stdout
+    assert json.loads(cli("status", key, "--json").stdout)[0]["facts"]["resident_meetings"] == 2
     # Setting the counted fact by hand would count twice: refused, pointing at the right command.
     manual = cli("fact", "set", key, "resident_meetings", "5")
     assert manual.exit_code == 3 and "participation add" in manual.stderr
