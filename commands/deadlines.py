@@ -43,8 +43,6 @@ LEVEL_CHOICES = ("due_soon", "overdue", "escalated", "at_risk")
 @pass_app
 def overdue(app: App, as_of: str | None, gu: str | None, year: int | None, levels: Sequence[str], as_json: bool) -> None:
     """Milestones due soon, overdue or escalated, and projects at risk of missing their target."""
-    from engine.deadlines import SEVERITY
-
     day = _as_of(app, as_of)
     app.db.require_schema()
     with app.db.read() as conn:
@@ -53,20 +51,9 @@ def overdue(app: App, as_of: str | None, gu: str | None, year: int | None, level
 
         rows = tracked_rows(conn, skip_states=book.skip_states(), closed_before=book.closed_before(day), gu=gu, year=year)
         _count, found = book.scan(rows, day, app.lang)
-    if levels:
-        found = [(r, f) for r, f in found if f.level in levels]
-    found.sort(key=lambda rf: (-SEVERITY[rf[1].level], -rf[1].days if rf[1].level != "due_soon" else rf[1].days, rf[0].key))
-    items = []
-    for r, f in found:
-        late = f.level in ("overdue", "escalated", "at_risk")
-        items.append({
-            "key": r.key, "gu": r.gu, "dong": r.dong, "year": r.year, "workflow": r.workflow_id, "state": r.state,
-            "milestone": f.milestone,
-            "milestone_label": book.milestone_label(r.workflow_id, r.workflow_version, f.milestone, app.lang),
-            "due": f.due.isoformat(), "level": f.level,
-            "days_late": f.days if late else None, "slack_days": None if late else f.days,
-            "reason": f.reason, "as_of": day.isoformat(),
-        })
+    from render.views import findings_json
+
+    items = findings_json(found, book, day, app.lang, levels)
     if as_json:
         _json(items)
         return

@@ -154,24 +154,6 @@ def advance(app: App, key: str, trigger: str, actor: str, note: str | None, at: 
 # Queries
 
 
-def _project_json(app: App, p: Project, wf: Workflow | None) -> dict[str, Any]:
-    return {
-        "key": p.key,
-        "gu": p.gu,
-        "dong": p.dong,
-        "year": p.year,
-        "workflow": p.workflow_id,
-        "workflow_version": p.workflow_version,
-        "state": p.state,
-        "state_label": wf.state_label(p.state, app.lang) if wf else p.state,
-        "entered_at": app.iso(p.entered_at),
-        "target": p.target.isoformat(),
-        "previous_state": p.previous_state,
-        "facts": dict(p.facts),
-        "version": p.version,
-    }
-
-
 @click.command()
 @click.argument("key", required=False)
 @click.option("--gu", help="Only this district (구).")
@@ -185,7 +167,6 @@ def _project_json(app: App, p: Project, wf: Workflow | None) -> dict[str, Any]:
 def status(app: App, key: str | None, gu: str | None, year: int | None, state: str | None,
            workflow_id: str | None, as_of: str | None, as_json: bool) -> None:
     """Where projects stand, with the next milestone and its level: one project (KEY) or a list."""
-    from engine.deadlines import as_dict as assessment_dict
     from engine.ports import ProjectQuery
 
     day = _as_of(app, as_of)
@@ -196,14 +177,10 @@ def status(app: App, key: str | None, gu: str | None, year: int | None, state: s
         book = _deadline_book(app, conn)
         assessed = book.assess(projects, day)
     if as_json:
-        out = []
-        for p, a in assessed:
-            item = _project_json(app, p, workflows[(p.workflow_id, p.workflow_version)])
-            item.update(assessment_dict(a, p.target))
-            item["state"] = p.state
-            item["as_of"] = day.isoformat()
-            out.append(item)
-        _json(out)
+        from render.views import status_json
+
+        _json([status_json(p, workflows[(p.workflow_id, p.workflow_version)], a, day, app.tz, app.lang)
+               for p, a in assessed])
         return
     if key is not None:
         p, a = assessed[0]
@@ -310,16 +287,6 @@ def _describe_event(app: App, wf: Workflow, e: Event) -> str:
 
 
 def _event_json(app: App, e: Event) -> dict[str, Any]:
-    return {
-        "key": e.key,
-        "seq": e.seq,
-        "kind": e.kind,
-        "trigger": e.trigger,
-        "from": e.from_state,
-        "to": e.to_state,
-        "actor": e.actor,
-        "at": app.iso(e.at),
-        "recorded_at": app.iso(e.recorded_at),
-        "note": e.note,
-        "data": dict(e.data),
-    }
+    from render.views import event_json
+
+    return event_json(e, app.tz)

@@ -16,6 +16,8 @@ Exit codes (documented in the README):
 6     conflict: changed by someone else meanwhile, or the key already exists
 7     database problem: unreachable, locked, corrupt, or at an older schema
 8     alert delivery: some alerts could not be delivered (they will be retried)
+9     access refused: not signed in (bad, expired or revoked token or password), or the role does
+      not allow it
 ====  =========================================================================
 """
 
@@ -187,3 +189,28 @@ class UnknownTrigger(NotFound):
         super().__init__(
             f"{key}: its workflow has no trigger {trigger!r}; allowed from {state}: {allowed_text}"
         )
+
+
+class AccessDenied(DongflowError):
+    """The caller may not do this: not authenticated, or their role does not allow it."""
+
+    exit_code = 9
+
+
+class NotAuthenticated(AccessDenied):
+    """No valid credentials (missing, wrong, expired, revoked, or a disabled account).
+
+    One message for every cause, so a caller cannot tell an unknown account from a wrong password.
+    """
+
+    def __init__(self, message: str = "sign-in required: unknown account, wrong password, or an invalid token") -> None:
+        super().__init__(message)
+
+
+class Forbidden(AccessDenied):
+    """Authenticated, but the role (or the districts) do not allow this action."""
+
+    def __init__(self, who: str, action: str) -> None:
+        self.who = who
+        self.action = action
+        super().__init__(f"{who} may not {action}")

@@ -1,0 +1,222 @@
+"""Who may do what: the principal behind a request, the role rules, and the scoped service.
+
+Every door (the CLI, the web pages, the HTTP API) calls the use cases through :class:`ScopedService`,
+which knows the caller (:class:`Principal`) and applies the rules once, here:
+
+* a project the caller may not read does not exist for them: any lookup by key raises
+  :class:`ProjectNotFound`, exactly as for a key that is not there (a 404, never a 403 that would
+  confirm the key);
+* listings are restricted *in the query* (``ProjectQuery.districts``), so totals and pages are right;
+* a write without the right raises :class:`Forbidden` before anything is written;
+* the actor recorded in the history is the principal's name (the CLI's operator keeps ``--actor``).
+
+Roles (``ROLES``):
+
+============  ==============================================================================
+admin         manages users and tokens; reads every district's projects, writes none
+officer       the programme office: reads and writes every district
+coordinator   reads and writes the projects of their districts (at least one)
+viewer        reads only: their districts, or every district when none are given
+============  ==============================================================================
+
+The CLI runs as the *operator* (:meth:`Principal.operator`): the person at the server's terminal, who
+already holds the database's credentials, has every right.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, BinaryIO
+
+from engine.errors import Forbidden, InvalidInput, ProjectNotFound
+from engine.ports import ProjectQuery
+from engine.project import Event, Project
+from engine.values import clean_text, lookup_text
+
+ADMIN = "admin"
+OFFICER = "officer"
+COORDINATOR = "coordinator"
+VIEWER = "viewer"
+OPERATOR = "operator"
+"""The CLI's principal (not a role an account can have)."""
+
+ROLES = (ADMIN, OFFICER, COORDINATOR, VIEWER)
+ROLE_HELP = {
+    ADMIN: "users and tokens; reads every district",
+    OFFICER: "every district, read and write",
+    COORDINATOR: "their districts, read and write",
+    VIEWER: "read only: their districts, or all",
+}
+ALL_DISTRICTS_ROLES = (ADMIN, OFFICER, VIEWER)
+"""Roles that may have no districts (meaning: every district)."""
+
+
+def check_role_districts(role: str, districts: Iterable[str]) -> tuple[str, ...]:
+    """Validate a role with its districts; returns the districts cleaned, sorted, without repeats."""
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r} (roles: {', '.join(ROLES)})", field="role")
+    cleaned = tuple(sorted({clean_text(d, "gu", max_len=200) for d in districts}))
+    if role == COORDINATOR and not cleaned:
+        raise InvalidInput("a coordinator needs at least one district (--gu)", field="gu")
+    if role in (ADMIN, OFFICER) and cleaned:
+        raise InvalidInput(f"an {role} works on every district; give no --gu", field="gu")
+    return cleaned
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: a name (what the history records), a role, and the districts it is limited to."""
+
+    name: str
+    role: str
+    districts: frozenset[str] | None = None
+    """None: every district. Otherwise only these (a coordinator's, or a limited viewer's)."""
+    display_name: str | None = None
+    via: str = "cli"
+    """How the caller proved who they are: ``cli`` (the operator), ``password`` or ``token``."""
+
+    @classmethod
+    def operator(cls, name: str = "operator") -> Principal:
+        return cls(name=name, role=OPERATOR, districts=None, via="cli")
+
+    @classmethod
+    def of(cls, name: str, role: str, districts: Sequence[str] = (), *, display_name: str | None = None,
+           via: str = "password") -> Principal:
+        return cls(name=name, role=role, districts=frozenset(districts) if districts else None,
+                   display_name=display_name, via=via)
+
+    # -- the rules ----------------------------------------------------------------------------
+    @property
+    def is_operator(self) -> bool:
+        return self.role == OPERATOR
+
+    @property
+    def can_admin(self) -> bool:
+        """May manage users and tokens."""
+        return self.role in (OPERATOR, ADMIN)
+
+    @property
+    def writes(self) -> bool:
+        """May write to projects at all (in some district)."""
+        return self.role in (OPERATOR, OFFICER, COORDINATOR)
+
+    def _in_scope(self, gu: str) -> bool:
+        return self.districts is None or gu in self.districts
+
+    def can_read(self, gu: str) -> bool:
+        return self.role in (OPERATOR, ADMIN, OFFICER, COORDINATOR, VIEWER) and self._in_scope(gu)
+
+    def can_write(self, gu: str) -> bool:
+        return self.writes and self._in_scope(gu)
+
+    @property
+    def read_scope(self) -> frozenset[str] | None:
+        """The districts to restrict every read to (None: no restriction)."""
+        return self.districts
+
+    def actor(self, given: str | None = None) -> str:
+        """The name the history records. The operator names themselves (``--actor``); everyone else
+        is recorded as who they signed in as, whatever they pass."""
+        if self.is_operator:
+            return clean_text(given if given is not None else self.name, "actor")
+        return self.name
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.role})"
+
+
+def scoped_query(principal: Principal, query: ProjectQuery) -> ProjectQuery:
+    """The query restricted to what ``principal`` may read (intersected with any district it names)."""
+    scope = principal.read_scope
+    if scope is None:
+        return query
+    districts = scope if query.districts is None else frozenset(query.districts) & scope
+    return replace(query, districts=districts)
+
+
+class ScopedService:
+    """The use cases of :class:`engine.service.Service` as one principal may call them.
+
+    Methods mirror the service's; ``actor=`` is honoured only for the operator (see
+    :meth:`Principal.actor`). Use cases not wrapped here are available to the operator only: a new
+    use case cannot reach the web without someone deciding its rule.
+    """
+
+    def __init__(self, service: Any, principal: Principal) -> None:
+        self.service = service
+        self.principal = principal
+        self.catalog = service.catalog
+        self.store = service.store
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for attributes not defined here: the operator keeps every other use case.
+        if name.startswith("_") or not self.__dict__.get("principal", Principal("?", "?")).is_operator:
+            raise AttributeError(f"{name} is not available to {self.__dict__.get('principal')}")
+        return getattr(self.__dict__["service"], name)
+
+    # -- reads ---------------------------------------------------------------------------------
+    def project(self, key: str) -> Project:
+        """One project, or ProjectNotFound -- also when it exists in a district the caller cannot read."""
+        project = self.service.project(key)
+        if not self.principal.can_read(project.gu):
+            raise ProjectNotFound(lookup_text(key) or "")
+        return project
+
+    def status(self, query: ProjectQuery) -> list[Project]:
+        if query.key is not None:
+            return [self.project(query.key)]
+        return self.service.status(scoped_query(self.principal, query))
+
+    def count(self, query: ProjectQuery) -> int:
+        """How many projects ``status`` would list without limit and offset."""
+        return self.service.count(scoped_query(self.principal, query))
+
+    def history(self, key: str) -> list[Event]:
+        self.project(key)
+        return self.service.history(key)
+
+    def workflow_of(self, project: Project) -> Any:
+        return self.service.workflow_of(project)
+
+    # -- writes --------------------------------------------------------------------------------
+    def _writable(self, project: Project, action: str) -> None:
+        if not self.principal.can_write(project.gu):
+            raise Forbidden(self.principal.describe(), f"{action} {project.key}")
+
+    def advance(self, key: str, trigger: str, *, now: dt.datetime, actor: str | None = None,
+                at: dt.datetime | None = None, note: str | None = None,
+                expected_version: int | None = None) -> tuple[Project, Event]:
+        project = self.project(key)
+        self._writable(project, "advance")
+        return self.service.advance(project.key, trigger, actor=self.principal.actor(actor), now=now, at=at,
+                                    note=note, expected_version=expected_version)
+
+    def set_fact(self, key: str, name: str, raw_value: str, *, now: dt.datetime, actor: str | None = None,
+                 note: str | None = None, at: dt.datetime | None = None,
+                 expected_version: int | None = None) -> tuple[Project, Any]:
+        project = self.project(key)
+        self._writable(project, "record facts on")
+        return self.service.set_fact(project.key, name, raw_value, actor=self.principal.actor(actor), now=now,
+                                     note=note, at=at, expected_version=expected_version)
+
+    def add_project(self, spec: Any, *, now: dt.datetime, actor: str | None = None,
+                    at: dt.datetime | None = None) -> Project:
+        gu = lookup_text(str(spec.gu)) or ""
+        if not self.principal.can_write(gu):
+            raise Forbidden(self.principal.describe(), f"add projects in {gu}")
+        return self.service.add_project(spec, actor=self.principal.actor(actor), now=now, at=at)
+
+    def import_csv(self, stream: BinaryIO, source: str, *, now: dt.datetime, actor: str | None = None,
+                   progress: Callable[[int, int], None] | None = None, tz: Any = None) -> int:
+        if not (self.principal.is_operator or (self.principal.writes and self.principal.districts is None)):
+            raise Forbidden(self.principal.describe(), "import projects")
+        return self.service.import_csv(stream, source, actor=self.principal.actor(actor), now=now,
+                                       progress=progress, tz=tz)
+
+    def add_with_history(self, items: Any) -> None:
+        if not self.principal.is_operator:
+            raise Forbidden(self.principal.describe(), "load projects with histories")
+        self.service.add_with_history(items)
+
