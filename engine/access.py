@@ -144,9 +144,11 @@ class ScopedService:
     use case cannot reach the web without someone deciding its rule.
     """
 
-    def __init__(self, service: Any, principal: Principal) -> None:
+    def __init__(self, service: Any, principal: Principal, programme: Any = None) -> None:
         self.service = service
         self.principal = principal
+        self.programme = programme
+        """The programme's use cases (programme.records.ProgrammeService), when the door offers them."""
         self.catalog = service.catalog
         self.store = service.store
 
@@ -220,3 +222,26 @@ class ScopedService:
             raise Forbidden(self.principal.describe(), "load projects with histories")
         self.service.add_with_history(items)
 
+
+    # -- the programme's records on one project (participation, budget, people) ----------------
+    def _programme(self) -> Any:
+        if self.programme is None:
+            raise AttributeError("this scoped service was built without the programme's use cases")
+        return self.programme
+
+    def add_participation(self, entry: Any, *, now: dt.datetime, actor: str | None = None) -> Project | None:
+        """Record participation on a project the caller may write (programme-wide: officers only)."""
+        if entry.key is not None:
+            self._writable(self.project(entry.key), "record participation on")
+        elif not (self.principal.writes and self.principal.districts is None):
+            raise Forbidden(self.principal.describe(), "record programme-wide participation")
+        return self._programme().add_participation(entry, actor=self.principal.actor(actor), now=now)
+
+    def participation(self, key: str) -> list[Any]:
+        return self._programme().store.participation(self.project(key).key)
+
+    def budgets(self, key: str) -> list[Any]:
+        return self._programme().store.budgets(self.project(key).key)
+
+    def people(self, key: str) -> list[Any]:
+        return [person for _gu, person in self._programme().store.people(self.project(key).key)]

@@ -91,7 +91,14 @@ class WebContext:
 
     def scoped(self, principal: Principal) -> ScopedService:
         """The use cases as ``principal`` may call them (every route goes through this)."""
-        return ScopedService(self.service, principal)
+        return ScopedService(self.service, principal, self.programme)
+
+    @cached_property
+    def programme(self) -> Any:
+        from programme.records import ProgrammeService
+        from programme.repository import SqlProgrammeStore
+
+        return ProgrammeService(SqlProgrammeStore(self.db), self.catalog)
 
     def authenticate(self, name: str, password: str) -> Principal:
         """Sign in with a password: the principal, or NotAuthenticated (same for every cause)."""
