@@ -163,7 +163,7 @@ class ScopedService:
         """One project, or ProjectNotFound -- also when it exists in a district the caller cannot read."""
         project = self.service.project(key)
         if not self.principal.can_read(project.gu):
-            raise ProjectNotFound(lookup_text(key) or "")
+            raise ProjectNotFound(project.key)
         return project
 
     def status(self, query: ProjectQuery) -> list[Project]:
@@ -205,7 +205,7 @@ class ScopedService:
 
     def add_project(self, spec: Any, *, now: dt.datetime, actor: str | None = None,
                     at: dt.datetime | None = None) -> Project:
-        gu = lookup_text(str(spec.gu)) or ""
+        gu = lookup_text(str(spec.gu), "gu") or ""
         if not self.principal.can_write(gu):
             raise Forbidden(self.principal.describe(), f"add projects in {gu}")
         return self.service.add_project(spec, actor=self.principal.actor(actor), now=now, at=at)

@@ -245,7 +245,7 @@ class Service:
 
     def project(self, key: str) -> Project:
         """One project by key (typed keys are NFC-normalised like stored ones)."""
-        return self.store.get(lookup_text(key) or "")
+        return self.store.get(lookup_text(key, "key") or "")
 
     def status(self, query: ProjectQuery) -> list[Project]:
         query = _normalised(query)
@@ -258,7 +258,7 @@ class Service:
         return self.store.count(_normalised(query))
 
     def history(self, key: str) -> list[Event]:
-        return self.store.events(lookup_text(key) or "")
+        return self.store.events(lookup_text(key, "key") or "")
 
     def add_with_history(self, items: Sequence[tuple[Project, Sequence[Event]]]) -> None:
         """Insert ready-made projects with their whole histories (the demo), all or none."""
@@ -273,11 +273,11 @@ def _normalised(query: ProjectQuery) -> ProjectQuery:
     """Typed text NFC-normalised like stored text."""
     return replace(
         query,
-        key=lookup_text(query.key),
-        gu=lookup_text(query.gu),
-        state=lookup_text(query.state),
-        workflow_id=lookup_text(query.workflow_id),
-        districts=None if query.districts is None else frozenset(lookup_text(d) or "" for d in query.districts),
+        key=lookup_text(query.key, "key"),
+        gu=lookup_text(query.gu, "gu"),
+        state=lookup_text(query.state, "state"),
+        workflow_id=lookup_text(query.workflow_id, "workflow"),
+        districts=None if query.districts is None else frozenset(lookup_text(d, "gu") or "" for d in query.districts),
     )
 
 

@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from engine.access import Principal, ScopedService
 from engine.errors import Forbidden, InvalidInput
 from engine.ports import ProjectQuery
-from engine.values import parse_date
+from engine.values import lookup_text, parse_date
 from render.views import event_json, findings_json, status_json, triggers_json
 from web.auth import ApiPrincipal, Context, Scoped
 from web.context import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, WebContext
@@ -37,7 +37,7 @@ from web.schemas import (
 
 router = APIRouter(responses=responses(401, 422, 503))
 READ = responses(404)
-WRITE = responses(403, 404, 409)
+WRITE = responses(400, 403, 404, 409)
 
 Text = Annotated[str | None, Query(max_length=200)]
 Year = Annotated[int | None, Query(ge=1900, le=2200)]
@@ -140,7 +140,8 @@ def overdue(ctx: Context, principal: ApiPrincipal, as_of: AsOf = None, gu: Text 
     day = _day(ctx, as_of)
     with ctx.db.read() as conn:
         book = ctx.deadline_book(conn)
-        rows = tracked_rows(conn, skip_states=book.skip_states(), closed_before=book.closed_before(day), gu=gu,
+        rows = tracked_rows(conn, skip_states=book.skip_states(), closed_before=book.closed_before(day),
+                            gu=lookup_text(gu, "gu"),
                             year=year, districts=principal.read_scope)
         _count, found = book.scan(rows, day, ctx.settings.lang)
     return findings_json(found, book, day, ctx.settings.lang, level or ())
@@ -178,7 +179,7 @@ def report(ctx: Context, principal: ApiPrincipal, format: Literal["html", "xlsx"
     from programme.report_queries import SqlReportSource
 
     day = _day(ctx, as_of)
-    gu = report_district(principal, gu)
+    gu = report_district(principal, lookup_text(gu, "gu"))
     builder = ReportBuilder(SqlReportSource(ctx.db), ctx.catalog, ctx.tz)
     result = builder.build(day, ReportFilter(gu=gu, year=year), None, timeline=format == "html")
     lang = ctx.settings.lang

@@ -53,6 +53,7 @@ _MAP: list[tuple[type[errors.DongflowError], int, str, str]] = [
 ]
 
 STATUS_DESCRIPTIONS = {
+    400: "A body that is not JSON at all; code 3",
     401: "Not authenticated (missing, invalid, expired or revoked token); code 9",
     403: "Authenticated, but the role does not allow this; code 9",
     404: "No such resource, or one in a district the caller cannot read; code 4",
@@ -96,7 +97,12 @@ def error_response(exc: errors.DongflowError, instance: str | None = None) -> JS
         extra = {"field": exc.field}
     elif isinstance(exc, errors.ChangedMeanwhile):
         extra = {"key": exc.key}
-    return problem_response(status, title, exc.message, exc.exit_code, slug=slug, instance=instance,
+    detail = exc.message
+    if isinstance(exc, errors.DatabaseError) and not isinstance(exc, errors.SchemaOutdated):
+        # The message names the database (host, user, file): logged on the server, not told to clients.
+        log.warning("database error on %s: %s", instance, exc.message)
+        detail = "the database is unavailable or busy; try again in a moment"
+    return problem_response(status, title, detail, exc.exit_code, slug=slug, instance=instance,
                             headers=headers, **extra)
 
 
@@ -107,8 +113,6 @@ def install(app: Any) -> None:
 
     async def on_dongflow(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, errors.DongflowError)
-        if isinstance(exc, (errors.DatabaseError,)):
-            log.warning("%s %s: %s", request.method, request.url.path, exc.message)
         return error_response(exc, request.url.path)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -123,8 +127,9 @@ def install(app: Any) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
-        code = {404: errors.NotFound.exit_code, 401: 9, 403: 9}.get(exc.status_code, 2)
-        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+        code = {400: errors.InvalidInput.exit_code, 404: errors.NotFound.exit_code, 401: 9, 403: 9}.get(
+            exc.status_code, 2)
+        title = {400: "Invalid input", 404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
         return problem_response(exc.status_code, title, str(exc.detail), code, slug=f"http-{exc.status_code}",
                                 instance=request.url.path, headers=getattr(exc, "headers", None))
 

@@ -257,3 +257,29 @@ def test_authenticate(site) -> None:
     assert ctx.principal_for("officer").role == "officer"
 
 
+
+
+def test_control_characters_are_invalid_input_not_a_database_error(site) -> None:
+    """PostgreSQL refuses a NUL even in a comparison: it must be a 422 (code 3), never a 5xx."""
+    for path in ("/api/projects/a%00b", "/api/projects/a%00b/history", "/api/projects?gu=a%00b",
+                 "/api/projects?state=%00", "/api/overdue?gu=%00", "/api/report?format=md&gu=%00"):
+        _problem(site.get(path, "officer"), 422, 3)
+    before = snapshot(site.url)
+    key = site.keys["own"]
+    for body in ({"trigger": "hold", "note": "a\u0000b", "version": 1}, {"trigger": "ho\u0000ld", "version": 1}):
+        _problem(site.client.post(f"/api/projects/{key}/advance", content=json.dumps(body),
+                                  headers={**site.headers("officer"), "Content-Type": "application/json"}), 422, 3)
+    assert snapshot(site.url) == before
+
+
+def test_database_errors_do_not_name_the_database(site, monkeypatch) -> None:
+    from engine.errors import DatabaseError
+
+    def down(key: str) -> list:
+        raise DatabaseError(f"cannot use {site.url}: connection refused")
+
+    monkeypatch.setattr(site.app.state.ctx.service, "history", down)
+    r = site.get(f"/api/projects/{site.keys['own']}/history", "officer")
+    body = _problem(r, 503, 7)
+    assert site.url not in r.text and "127.0.0.1" not in r.text and "sqlite" not in r.text
+    assert "try again" in body["detail"]
