@@ -204,9 +204,11 @@ def report(ctx: Context, principal: ApiPrincipal, format: Literal["html", "xlsx"
         content = (render_csv if format == "csv" else render_markdown)(result, lang)
         if format == "csv":
             content = "\ufeff" + content  # Excel reads Korean CSV only with a BOM
-    disposition = "inline" if format == "html" else "attachment"
-    return Response(content, media_type=REPORT_TYPES[format],
-                    headers={"Content-Disposition": f'{disposition}; filename="{name}"'})
+    headers = {"Content-Disposition": f'{"inline" if format == "html" else "attachment"}; filename="{name}"'}
+    if format == "html":
+        # Its charts need their inline scripts, but they run in an opaque origin: no cookies, no API.
+        headers["Content-Security-Policy"] = "sandbox allow-scripts"
+    return Response(content, media_type=REPORT_TYPES[format], headers=headers)
 
 
 def report_district(principal: Principal, gu: str | None) -> str | None:

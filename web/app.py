@@ -64,7 +64,7 @@ def create_app(settings: WebSettings | None = None, *, context: WebContext | Non
 
         pages.install(app) if hasattr(pages, "install") else app.include_router(pages.router)
     _docs(app)
-    app.add_middleware(problems.CatchAll)  # outermost: nothing unexpected escapes as a traceback
+    app.add_middleware(problems.CatchAll, max_body=settings.max_body)  # nothing escapes as a traceback
     return app
 
 

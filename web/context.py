@@ -32,6 +32,8 @@ class WebSettings:
     """The path prefix when served behind a reverse proxy under a sub-path (e.g. ``/dongflow``)."""
     secret_key: str | None = None
     """Signs session cookies (pages); every process of one deployment needs the same one."""
+    max_body: int = 1024 * 1024
+    """Largest request body accepted, in bytes (413 beyond)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -54,6 +54,7 @@ _MAP: list[tuple[type[errors.DongflowError], int, str, str]] = [
 
 STATUS_DESCRIPTIONS = {
     400: "A body that is not JSON at all; code 3",
+    413: "Request body too large; code 3",
     401: "Not authenticated (missing, invalid, expired or revoked token); code 9",
     403: "Authenticated, but the role does not allow this; code 9",
     404: "No such resource, or one in a district the caller cannot read; code 4",
@@ -127,9 +128,10 @@ def install(app: Any) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
-        code = {400: errors.InvalidInput.exit_code, 404: errors.NotFound.exit_code, 401: 9, 403: 9}.get(
-            exc.status_code, 2)
-        title = {400: "Invalid input", 404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+        code = {400: errors.InvalidInput.exit_code, 413: errors.InvalidInput.exit_code,
+                404: errors.NotFound.exit_code, 401: 9, 403: 9}.get(exc.status_code, 2)
+        title = {400: "Invalid input", 404: "Not found", 405: "Method not allowed",
+                 413: "Request body too large"}.get(exc.status_code, "HTTP error")
         return problem_response(exc.status_code, title, str(exc.detail), code, slug=f"http-{exc.status_code}",
                                 instance=request.url.path, headers=getattr(exc, "headers", None))
 
@@ -138,27 +140,70 @@ def install(app: Any) -> None:
     app.add_exception_handler(HTTPException, on_http)
 
 
-class CatchAll:
-    """ASGI middleware: an unexpected exception is logged (with its traceback) and answered with a 500
-    problem; the client never sees a traceback or an internal name."""
+API_HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class BodyTooLarge(Exception):
+    """The request body went past the limit while it was being read."""
+
+
+class CatchAll:
+    """ASGI middleware, the outermost of the app's own:
+
+    * a request body larger than ``max_body`` bytes is refused with a 413 problem (by its
+      Content-Length before anything is read, or as soon as a chunked body passes the limit);
+    * answers under ``/api/`` are marked ``Cache-Control: no-store`` and ``nosniff``;
+    * an unexpected exception is logged (with its traceback) and answered with a 500 problem; the
+      client never sees a traceback or an internal name.
+    """
+
+    def __init__(self, app: ASGIApp, max_body: int = 1024 * 1024) -> None:
         self.app = app
+        self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        too_large = problem_response(413, "Request body too large", f"the limit is {self.max_body} bytes",
+                                     errors.InvalidInput.exit_code, slug="too-large", instance=scope.get("path"))
+        length = dict(scope.get("headers") or ()).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            await too_large(scope, receive, send)
+            return
         started = False
+        received = 0
+
+        async def counting_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise BodyTooLarge()
+            return message
+
+        api = str(scope.get("path", "")).startswith("/api/")
 
         async def tracking_send(message: Any) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                if api:  # answers about projects are per caller and change: never cached, never sniffed
+                    headers = list(message.get("headers") or [])
+                    names = {k.lower() for k, _ in headers}
+                    for name, value in API_HEADERS:
+                        if name not in names:
+                            headers.append((name, value))
+                    message = {**message, "headers": headers}
             await send(message)
 
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await too_large(scope, receive, send)
         except Exception:  # noqa: BLE001 - the last line of defence
             log.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
             if started:

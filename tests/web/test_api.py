@@ -283,3 +283,30 @@ def test_database_errors_do_not_name_the_database(site, monkeypatch) -> None:
     body = _problem(r, 503, 7)
     assert site.url not in r.text and "127.0.0.1" not in r.text and "sqlite" not in r.text
     assert "try again" in body["detail"]
+
+
+def test_a_huge_body_is_refused_before_it_is_read(site) -> None:
+    before = snapshot(site.url)
+    body = json.dumps({"trigger": "hold", "note": "x" * (2 * 1024 * 1024), "version": 1})
+    r = site.client.post(f"/api/projects/{site.keys['own']}/advance", content=body,
+                         headers={**site.headers("officer"), "Content-Type": "application/json"})
+    _problem(r, 413, 3)
+
+    def chunks():  # no Content-Length: refused as soon as the limit is passed
+        yield b'{"trigger": "hold", "version": 1, "note": "'
+        for _ in range(40):
+            yield b"x" * 65536
+        yield b'"}'
+
+    r = site.client.post(f"/api/projects/{site.keys['own']}/advance", content=chunks(),
+                         headers={**site.headers("officer"), "Content-Type": "application/json"})
+    assert r.status_code in (400, 413) and r.json()["code"] == 3
+    assert snapshot(site.url) == before
+
+
+def test_api_answers_are_not_cached_and_the_html_report_is_sandboxed(site) -> None:
+    r = site.get("/api/projects", "officer")
+    assert r.headers["cache-control"] == "no-store" and r.headers["x-content-type-options"] == "nosniff"
+    assert site.get("/api/projects").headers["cache-control"] == "no-store"
+    html = site.get("/api/report?format=html", "officer")
+    assert html.status_code == 200 and html.headers["content-security-policy"] == "sandbox allow-scripts"
