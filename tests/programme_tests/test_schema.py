@@ -11,8 +11,8 @@ def test_migrations_equal_the_table_definitions(db) -> None:  # type: ignore[no-
     from storage.schema import head_revision
     from storage.tables import metadata
 
-    assert SCHEMA_REVISION == head_revision() == "0003"
-    assert db.current_revision() == "0003"
+    assert SCHEMA_REVISION == head_revision()
+    assert db.current_revision() == SCHEMA_REVISION
     with db.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(ctx, metadata) == []
@@ -21,6 +21,7 @@ def test_migrations_equal_the_table_definitions(db) -> None:  # type: ignore[no-
 def test_downgrade_to_0002_and_back(db) -> None:  # type: ignore[no-untyped-def]
     from alembic import command
 
+    from storage.db import SCHEMA_REVISION
     from storage.schema import _config, upgrade
 
     cfg = _config()
@@ -28,4 +29,4 @@ def test_downgrade_to_0002_and_back(db) -> None:  # type: ignore[no-untyped-def]
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0002")
     assert db.current_revision() == "0002"
-    assert upgrade(db) == ("0002", "0003")
+    assert upgrade(db) == ("0002", SCHEMA_REVISION)
