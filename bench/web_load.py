@@ -238,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "date": dt.date.today().isoformat(), "clients": args.clients, "duration_s": round(elapsed, 1),
         "projects": args.projects, "workers": args.workers, "hot": args.hot, "database": "postgresql",
+        "load_average_after": [round(x, 1) for x in os.getloadavg()], "cpus": os.cpu_count(),
         "kinds": {}, **checked, "unexpected": stats.unexpected[:20], "unexpected_count": len(stats.unexpected),
     }
     print(f"\n{args.clients} clients, {elapsed:.0f} s, {args.projects} projects, {args.workers} server processes\n")
