@@ -145,23 +145,22 @@ class ScopedService:
     """
 
     def __init__(self, service: Any, principal: Principal, programme: Any = None) -> None:
-        self.service = service
+        self._service = service
         self.principal = principal
-        self.programme = programme
+        self._programme_service = programme
         """The programme's use cases (programme.records.ProgrammeService), when the door offers them."""
         self.catalog = service.catalog
-        self.store = service.store
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for attributes not defined here: the operator keeps every other use case.
         if name.startswith("_") or not self.__dict__.get("principal", Principal("?", "?")).is_operator:
             raise AttributeError(f"{name} is not available to {self.__dict__.get('principal')}")
-        return getattr(self.__dict__["service"], name)
+        return getattr(self.__dict__["_service"], name)
 
     # -- reads ---------------------------------------------------------------------------------
     def project(self, key: str) -> Project:
         """One project, or ProjectNotFound -- also when it exists in a district the caller cannot read."""
-        project = self.service.project(key)
+        project = self._service.project(key)
         if not self.principal.can_read(project.gu):
             raise ProjectNotFound(project.key)
         return project
@@ -169,18 +168,18 @@ class ScopedService:
     def status(self, query: ProjectQuery) -> list[Project]:
         if query.key is not None:
             return [self.project(query.key)]
-        return self.service.status(scoped_query(self.principal, query))
+        return self._service.status(scoped_query(self.principal, query))
 
     def count(self, query: ProjectQuery) -> int:
         """How many projects ``status`` would list without limit and offset."""
-        return self.service.count(scoped_query(self.principal, query))
+        return self._service.count(scoped_query(self.principal, query))
 
     def history(self, key: str) -> list[Event]:
         self.project(key)
-        return self.service.history(key)
+        return self._service.history(key)
 
     def workflow_of(self, project: Project) -> Any:
-        return self.service.workflow_of(project)
+        return self._service.workflow_of(project)
 
     # -- writes --------------------------------------------------------------------------------
     def _writable(self, project: Project, action: str) -> None:
@@ -192,7 +191,7 @@ class ScopedService:
                 expected_version: int | None = None) -> tuple[Project, Event]:
         project = self.project(key)
         self._writable(project, "advance")
-        return self.service.advance(project.key, trigger, actor=self.principal.actor(actor), now=now, at=at,
+        return self._service.advance(project.key, trigger, actor=self.principal.actor(actor), now=now, at=at,
                                     note=note, expected_version=expected_version)
 
     def set_fact(self, key: str, name: str, raw_value: str, *, now: dt.datetime, actor: str | None = None,
@@ -200,7 +199,7 @@ class ScopedService:
                  expected_version: int | None = None) -> tuple[Project, Any]:
         project = self.project(key)
         self._writable(project, "record facts on")
-        return self.service.set_fact(project.key, name, raw_value, actor=self.principal.actor(actor), now=now,
+        return self._service.set_fact(project.key, name, raw_value, actor=self.principal.actor(actor), now=now,
                                      note=note, at=at, expected_version=expected_version)
 
     def add_project(self, spec: Any, *, now: dt.datetime, actor: str | None = None,
@@ -208,26 +207,26 @@ class ScopedService:
         gu = lookup_text(str(spec.gu), "gu") or ""
         if not self.principal.can_write(gu):
             raise Forbidden(self.principal.describe(), f"add projects in {gu}")
-        return self.service.add_project(spec, actor=self.principal.actor(actor), now=now, at=at)
+        return self._service.add_project(spec, actor=self.principal.actor(actor), now=now, at=at)
 
     def import_csv(self, stream: BinaryIO, source: str, *, now: dt.datetime, actor: str | None = None,
                    progress: Callable[[int, int], None] | None = None, tz: Any = None) -> int:
         if not (self.principal.is_operator or (self.principal.writes and self.principal.districts is None)):
             raise Forbidden(self.principal.describe(), "import projects")
-        return self.service.import_csv(stream, source, actor=self.principal.actor(actor), now=now,
+        return self._service.import_csv(stream, source, actor=self.principal.actor(actor), now=now,
                                        progress=progress, tz=tz)
 
     def add_with_history(self, items: Any) -> None:
         if not self.principal.is_operator:
             raise Forbidden(self.principal.describe(), "load projects with histories")
-        self.service.add_with_history(items)
+        self._service.add_with_history(items)
 
 
     # -- the programme's records on one project (participation, budget, people) ----------------
     def _programme(self) -> Any:
-        if self.programme is None:
+        if self._programme_service is None:
             raise AttributeError("this scoped service was built without the programme's use cases")
-        return self.programme
+        return self._programme_service
 
     def add_participation(self, entry: Any, *, now: dt.datetime, actor: str | None = None) -> Project | None:
         """Record participation on a project the caller may write (programme-wide: officers only)."""
