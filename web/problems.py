@@ -96,9 +96,10 @@ def error_response(exc: errors.DongflowError, instance: str | None = None) -> JS
         extra = {"errors": [{"detail": p.problem, "field": p.field, "line": p.line} for p in exc.problems]}
     elif isinstance(exc, errors.InvalidInput):
         extra = {"field": exc.field}
-    elif isinstance(exc, errors.ChangedMeanwhile):
-        extra = {"key": exc.key}
     detail = exc.message
+    if isinstance(exc, errors.ChangedMeanwhile):
+        extra = {"key": exc.key}
+        detail = f"{exc.key} was changed by someone else meanwhile; read it again and retry with its new version"
     if isinstance(exc, errors.DatabaseError) and not isinstance(exc, errors.SchemaOutdated):
         # The message names the database (host, user, file): logged on the server, not told to clients.
         log.warning("database error on %s: %s", instance, exc.message)
