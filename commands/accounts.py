@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import click
 
 from commands.common import App, _h, _json, app_options, pass_app
-from engine.access import ROLE_HELP, ROLES
+from engine.roles import ROLE_HELP, ROLES
 from engine.errors import InvalidInput
 
 ROLE_TEXT = "; ".join(f"{r}: {h}" for r, h in ROLE_HELP.items())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from commands.common import App, app_options, pass_app
@@ -21,6 +23,7 @@ from commands.common import App, app_options, pass_app
 @pass_app
 def serve(app: App, host: str, port: int, workers: int, root_path: str, forwarded_allow_ips: str) -> None:
     """Run the web app and the HTTP API (/api, docs at /docs) until stopped (Ctrl-C or SIGTERM)."""
+    import logging
     import os
 
     import uvicorn
@@ -28,6 +31,8 @@ def serve(app: App, host: str, port: int, workers: int, root_path: str, forwarde
     from web.context import WebSettings
 
     app.db.require_schema()  # fail now, with one clear line, not on the first request
+    # dongflow's own log lines (a 500's traceback, a database error) go to stderr beside uvicorn's.
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = WebSettings.from_env(db_url=app.db.url, workflow_dirs=tuple(app.workflow_dirs),
                                     tz_name=app.tz_name, lang=app.lang, root_path=root_path.rstrip("/"))
     if workers > 1:

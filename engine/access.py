@@ -34,21 +34,10 @@ from engine.errors import Forbidden, InvalidInput, ProjectNotFound
 from engine.ports import ProjectQuery
 from engine.project import Event, Project
 from engine.values import clean_text, lookup_text
+from engine.roles import ADMIN, COORDINATOR, OFFICER, OPERATOR, ROLE_HELP, ROLES, VIEWER
 
-ADMIN = "admin"
-OFFICER = "officer"
-COORDINATOR = "coordinator"
-VIEWER = "viewer"
-OPERATOR = "operator"
-"""The CLI's principal (not a role an account can have)."""
+__all__ = ["ROLES", "ROLE_HELP", "Principal", "ScopedService", "check_role_districts", "scoped_query"]
 
-ROLES = (ADMIN, OFFICER, COORDINATOR, VIEWER)
-ROLE_HELP = {
-    ADMIN: "users and tokens; reads every district",
-    OFFICER: "every district, read and write",
-    COORDINATOR: "their districts, read and write",
-    VIEWER: "read only: their districts, or all",
-}
 ALL_DISTRICTS_ROLES = (ADMIN, OFFICER, VIEWER)
 """Roles that may have no districts (meaning: every district)."""
 
