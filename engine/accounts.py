@@ -22,7 +22,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from engine.access import ROLES, Principal, check_role_districts
+from engine.access import Principal, check_role_districts
 from engine.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
 from engine.values import clean_text
 

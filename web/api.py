@@ -32,7 +32,6 @@ from web.schemas import (
     Level,
     ProjectDetail,
     ProjectPage,
-    ProjectStatus,
 )
 
 router = APIRouter(responses=responses(401, 422, 503))

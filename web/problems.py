@@ -78,11 +78,8 @@ def problem_response(status: int, title: str, detail: str | None, code: int, *, 
 
 
 def error_response(exc: errors.DongflowError, instance: str | None = None) -> JSONResponse:
-    for cls, status, slug, title in _MAP:
-        if isinstance(exc, cls):
-            break
-    else:
-        status, slug, title = 500, "internal", "Internal error"
+    status, slug, title = next(((st, sl, ti) for cls, st, sl, ti in _MAP if isinstance(exc, cls)),
+                               (500, "internal", "Internal error"))
     extra: dict[str, Any] = {}
     headers = None
     if isinstance(exc, errors.NotAuthenticated):

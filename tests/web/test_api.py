@@ -8,7 +8,7 @@ import json
 import pytest
 
 from cli import cli
-from webkit import NOW, OTHER, OWN, PASSWORD, snapshot
+from webkit import OTHER, OWN, PASSWORD, snapshot
 
 PROBLEM = "application/problem+json"
 

@@ -32,7 +32,7 @@ def test_no_server_errors_and_answers_conform(site, mode: GenerationMode) -> Non
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
-        def run(case) -> None:  # type: ignore[no-untyped-def]
+        def run(case, who: str = who) -> None:  # type: ignore[no-untyped-def]
             response = case.call_and_validate(headers=site.headers(who), checks=CHECKS)
             calls.append(response.status_code)
 
