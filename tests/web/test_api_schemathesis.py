@@ -27,13 +27,13 @@ def test_no_server_errors_and_answers_conform(site, mode: GenerationMode) -> Non
     assert len(operations) >= 9
     calls: list[int] = []
     for number, operation in enumerate(operations):
-        who = ("officer", "coordinator", "viewer_own")[number % 3]
+        headers = site.headers(("officer", "coordinator", "viewer_own")[number % 3])
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
-        def run(case, who: str = who) -> None:  # type: ignore[no-untyped-def]
-            response = case.call_and_validate(headers=site.headers(who), checks=CHECKS)
+        def run(case) -> None:  # type: ignore[no-untyped-def]
+            response = case.call_and_validate(headers=headers, checks=CHECKS)  # noqa: B023 - run() is called right here
             calls.append(response.status_code)
 
         run()
