@@ -73,8 +73,10 @@ class Principal:
     @classmethod
     def of(cls, name: str, role: str, districts: Sequence[str] = (), *, display_name: str | None = None,
            via: str = "password") -> Principal:
-        return cls(name=name, role=role, districts=frozenset(districts) if districts else None,
-                   display_name=display_name, via=via)
+        # No districts means every district only for the roles that may have none; a coordinator stored
+        # without any (a row edited by hand) reaches nothing rather than everything.
+        scope = frozenset(districts) if districts or role not in ALL_DISTRICTS_ROLES else None
+        return cls(name=name, role=role, districts=scope, display_name=display_name, via=via)
 
     # -- the rules ----------------------------------------------------------------------------
     @property

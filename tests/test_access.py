@@ -49,9 +49,12 @@ def test_the_rules(who: str) -> None:
     assert (p.can_read(OWN), p.can_read(OTHER), p.can_write(OWN), p.can_write(OTHER), p.can_admin) == EXPECTED[who]
 
 
-def test_unknown_roles_read_nothing() -> None:
+def test_unknown_roles_and_coordinators_without_districts_reach_nothing() -> None:
     ghost = Principal("x", "superuser")
     assert not ghost.can_read(OWN) and not ghost.can_write(OWN) and not ghost.can_admin
+    nowhere = Principal.of("c", "coordinator", [])  # only a row edited by hand can say this
+    assert nowhere.districts == frozenset() and not nowhere.can_read(OWN) and not nowhere.can_write(OWN)
+    assert Principal.of("v", "viewer", []).districts is None
 
 
 def test_role_districts() -> None:
