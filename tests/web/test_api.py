@@ -310,3 +310,25 @@ def test_api_answers_are_not_cached_and_the_html_report_is_sandboxed(site) -> No
     assert site.get("/api/projects").headers["cache-control"] == "no-store"
     html = site.get("/api/report?format=html", "officer")
     assert html.status_code == 200 and html.headers["content-security-policy"] == "sandbox allow-scripts"
+
+
+def test_concurrent_advances_one_wins_the_rest_are_409(site) -> None:
+    """Eight clients send the same advance with the same version at once: one event, seven 409s."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    key = site.keys["own"]
+    barrier = __import__("threading").Barrier(8)
+
+    def attempt(n: int) -> int:
+        with TestClient(site.app, raise_server_exceptions=False) as client:
+            barrier.wait()
+            return client.post(f"/api/projects/{key}/advance", headers=site.headers("officer"),
+                               json={"trigger": "hold", "note": f"client {n}", "version": 1}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(attempt, range(8)))
+    assert statuses == [200] + [409] * 7
+    history = site.get(f"/api/projects/{key}/history", "officer").json()
+    assert [e["seq"] for e in history] == [1, 2] and history[1]["trigger"] == "hold"
