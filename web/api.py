@@ -126,7 +126,7 @@ def set_fact(ctx: Context, svc: Scoped, key: str, body: FactRequest) -> dict[str
 
 
 # ------------------------------------------------------------------------------------------------
-# Deadlines, workflows, report
+# Deadlines, workflows, report, health
 
 
 @router.get("/overdue", response_model=list[Finding], tags=["deadlines"])
@@ -223,3 +223,15 @@ def report_district(principal: Principal, gu: str | None) -> str | None:
     if gu not in scope:
         raise Forbidden(principal.describe(), f"read the report of {gu}")
     return gu
+
+
+@router.get("/health", tags=["health"], responses=responses(503))
+def health(ctx: Context) -> dict[str, str]:
+    """For a load balancer or a monitor (no token needed): 200 when this process can read the database at
+    the schema it needs, else a 503 problem (code 7)."""
+    from sqlalchemy import text
+
+    ctx.db.require_schema()
+    with ctx.db.read() as conn:
+        conn.execute(text("SELECT 1"))
+    return {"status": "ok"}

@@ -109,6 +109,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/workflows/{workflow_id}"): Rule(
         "GET", lambda s, sc: ("/api/workflows/space-improvement", {}), any_signed_in),
     ("GET", "/api/report"): Rule("GET", lambda s, sc: (f"/api/report?format=md&gu={_gu(sc)}", {}), read_report),
+    ("GET", "/api/health"): Rule("GET", lambda s, sc: ("/api/health", {}), public),
     ("GET", "/openapi.json"): Rule("GET", lambda s, sc: ("/openapi.json", {}), public),
     ("GET", "/docs"): Rule("GET", lambda s, sc: ("/docs", {}), public),
     ("GET", "/_docs-assets"): Rule("GET", lambda s, sc: ("/_docs-assets/swagger-ui.css", {}), public),
