@@ -132,8 +132,18 @@ def token() -> None:
 @pass_app
 def token_create(app: App, name: str, owner: str | None, role: str | None, districts: Sequence[str],
                  expires: str | None) -> None:
-    """Create an API token and print it once (only its hash is stored: keep it somewhere safe)."""
+    """Create an API token and print it once (only its hash is stored: keep it somewhere safe).
+
+    `token create kim` makes a token that acts as the user kim; `--user` names the user for a token
+    of another name, `--role` (and `--gu`) gives a token for another system a role of its own.
+    """
     from engine.values import parse_date
+
+    if owner is None and role is None and not districts:
+        if app.accounts.store.user(name) is None:
+            raise InvalidInput(f"there is no user {name!r}: give --user USER, or --role for a token of its own",
+                               field="--role")
+        owner = name
 
     expires_at = None
     if expires is not None:

@@ -67,7 +67,8 @@ def test_user_add_list_passwd_disable(runner, initialised_db: str) -> None:
     (["user", "passwd", "nobody"], PASSWORD, 4, "no user"),
     (["user", "disable", "nobody"], "", 4, "no user"),
     (["token", "create", "t", "--user", "nobody"], "", 4, "no user"),
-    (["token", "create", "t"], "", 3, "--role"),
+    (["token", "create", "t"], "", 3, "no user 't'"),
+    (["token", "create", "t", "--gu", "성동구"], "", 3, "--role"),
     (["token", "create", "t", "--role", "viewer", "--expires", "2001-01-01"], "", 3, "not in the future"),
     (["token", "create", "t", "--role", "coordinator"], "", 3, "at least one district"),
     (["token", "revoke", "nothing"], "", 4, "no token"),
@@ -120,3 +121,17 @@ def test_token_is_shown_once_and_stored_hashed(runner, initialised_db: str) -> N
         accounts.authenticate_token(token, now=now)
     table = runner.invoke(cli, ["token", "list", "--lang", "en", *db]).stdout
     assert "revoked" in table
+
+
+def test_a_token_named_after_a_user_acts_as_them(runner, initialised_db: str) -> None:
+    db = ["--db", initialised_db]
+    runner.invoke(cli, ["user", "add", "kim", "--role", "viewer", "--gu", "성동구", *db], input=PASSWORD)
+    created = runner.invoke(cli, ["token", "create", "kim", "--expires", "2099-01-01", *db])
+    assert created.exit_code == 0, created.output
+    (row,) = json.loads(runner.invoke(cli, ["token", "list", "--json", *db]).stdout)
+    assert (row["name"], row["owner"], row["role"]) == ("kim", "kim", None)
+    import datetime as dt
+
+    me = _accounts(initialised_db).authenticate_token(created.stdout.strip(), now=dt.datetime.now(dt.timezone.utc))
+    assert (me.name, me.role, me.districts) == ("kim", "viewer", frozenset({"성동구"}))
+    assert_one_error(runner.invoke(cli, ["token", "create", "kim", *db]), 6, "already exists")
