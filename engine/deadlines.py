@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from engine.definition import PREVIOUS, Milestone, Workflow, successor_map
+from engine.definition import PREVIOUS, Milestone, Warnings, Workflow, successor_map
 from engine.workdays import HolidaySource, WorkCalendar
 
 PENDING = "pending"
@@ -300,12 +300,8 @@ class DeadlinePlanner:
                 late = (on - due).days
                 statuses.append(MilestoneStatus(milestone, due, MET_LATE if late > 0 else MET, max(late, 0), on))
                 continue
-            left = (due - as_of).days
-            if left < 0:
-                level = ESCALATED if -left > warnings.escalate_after_days else OVERDUE
-                statuses.append(MilestoneStatus(milestone, due, level, -left))
-            else:
-                statuses.append(MilestoneStatus(milestone, due, DUE_SOON if left <= warnings.due_soon_days else PENDING, left))
+            level, days = milestone_level(due, as_of, warnings)
+            statuses.append(MilestoneStatus(milestone, due, level, days))
         closed = state in self.finals
         risk = None if closed else self.forecast(p, state, entered, as_of)
         return Assessment(p.key, state, tuple(statuses), risk, closed=closed)
@@ -411,13 +407,8 @@ class DeadlinePlanner:
             warnings = self.workflow.warnings
             items = []
             for i, (milestone, due) in enumerate(self.dues(target, year)):
-                left = (due - as_of).days
-                if left < 0:
-                    level = ESCALATED if -left > warnings.escalate_after_days else OVERDUE
-                    days = -left
-                elif left <= warnings.due_soon_days:
-                    level, days = DUE_SOON, left
-                else:
+                level, days = milestone_level(due, as_of, warnings)
+                if level == PENDING:
                     continue
                 status = MilestoneStatus(milestone, due, level, days)
                 items.append((i, milestone.id, level, due, days, _why(status, self.workflow, lang)))
@@ -426,6 +417,20 @@ class DeadlinePlanner:
                 self._alerts.clear()
             self._alerts[cache_key] = found
         return found
+
+
+def milestone_level(due: dt.date, as_of: dt.date, warnings: Warnings) -> tuple[str, int]:
+    """The level of a milestone not reached by ``as_of``, and its days (late, or left before the due
+    date). The one place levels are decided: ``status``'s assessment and the nightly scan both call it.
+
+    * more than ``escalate_after_days`` past the due date: ``escalated``;
+    * past the due date (by 1 .. ``escalate_after_days`` days): ``overdue``;
+    * due today or within ``due_soon_days``: ``due_soon``; later: ``pending``.
+    """
+    left = (due - as_of).days
+    if left < 0:
+        return (ESCALATED if -left > warnings.escalate_after_days else OVERDUE), -left
+    return (DUE_SOON if left <= warnings.due_soon_days else PENDING), left
 
 
 @dataclass(frozen=True, slots=True)

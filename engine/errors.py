@@ -155,6 +155,17 @@ class AlreadyExists(ConflictError):
         super().__init__(f"{what} already exists")
 
 
+class LeaseLost(ConflictError):
+    """An alert run's lease was taken over (it stalled past its expiry): it stops before its next send."""
+
+    def __init__(self, job: str, epoch: int) -> None:
+        self.job = job
+        self.epoch = epoch
+        super().__init__(
+            f"lost the {job} lease (epoch {epoch}): another run took over; stopping without sending more"
+        )
+
+
 class DatabaseError(DongflowError):
     exit_code = 7
 

@@ -4,7 +4,9 @@ Each channel either accepts a message or raises :class:`ChannelDown` with a reas
 deliveries sent only after acceptance. ``batch`` says how many alerts one message carries: the
 file and console write one alert per message, e-mail sends one digest per recipient and run, and a
 webhook posts up to 50 alerts at a time. A message is the unit that may repeat if the process dies
-while it is in flight.
+while it is in flight; it carries a key fixed before its first attempt, from which the e-mail's
+``Message-ID``, the webhook's ``Idempotency-Key`` header and each JSON line's ``message_id`` come, so
+a receiver can recognise the repeat.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from email.header import Header
 from email.mime.text import MIMEText
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from typing import Protocol
 
 from engine.alerting import AlertView, digest_subject, digest_text
@@ -31,11 +34,36 @@ class ChannelDown(Exception):
     """The channel did not accept the message (server down, refused, timed out)."""
 
 
+@dataclass(frozen=True)
+class Message:
+    """One message to one recipient: alerts of one kind, and the key it was claimed under.
+
+    The key is fixed in the database before the first attempt and kept until the message is
+    recorded as sent, so a repeat (after a crash between sending and recording, or a retry after a
+    timeout the server had in fact accepted) carries the same ``Message-ID`` / ``Idempotency-Key``.
+    """
+
+    recipient: str
+    alerts: Sequence[AlertView]
+    key: str
+    kind: str = "alert"
+
+
+def message_id(key: str, sender: str) -> str:
+    """The e-mail ``Message-ID`` of a message key (RFC 5322: ``<left@right>``)."""
+    return f"<dongflow.{key}@{sender.rsplit('@', 1)[-1].strip('<> ') or 'dongflow'}>"
+
+
+def idempotency_key(key: str) -> str:
+    """The webhook's ``Idempotency-Key`` header for a message key."""
+    return f"dongflow-{key}"
+
+
 class Channel(Protocol):
     name: str
     batch: int
 
-    def send(self, recipient: str, alerts: Sequence[AlertView]) -> None: ...
+    def send(self, message: Message) -> None: ...
 
 
 class ConsoleChannel:
@@ -46,10 +74,13 @@ class ConsoleChannel:
         self.write = write
         self.lang = lang
 
-    def send(self, recipient: str, alerts: Sequence[AlertView]) -> None:
-        for a in alerts:
+    def send(self, message: Message) -> None:
+        from engine.alerting import ALERT, KIND_LABELS, label
+
+        for a in message.alerts:
+            kind = "" if message.kind == ALERT else f"{label(KIND_LABELS, message.kind, self.lang)} #{a.id} "
             self.write(
-                f"[{a.level_label(self.lang)}] {a.gu} {a.dong} ({a.key}) {a.milestone_label} "
+                f"{kind}[{a.level_label(self.lang)}] {a.gu} {a.dong} ({a.key}) {a.milestone_label} "
                 f"{a.due.isoformat()}: {a.reason}"
             )
 
@@ -64,8 +95,8 @@ class FileChannel:
         self.name = config.name
         self.path = config.path
 
-    def send(self, recipient: str, alerts: Sequence[AlertView]) -> None:
-        lines = "".join(json.dumps(a.as_dict(), ensure_ascii=False) + "\n" for a in alerts)
+    def send(self, message: Message) -> None:
+        lines = "".join(json.dumps(a.as_dict(), ensure_ascii=False) + "\n" for a in message.alerts)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as handle:
@@ -86,7 +117,7 @@ class EmailChannel:
         self.config = config
         self.lang = lang
 
-    def message(self, recipient: str, alerts: Sequence[AlertView]) -> MIMEText:
+    def message(self, recipient: str, alerts: Sequence[AlertView], key: str) -> MIMEText:
         """The digest as a UTF-8 text message.
 
         The subject is encoded with :class:`email.header.Header`, which splits Korean text into
@@ -99,10 +130,11 @@ class EmailChannel:
         msg["From"] = self.config.sender
         msg["To"] = recipient
         msg["Date"] = formatdate(localtime=True)
-        msg["Message-ID"] = make_msgid(domain=self.config.sender.rsplit("@", 1)[-1].strip(">"))
+        msg["Message-ID"] = message_id(key, self.config.sender)
         return msg
 
-    def send(self, recipient: str, alerts: Sequence[AlertView]) -> None:
+    def send(self, message: Message) -> None:
+        recipient, alerts = message.recipient, message.alerts
         c = self.config
         password = c.secret(c.password_env, "password_env")
         context = ssl.create_default_context(cafile=c.ca_file) if c.security != "none" else None
@@ -118,7 +150,7 @@ class EmailChannel:
                     client.ehlo()
                 if c.username:
                     _login(client, c.username, password or "")
-                refused = client.send_message(self.message(recipient, alerts))
+                refused = client.send_message(self.message(recipient, alerts, message.key))
                 if refused:
                     raise ChannelDown(f"the server refused {', '.join(refused)}")
         except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
@@ -135,19 +167,23 @@ class WebhookChannel:
         self.config = config
         self.lang = lang
 
-    def payload(self, alerts: Sequence[AlertView]) -> dict[str, object]:
+    def payload(self, alerts: Sequence[AlertView], key: str | None = None, kind: str = "alert") -> dict[str, object]:
         body: dict[str, object] = {"text": digest_subject(alerts, self.lang) + "\n" + digest_text(alerts, self.lang)}
         if self.config.payload == "json":
             body["alerts"] = [a.as_dict() for a in alerts]
+            body["kind"] = kind
+            if key is not None:
+                body["idempotency_key"] = idempotency_key(key)
         return body
 
-    def send(self, recipient: str, alerts: Sequence[AlertView]) -> None:
+    def send(self, message: Message) -> None:
         c = self.config
         url = c.secret(c.url_env, "url_env") if c.url_env else c.url
         assert url is not None
-        data = json.dumps(self.payload(alerts), ensure_ascii=False).encode("utf-8")
+        data = json.dumps(self.payload(message.alerts, message.key, message.kind), ensure_ascii=False).encode("utf-8")
         request = urllib.request.Request(
-            url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
+            url, data=data, method="POST",
+            headers={"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": idempotency_key(message.key)},
         )
         where = _safe_url(url)
         try:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.alerting import Route
+from engine.alerting import Lifecycle, Route
 from engine.deadlines import ALERT_LEVELS
 from engine.errors import InvalidInput
 from engine.values import clean_text
@@ -98,6 +98,7 @@ class AlertConfig:
     schedule: Schedule = field(default_factory=Schedule)
     lang: str = "ko"
     source: str = "(defaults)"
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
     def routes(self) -> list[Route]:
         return [r for c in self.channels for r in c.routes()]
@@ -181,7 +182,7 @@ class _Parser:
         return cleaned
 
     def config(self, data: Mapping[str, Any]) -> AlertConfig:
-        self.keys(data, {"lang", "scheduler", "channels"}, "config")
+        self.keys(data, {"lang", "scheduler", "channels", "lifecycle"}, "config")
         lang = data.get("lang", "ko")
         if lang not in ("ko", "en"):
             raise self.fail("lang", "must be ko or en")
@@ -203,7 +204,61 @@ class _Parser:
                 f"{schedule.lease_seconds} s is too short for channel {slowest.name!r} (timeout "
                 f"{slowest.timeout:g} s); make it at least twice the slowest channel's timeout",
             )
-        return AlertConfig(tuple(channels), schedule, lang, self.source)
+        lifecycle = self.lifecycle(data.get("lifecycle", {}), {c.name: c for c in channels})
+        return AlertConfig(tuple(channels), schedule, lang, self.source, lifecycle)
+
+    def lifecycle(self, table: Any, channels: Mapping[str, ChannelConfig]) -> Lifecycle:
+        where = "lifecycle"
+        if not isinstance(table, dict):
+            raise self.fail(where, "must be a table")
+        self.keys(table, {"remind_every", "escalate_after", "escalate_levels", "office", "resolved_notice",
+                          "holidays"}, where)
+        default = Lifecycle()
+        remind = table.get("remind_every", dict(default.remind_every))
+        if not isinstance(remind, dict):
+            raise self.fail(f"{where}.remind_every", "must be a table of level = business days, e.g. { escalated = 5 }")
+        for level, days in remind.items():
+            if level not in ALERT_LEVELS:
+                raise self.fail(f"{where}.remind_every", f"unknown level {level!r} (expected: {', '.join(ALERT_LEVELS)})")
+            self.number(remind, level, f"{where}.remind_every", 0, 1, 365)
+        escalate_after = int(self.number(table, "escalate_after", where, default.escalate_after, 0, 365))
+        levels = self.names(table, "escalate_levels", where, ALERT_LEVELS) if "escalate_levels" in table else default.escalate_levels
+        notice = table.get("resolved_notice", False)
+        if not isinstance(notice, bool):
+            raise self.fail(f"{where}.resolved_notice", "must be true or false")
+        country = table.get("holidays", "KR")
+        if not isinstance(country, str):
+            raise self.fail(f"{where}.holidays", "must be a country code such as \"KR\", or \"\" for weekends only")
+        office = []
+        raw = table.get("office", [])
+        if not isinstance(raw, list):
+            raise self.fail(f"{where}.office", "must be a list of [[lifecycle.office]] tables")
+        for i, item in enumerate(raw):
+            at = f"{where}.office[{i + 1}]"
+            if not isinstance(item, dict):
+                raise self.fail(at, "must be a table")
+            self.keys(item, {"channel", "address"}, at)
+            name = self.text(item, "channel", at)
+            channel = channels.get(name or "")
+            if channel is None:
+                raise self.fail(f"{at}.channel", f"no channel named {name!r}")
+            address = self.text(item, "address", at)
+            if channel.type == "email":
+                if not address or not re.match(r"^[^@\s]+@[^@\s]+$", address):
+                    raise self.fail(f"{at}.address", "an e-mail channel needs the office's address")
+                office.append((channel.name, address))
+            else:
+                if address:
+                    raise self.fail(f"{at}.address", f"channel {name!r} ({channel.type}) has no recipients")
+                office.append((channel.name, "-"))
+        return Lifecycle(
+            remind_every={k: int(v) for k, v in remind.items()},
+            escalate_after=escalate_after,
+            escalate_levels=frozenset(levels),
+            office=tuple(office),
+            resolved_notice=notice,
+            country=country or None,
+        )
 
     def schedule(self, table: Any) -> Schedule:
         if not isinstance(table, dict):
@@ -225,7 +280,7 @@ class _Parser:
             minute=int(m.group(2)),
             timezone=tz,
             misfire_grace_minutes=int(self.number(table, "misfire_grace_minutes", "scheduler", 360, 1, 7 * 24 * 60)),
-            lease_seconds=int(self.number(table, "lease_seconds", "scheduler", 600, 5, 24 * 3600)),
+            lease_seconds=int(self.number(table, "lease_seconds", "scheduler", 600, 2, 24 * 3600)),
         )
 
     def channel(self, table: Any, where: str) -> ChannelConfig:

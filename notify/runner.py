@@ -1,12 +1,16 @@
 """One alert run: check deadlines, record new alerts, deliver what is due. Safe to repeat.
 
 Used by ``dongflow alerts run`` (cron, systemd timers) and by the scheduler's nightly job. A run
-holds the job's lease in the database while it works, so two processes never send the same alert;
-a run that finds the lease taken does nothing and says who holds it.
+holds the job's lease in the database while it works; a run that finds the lease taken does nothing
+and says who holds it. Every write of a run is fenced by the lease's epoch, and each message is
+claimed (fenced, renewing the lease) just before it is sent, so a run that stalled past its lease
+stops before its next send. Delivery is isolated: a channel that is down, or a message that breaks,
+is recorded on its deliveries and the run goes on; only a lost lease stops it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -19,11 +23,14 @@ from zoneinfo import ZoneInfo
 
 from engine.alerting import AlertView
 from engine.catalog import Catalog
-from engine.errors import DongflowError
+from engine.definition import Calendar
+from engine.errors import DongflowError, LeaseLost
 from engine.monitor import DeadlineBook
-from notify.channels import Channel, ChannelDown, build_channel
+from engine.workdays import WorkCalendar
+from notify.channels import Channel, ChannelDown, Message, build_channel, idempotency_key
 from notify.config import AlertConfig
-from storage.alerts import CheckResult, SqlAlertStore, StoredDelivery
+from storage.alert_lifecycle import make_sweep
+from storage.alerts import CheckResult, Lease, SqlAlertStore, StoredDelivery
 from storage.tracking import TrackingReader
 from storage.db import Database
 
@@ -51,6 +58,9 @@ class RunReport:
     """Deliveries for channels no longer in the configuration (kept, not lost)."""
     errors: list[str] = field(default_factory=list)
     check: CheckResult | None = None
+    lifecycle: dict[str, int] = field(default_factory=dict)
+    """What the lifecycle sweep did (resolved, reminded, escalated, digests ...)."""
+    lost_lease: str | None = None
 
     def summary(self) -> str:
         if self.skipped_for:
@@ -60,6 +70,9 @@ class RunReport:
             f"{self.new_alerts} new alerts ({self.deliveries_created} deliveries); "
             f"sent {self.sent}, failed {self.failed}"
         )
+        done = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in self.lifecycle.items() if n)
+        if done:
+            text += f"; lifecycle: {done}"
         if self.waiting:
             text += f", {self.waiting} waiting for a channel that is no longer configured"
         return text
@@ -81,6 +94,8 @@ class AlertRunner:
         self.config = config
         self.tz = tz
         self.clock = clock
+        """The runner's own clock: for as-of dates, backoff and timestamps -- never for the lease,
+        whose expiry the database's clock decides."""
         self.store = SqlAlertStore(db)
         self.owner = owner or owner_id()
         self.ttl = dt.timedelta(seconds=config.schedule.lease_seconds)
@@ -91,34 +106,53 @@ class AlertRunner:
     def run(self, as_of: dt.date, *, dry_run: bool = False) -> RunReport:
         report = RunReport(as_of)
         if dry_run:
-            report.check = self._check(as_of, dry_run=True)
+            report.check = self._check(as_of, dry_run=True, lease=None)
             self._fill(report, report.check)
             return report
         # A lease per run, not per runner: the scheduler's catch-up and nightly jobs share one runner,
-        # and a lease keyed by the runner let an overlapping second run re-enter it and send the same
-        # deliveries again (and release the lease under the first).
+        # and a lease keyed by the runner let an overlapping second run re-enter it.
         owner = f"{self.owner}#{uuid.uuid4().hex[:6]}"
-        taken, holder, until = self.store.acquire(JOB, owner, self.clock(), self.ttl)
-        if not taken:
+        lease, holder, until = self.store.acquire(JOB, owner, self.ttl)
+        if lease is None:
             when = until.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S") if until else "?"
             report.skipped_for = f"another alert run ({holder}) holds the lease until {when}"
             log.info(report.summary())
             return report
+        check_error: Exception | None = None
         try:
-            report.check = self._check(as_of, dry_run=False)
-            self._fill(report, report.check)
-            log.info(
-                "checked %d projects as of %s: %d findings, %d new alerts",
-                report.scanned, as_of, report.found, report.new_alerts,
-            )
-            self._deliver(report, owner)
+            try:
+                report.check = self._check(as_of, dry_run=False, lease=lease)
+                self._fill(report, report.check)
+                log.info(
+                    "checked %d projects as of %s: %d findings, %d new alerts",
+                    report.scanned, as_of, report.found, report.new_alerts,
+                )
+            except LeaseLost:
+                raise
+            except Exception as exc:  # noqa: BLE001 - what was queued before is still delivered
+                check_error = exc
+                report.errors.append(f"check: {_describe(exc)}")
+                log.error("the deadline check as of %s failed: %s; delivering what was queued before", as_of, _describe(exc))
+            self._deliver(report, lease)
+            if check_error is not None:
+                raise check_error
             self.store.record_success(JOB, as_of, self.clock())
             log.info(report.summary())
+        except LeaseLost as exc:
+            report.lost_lease = str(exc)
+            log.warning("%s", exc)
+            raise
         except Exception as exc:
-            self.store.record_error(JOB, f"{type(exc).__name__}: {exc}")
+            try:
+                self.store.record_error(JOB, _describe(exc))
+            except Exception:  # noqa: BLE001 - the database itself may be what failed
+                log.exception("could not record the run's error")
             raise
         finally:
-            self.store.release(JOB, owner)
+            try:
+                self.store.release(lease)
+            except Exception:  # noqa: BLE001 - it expires by itself
+                log.exception("could not release the alert lease; it expires after %s", self.ttl)
         return report
 
     @staticmethod
@@ -127,51 +161,81 @@ class AlertRunner:
         report.found = len(check.found)
         report.new_alerts = len(check.new)
         report.deliveries_created = check.deliveries
+        report.lifecycle = dict(check.lifecycle)
 
-    def _check(self, as_of: dt.date, *, dry_run: bool) -> CheckResult:
+    def _check(self, as_of: dt.date, *, dry_run: bool, lease: Lease | None) -> CheckResult:
         def compute(reader: TrackingReader) -> tuple[int, list]:  # type: ignore[type-arg]
             book = DeadlineBook(self.catalog, self.tz, reader)
             rows = reader.rows(skip_states=book.skip_states(), closed_before=book.closed_before(as_of))
             return book.scan(rows, as_of, self.config.lang)
 
-        return self.store.check(compute, self.config.routes(), as_of=as_of, now=self.clock(), dry_run=dry_run)
+        rules = self.config.lifecycle
+        calendar = WorkCalendar(Calendar(country=rules.country))
+        routes = self.config.routes()
+        return self.store.check(
+            compute, routes, as_of=as_of, now=self.clock(), dry_run=dry_run, lease=lease,
+            sweep=make_sweep(routes, rules, calendar.is_working_day),
+        )
 
-    def _deliver(self, report: RunReport, owner: str) -> None:
+    def _deliver(self, report: RunReport, lease: Lease) -> None:
+        """Every due delivery, one message at a time; a channel that is down, or a message that
+        breaks, is recorded on its deliveries and the run goes on. Only a lost lease stops it."""
         book = DeadlineBook(self.catalog, self.tz)
         due = self.store.due(self.clock())
-        renewed = self.clock()
-        renew_every = self.ttl / 4  # far inside the lease: a run never sends on an expired lease
-        for (channel_name, recipient), group in groupby(due, key=lambda d: (d.channel, d.recipient)):
+        for (channel_name, recipient, kind), group in groupby(due, key=lambda d: (d.channel, d.recipient, d.kind)):
             items = list(group)
             channel = self.channels.get(channel_name)
             if channel is None:
                 report.waiting += len(items)
                 log.warning("%d deliveries wait for channel %r, which is not configured", len(items), channel_name)
                 continue
-            for start in range(0, len(items), channel.batch):
-                unit = items[start : start + channel.batch]
-                now = self.clock()
-                if now - renewed >= renew_every:
-                    if not self.store.renew(JOB, owner, now, self.ttl):
-                        raise DongflowError("lost the alert lease (another run took over); stopping without sending more")
-                    renewed = now
+            down: str | None = None
+            for unit in _messages(items, channel.batch):
+                if down is not None:  # the server is down for this recipient: the rest waits for the retry
+                    self._failed(report, lease, channel_name, unit, down)
+                    continue
                 try:
-                    channel.send(recipient, [self._view(book, d) for d in unit])
-                except Exception as exc:  # noqa: BLE001 - one channel's failure must not stop the others
-                    if isinstance(exc, (ChannelDown, DongflowError)):
-                        error = str(exc)
-                    else:  # a bug in a channel: keep the deliveries for a retry and say what broke
-                        error = f"internal error in channel {channel_name}: {type(exc).__name__}: {exc}"
-                        log.exception("channel %s (%s) raised an unexpected error", channel_name, recipient)
-                    rest = items[start:]
-                    self.store.mark_failed(rest, error, self.clock())
-                    report.failed += len(rest)
-                    report.errors.append(f"{channel_name}: {error}")
-                    log.warning("channel %s (%s) failed: %s; %d deliveries will be retried",
-                                channel_name, recipient, error, len(rest))
-                    break
-                self.store.mark_sent([d.id for d in unit], self.clock())
-                report.sent += len(unit)
+                    self._send(report, lease, book, channel, recipient, kind, unit)
+                except LeaseLost:
+                    raise
+                except (ChannelDown, DongflowError) as exc:
+                    down = str(exc)
+                    self._failed(report, lease, channel_name, unit, down)
+                    log.warning("channel %s (%s) failed: %s; its deliveries will be retried", channel_name, recipient, down)
+                except Exception as exc:  # noqa: BLE001 - a bug in one message must not stop the others
+                    error = f"internal error in channel {channel_name}: {_describe(exc)}"
+                    log.error("channel %s (%s): %s", channel_name, recipient, error, exc_info=log.isEnabledFor(logging.DEBUG))
+                    self._failed(report, lease, channel_name, unit, error)
+
+    def _send(self, report: RunReport, lease: Lease, book: DeadlineBook, channel: Channel, recipient: str,
+              kind: str, unit: list[StoredDelivery]) -> None:
+        views, ready = [], []
+        for d in unit:
+            try:
+                views.append(self._view(book, d))
+                ready.append(d)
+            except Exception as exc:  # noqa: BLE001 - recorded on that one delivery
+                self._failed(report, lease, channel.name, [d], f"internal error preparing alert #{d.alert_id}: {_describe(exc)}")
+        if not ready:
+            return
+        key = self.store.claim(lease, ready, self.clock())  # fenced: a run that lost its lease stops here
+        stamp = idempotency_key(key)
+        views = [dataclasses.replace(v, message_id=stamp) for v in views]
+        channel.send(Message(recipient, views, key, kind))
+        self.store.mark_sent([d.id for d in ready], self.clock(), lease)
+        report.sent += len(ready)
+
+    def _failed(self, report: RunReport, lease: Lease, channel_name: str, unit: list[StoredDelivery], error: str) -> None:
+        report.failed += len(unit)
+        text = f"{channel_name}: {error}"
+        if text not in report.errors:
+            report.errors.append(text)
+        try:
+            self.store.mark_failed(unit, error, self.clock(), lease)
+        except LeaseLost:
+            raise
+        except Exception as exc:  # noqa: BLE001 - they stay due, and are tried again next run
+            log.error("could not record %d failed deliveries of %s: %s", len(unit), channel_name, _describe(exc))
 
     def _view(self, book: DeadlineBook, d: StoredDelivery) -> AlertView:
         return AlertView(
@@ -187,4 +251,26 @@ class AlertRunner:
             reason=d.reason,
             as_of=d.as_of,
             created_at=d.created_at,
+            kind=d.kind,
+            delivery_id=d.id,
         )
+
+
+def _messages(items: list[StoredDelivery], batch: int) -> list[list[StoredDelivery]]:
+    """Deliveries claimed for a message before go out as that message again (same key, same
+    alerts); the others in messages of up to ``batch``."""
+    keyed: dict[str, list[StoredDelivery]] = {}
+    fresh: list[StoredDelivery] = []
+    for d in items:
+        if d.message_key:
+            keyed.setdefault(d.message_key, []).append(d)
+        else:
+            fresh.append(d)
+    return [*keyed.values(), *(fresh[i : i + batch] for i in range(0, len(fresh), batch))]
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    if isinstance(exc, DongflowError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -14,11 +14,37 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.errors import DongflowError
 from notify.config import Schedule, next_run_after, previous_run_before
 
 log = logging.getLogger("dongflow.scheduler")
+
+
+def nightly_job(
+    run: Callable[[dt.date], Any], today: Callable[[], dt.date], log: logging.Logger = log
+) -> Callable[[], None]:
+    """The scheduler's job: one alert run for today that survives every error and logs it (one
+    line; the traceback too when debugging), so the next night runs again."""
+
+    def job() -> None:
+        day = None
+        try:
+            day = today()
+            report = run(day)
+        except DongflowError as exc:
+            log.error("alert run for %s failed: %s", day, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - the nightly job must survive anything and say what
+            log.error("alert run for %s failed with an unexpected error: %s: %s", day, type(exc).__name__, exc,
+                      exc_info=log.isEnabledFor(logging.DEBUG))
+            return
+        if getattr(report, "failed", 0):
+            log.warning("%d deliveries failed; they will be retried: %s", report.failed, "; ".join(report.errors))
+
+    return job
 
 
 def serve(

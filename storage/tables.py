@@ -80,12 +80,19 @@ metadata = SQLModel.metadata
 
 
 class AlertRow(SQLModel, table=True):
-    """One warning: exactly one per (project, milestone, level), created by the check that found it."""
+    """One warning: exactly one per (project, milestone, level), created by the check that found it.
+
+    Its lifecycle (schema 0006_alert_lifecycle): ``open`` until its milestone is met (``resolved``),
+    a more severe alert of the same milestone replaces it (``superseded``), or someone
+    ``acknowledged`` it; ``snoozed`` until a date. Reminders and the escalation to the programme
+    office are counted from ``open_since`` in business days.
+    """
 
     __tablename__ = "alerts"
     __table_args__ = (
         UniqueConstraint("project_id", "milestone", "level", name="uq_alerts_project_milestone_level"),
         Index("ix_alerts_created_at", "created_at"),
+        Index("ix_alerts_state", "state"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
@@ -99,6 +106,41 @@ class AlertRow(SQLModel, table=True):
     reason: str = Field(sa_column=Column(Text, nullable=False))
     as_of: dt.date = Field(sa_column=Column(Date, nullable=False))
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    state: str = Field(default="open", sa_column=Column(String(20), nullable=False, server_default="open"))
+    state_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    snoozed_until: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    open_since: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    """The day the escalation clock started: the as-of date of its check, or the end of a snooze."""
+    last_notified_on: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    """The as-of date of the last reminder (the reminder clock starts again from it)."""
+    reminders: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    escalated_on: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+
+
+class AlertEventRow(SQLModel, table=True):
+    """The timeline of an alert: created, acknowledged, snoozed, reminded, escalated, resolved ..."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (Index("ix_alert_events_alert", "alert_id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    alert_id: int = Field(sa_column=Column(Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False))
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    actor: str = Field(sa_column=Column(String(200), nullable=False))
+    at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    as_of: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class DestinationRow(SQLModel, table=True):
+    """A (channel, recipient) that alerts have been routed to. One that appears in the configuration
+    later gets the open alerts of its districts once, as a digest, instead of nothing (or the past)."""
+
+    __tablename__ = "alert_destinations"
+
+    channel: str = Field(sa_column=Column(String(100), primary_key=True))
+    recipient: str = Field(sa_column=Column(String(300), primary_key=True))
+    added_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
 class DeliveryRow(SQLModel, table=True):
@@ -110,7 +152,7 @@ class DeliveryRow(SQLModel, table=True):
 
     __tablename__ = "alert_deliveries"
     __table_args__ = (
-        UniqueConstraint("alert_id", "channel", "recipient", name="uq_deliveries_alert_channel_recipient"),
+        UniqueConstraint("alert_id", "channel", "recipient", "kind", "round", name="uq_deliveries_alert_channel_recipient_kind"),
         Index("ix_deliveries_status_next", "status", "next_attempt_at"),
     )
 
@@ -123,6 +165,16 @@ class DeliveryRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     next_attempt_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     sent_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    kind: str = Field(default="alert", sa_column=Column(String(20), nullable=False, server_default="alert"))
+    """``alert`` (the first notice), ``reminder``, ``escalation`` (to the programme office),
+    ``resolved`` (the notice that it is over) or ``digest`` (to a destination added later)."""
+    round: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    """Which reminder this is (1, 2, ...); 0 for the other kinds."""
+    message_key: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    """The message it went (or goes) out in, fixed when first claimed: the e-mail's Message-ID and the
+    webhook's Idempotency-Key are made from it, so a repeat after a crash is recognisable."""
+    claimed_epoch: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    claimed_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 
 class JobRow(SQLModel, table=True):
@@ -140,6 +192,9 @@ class JobRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     lease_owner: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     lease_expires_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    lease_epoch: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    """Grows by one with every take-over; every write of a run is conditional on it (fencing)."""
+    lease_taken_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 
 # ================================================================================================

@@ -187,9 +187,9 @@ def slow_alert_run(config: str, url: str, as_of: str, delay: float) -> None:
 
     real = notify.channels.FileChannel.send
 
-    def slow(self: Any, recipient: str, alerts: Any) -> None:
+    def slow(self: Any, message: Any) -> None:
         time.sleep(delay)
-        real(self, recipient, alerts)
+        real(self, message)
 
     notify.channels.FileChannel.send = slow  # type: ignore[method-assign]
     raise SystemExit(cli.cli.main(args=["--db", url, "alerts", "run", "--as-of", as_of, "--config", config],

@@ -61,7 +61,8 @@ def fill(db: Database, catalog) -> None:
     """The demo portfolio (283 projects, ~2,000 events) and, where the revision has them, alerts,
     their deliveries and the job row; all through plain INSERTs at the database's revision."""
     present = set(_inspect(db).get_table_names()) - {"alembic_version"}
-    known = {"projects", "events", "alerts", "alert_deliveries", "jobs", *PROGRAMME_ROWS, "users", "api_tokens"}
+    known = {"projects", "events", "alerts", "alert_deliveries", "jobs", "alert_events", "alert_destinations",
+             *PROGRAMME_ROWS, "users", "api_tokens"}
     assert present <= known, f"fill() does not know how to put rows in {sorted(present - known)}; teach it"
     dongs = demo_data.read_dongs(files("programme").joinpath("data/seoul-dongs-2016.csv").read_bytes())
     items = demo_data.build(catalog, dongs, as_of=DEMO_AS_OF, tz=ZoneInfo("Asia/Seoul"))
@@ -91,6 +92,17 @@ def fill(db: Database, catalog) -> None:
                     for n, aid in enumerate(alert_ids)
                     for channel, recipient in (("file", "-"), ("email", "seongdong@seoul.example"))
                 ])
+            if "alert_events" in present:
+                events_t = table_at_revision(db, "alert_events")
+                conn.execute(insert(events_t), [
+                    {"alert_id": aid, "kind": "acknowledged", "actor": "office", "at": at, "as_of": DEMO_AS_OF,
+                     "note": "업체와 통화함"} for aid in alert_ids[::5]
+                ])
+        if "alert_destinations" in present:
+            conn.execute(insert(table_at_revision(db, "alert_destinations")), [
+                {"channel": "file", "recipient": "-", "added_at": at},
+                {"channel": "email", "recipient": "seongdong@seoul.example", "added_at": at},
+            ])
         if "jobs" in present:
             jobs = table_at_revision(db, "jobs")
             conn.execute(insert(jobs), [cut(jobs, {"name": "alerts", "last_success_as_of": DEMO_AS_OF,

@@ -30,7 +30,7 @@ from alertkit import (
 )
 
 from engine.catalog import Catalog
-from engine.errors import DongflowError
+from engine.errors import LeaseLost
 from storage.alerts import SqlAlertStore
 from storage.db import Database
 
@@ -125,51 +125,75 @@ def test_two_processes_at_once_never_send_an_alert_twice(
 def test_an_abandoned_lease_blocks_until_it_expires_then_another_run_takes_over(
     demo_url: str, demo_findings, webhook: Webhook, catalog: Catalog
 ) -> None:
+    """Expiry is the database's: a runner whose own clock says "an hour later" still waits."""
     store = SqlAlertStore(Database(demo_url))
-    ttl = dt.timedelta(seconds=60)
-    taken, holder, _ = store.acquire("alerts", "crashed-process", T0, ttl)
-    assert taken and holder == "crashed-process"
+    lease, holder, _ = store.acquire("alerts", "crashed-process", dt.timedelta(seconds=1.5))
+    assert lease is not None and holder == "crashed-process" and lease.epoch == 1
     text = webhook_channel(webhook) + "[scheduler]\nlease_seconds = 60\n"
 
-    blocked = make_runner(demo_url, catalog, text, lambda: T0 + dt.timedelta(seconds=59), owner="b").run(DEMO_AS_OF)
+    ahead = lambda: dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)  # noqa: E731
+    blocked = make_runner(demo_url, catalog, text, ahead, owner="b").run(DEMO_AS_OF)
     assert blocked.skipped_for is not None and "crashed-process" in blocked.skipped_for
     assert webhook.requests == 0
 
-    report = make_runner(demo_url, catalog, text, lambda: T0 + dt.timedelta(seconds=61), owner="b").run(DEMO_AS_OF)
+    time.sleep(1.6)
+    report = make_runner(demo_url, catalog, text, lambda: dt.datetime.now(dt.UTC), owner="b").run(DEMO_AS_OF)
     assert report.skipped_for is None and report.sent == len(demo_findings)
     assert len(webhook.alert_ids()) == len(demo_findings)
     job = store.job("alerts")
     assert job is not None and job["lease_owner"] is None  # released after the run
+    assert job["lease_epoch"] == 2  # one take-over, one more epoch
     assert job["last_success_as_of"] == DEMO_AS_OF
 
 
+def expire_lease(url: str) -> None:
+    """Make the current lease expired by the database's clock (as if its holder stalled for long)."""
+    from sqlalchemy import update
+
+    from storage.tables import JobRow
+
+    db = Database(url)
+    with db.write() as conn:
+        conn.execute(update(JobRow.__table__).values(  # type: ignore[attr-defined]
+            lease_expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)))
+    db.dispose()
+
+
 def test_a_run_that_lost_its_lease_stops_sending(demo_url: str, demo_findings, tmp_path: Path, catalog: Catalog) -> None:
-    """A run stalled longer than its lease: another took over; the stalled one must not go on sending."""
+    """A run stalled past its lease while sending its third message; another took over. The stalled
+    one cannot record that third message as sent (fenced) and sends nothing more; the new holder
+    sends the third again -- with the same message id -- and everything after it."""
     jsonl = tmp_path / "alerts.jsonl"
-    text = file_channel(jsonl) + "[scheduler]\nlease_seconds = 5\n"
-    clock = [T0]
-    slow = make_runner(demo_url, catalog, text, lambda: clock[0], owner="stalled")
+    text = file_channel(jsonl) + "[scheduler]\nlease_seconds = 60\n"
+    slow = make_runner(demo_url, catalog, text, lambda: dt.datetime.now(dt.UTC), owner="stalled")
     store = SqlAlertStore(Database(demo_url))
     channel = slow.channels["file"]
     real_send = channel.send
     calls = []
+    taken = []
 
-    def send(recipient, alerts):  # type: ignore[no-untyped-def]
-        calls.append(len(alerts))
-        real_send(recipient, alerts)
+    def send(message):  # type: ignore[no-untyped-def]
+        calls.append(len(message.alerts))
+        real_send(message)
         if len(calls) == 3:  # the process stalls past its lease, and another run takes the job
-            clock[0] = T0 + dt.timedelta(seconds=30)
-            assert store.acquire("alerts", "other", clock[0], dt.timedelta(seconds=5))[0]
+            expire_lease(demo_url)
+            lease, _, _ = store.acquire("alerts", "other", dt.timedelta(seconds=60))
+            assert lease is not None
+            taken.append(lease)
 
     channel.send = send  # type: ignore[method-assign]
-    with pytest.raises(DongflowError, match="lost the alert lease"):
+    with pytest.raises(LeaseLost, match="lost the alerts lease"):
         slow.run(DEMO_AS_OF)
     assert len(read_jsonl(jsonl)) == 3
-    store.release("alerts", "other")
-    rest = make_runner(demo_url, catalog, text, lambda: T0 + dt.timedelta(minutes=1), owner="other").run(DEMO_AS_OF)
-    assert rest.sent == len(demo_findings) - 3
+    assert store.counts() == {"pending": len(demo_findings) - 2, "sent": 2}  # the third was never recorded
+    store.release(taken[0])
+    rest = make_runner(demo_url, catalog, text, lambda: dt.datetime.now(dt.UTC), owner="other").run(DEMO_AS_OF)
+    assert rest.sent == len(demo_findings) - 2
     lines = read_jsonl(jsonl)
-    assert len(lines) == len({a["alert_id"] for a in lines}) == len(demo_findings)
+    assert len(lines) == len(demo_findings) + 1 and len({a["alert_id"] for a in lines}) == len(demo_findings)
+    [repeat] = [a for a in lines if sum(b["alert_id"] == a["alert_id"] for b in lines) == 2][:1]
+    twice = [a["message_id"] for a in lines if a["alert_id"] == repeat["alert_id"]]
+    assert twice[0] == twice[1] and twice[0].startswith("dongflow-")  # the receiver can tell it is a repeat
 
 
 def test_a_process_killed_while_sending_loses_nothing_and_repeats_at_most_one_message(
@@ -227,8 +251,11 @@ timeout = 2
     for i, gu in enumerate(districts):
         [first, *more] = server.to(f"gu{i}@seoul.example")
         assert f"공간개선 일정 경보 {expected[gu]}건" in first.message["Subject"]
-        for again in more:  # the repeated message is the same digest
+        for again in more:  # the repeated message is the same digest, with the same Message-ID
             assert again.message.get_body(("plain",)).get_content() == first.message.get_body(("plain",)).get_content()
+            assert again.message["Message-ID"] == first.message["Message-ID"]
+    ids = [r.message["Message-ID"] for r in server.received]
+    assert len(set(ids)) == len(districts)  # one id per digest: a receiver dedupes the repeat by it
     store = SqlAlertStore(Database(demo_url))
     assert store.counts() == {"sent": len(demo_findings)}
 

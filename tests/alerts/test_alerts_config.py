@@ -56,6 +56,20 @@ type = "webhook"
 url_env = "DONGFLOW_SLACK_WEBHOOK_URL"
 payload = "slack"
 districts = ["마포구", "종로구"]
+
+[lifecycle]
+remind_every = { escalated = 5, overdue = 10 }
+escalate_after = 10
+escalate_levels = ["escalated", "at_risk"]
+resolved_notice = true
+holidays = "KR"
+
+[[lifecycle.office]]
+channel = "email"
+address = "office@seoul.example"
+
+[[lifecycle.office]]
+channel = "slack"
 """
 
 
@@ -82,6 +96,27 @@ def test_the_documented_example_parses_to_what_it_says() -> None:
     assert not jongno.wants("마포구", "escalated")
     slack = routes[("slack", "-")]
     assert slack.wants("마포구", "due_soon") and not slack.wants("강동구", "overdue")
+    life = config.lifecycle
+    assert life.remind_every == {"escalated": 5, "overdue": 10} and life.escalate_after == 10
+    assert life.escalate_levels == {"escalated", "at_risk"} and life.resolved_notice and life.country == "KR"
+    assert life.office == (("email", "office@seoul.example"), ("slack", "-"))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[lifecycle]\nremind_every = { late = 3 }\n", "lifecycle.remind_every: unknown level 'late'"),
+        ("[lifecycle]\nremind_every = { escalated = 0 }\n", "lifecycle.remind_every.escalated: must be a number from 1"),
+        ("[lifecycle]\nescalate_after = -1\n", "lifecycle.escalate_after: must be a number from 0"),
+        ("[lifecycle]\nresolved_notice = \"yes\"\n", "lifecycle.resolved_notice: must be true or false"),
+        ("[lifecycle]\nsnooze = 3\n", "lifecycle: unknown key 'snooze'"),
+        ("[[lifecycle.office]]\nchannel = \"nowhere\"\n", "lifecycle.office[1].channel: no channel named 'nowhere'"),
+        ("[[lifecycle.office]]\nchannel = \"console\"\naddress = \"a@b.c\"\n", "lifecycle.office[1].address: channel 'console'"),
+    ],
+)
+def test_lifecycle_mistakes_name_the_field(text: str, expected: str) -> None:
+    with pytest.raises(InvalidInput, match=expected.replace("[", "\\[").replace("]", "\\]").replace("(", "\\(")):
+        parse_config('[[channels]]\ntype = "console"\n' + text, "config.toml")
 
 
 def test_the_docs_show_the_same_example() -> None:
@@ -129,7 +164,7 @@ def test_bad_toml_names_the_line(tmp_path: Path) -> None:
         ('[[channels]]\ntype = "file"\ncolour = "red"\n', "channels[1]: unknown key 'colour'"),
         ('[scheduler]\ntime = "2am"\n[[channels]]\ntype = "console"\n', "scheduler.time: must be HH:MM"),
         ('[scheduler]\ntimezone = "Seoul"\n[[channels]]\ntype = "console"\n', "scheduler.timezone: unknown time zone"),
-        ('[scheduler]\nlease_seconds = 1\n[[channels]]\ntype = "console"\n', "scheduler.lease_seconds: must be a number from 5"),
+        ('[scheduler]\nlease_seconds = 1\n[[channels]]\ntype = "console"\n', "scheduler.lease_seconds: must be a number from 2"),
         ('[scheduler]\nlease_seconds = 30\n[[channels]]\ntype = "webhook"\nurl = "http://relay.local/x"\ntimeout = 20\n',
          "scheduler.lease_seconds: 30 s is too short for channel 'webhook' (timeout 20 s)"),
         ('[[channels]]\ntype = "email"\nhost = "h"\nsender = "a@b"\nusername = "u"\n[[channels.recipients]]\naddress = "x@y"\n',

@@ -243,7 +243,7 @@ def test_every_district_subject_decodes_exactly() -> None:
         for n in (1, 12, 345):
             alerts = [AlertView(i, f"2016-{gu}-동{i}", gu, f"동{i}", "completed", "준공", "at_risk", DEMO_AS_OF, 3,
                                 "이유", DEMO_AS_OF, now) for i in range(n)]
-            raw = channel.message(f"{gu}@seoul.example", alerts).as_bytes()
+            raw = channel.message(f"{gu}@seoul.example", alerts, "1.abc").as_bytes()
             assert raw.isascii()
             parsed = email.message_from_bytes(raw, policy=email.policy.default)
             assert parsed["Subject"] == digest_subject(alerts) == f"[dongflow] {gu}: 공간개선 일정 경보 {n}건 (2016-05-20)"
@@ -366,7 +366,7 @@ def test_an_unexpected_error_in_one_channel_does_not_stop_the_others(
 ) -> None:
     from notify.channels import WebhookChannel
 
-    def broken(self, recipient, alerts):  # type: ignore[no-untyped-def]
+    def broken(self, message):  # type: ignore[no-untyped-def]
         raise RuntimeError("boom")
 
     monkeypatch.setattr(WebhookChannel, "send", broken)

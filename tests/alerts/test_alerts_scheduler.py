@@ -324,3 +324,48 @@ def test_stopping_during_a_run_finishes_the_run_then_returns(captured: list) -> 
     thread.join(timeout=5)
     assert finished.is_set()
     assert not thread.is_alive(), "serve deadlocked while stopping during a run"
+
+
+def test_the_nightly_job_survives_every_error_and_logs_it() -> None:
+    """An unexpected error (a bug, an overflow, a dropped database connection) in one night's run is
+    logged as one line and the job returns normally, so APScheduler runs it again the next night."""
+    import logging
+
+    from engine.errors import DatabaseError
+    from notify.scheduler import nightly_job
+
+    nights = iter([OverflowError("date value out of range"), DatabaseError("the database is not reachable"),
+                   KeyError("surprise"), None])
+    ran = []
+
+    def run(day: dt.date):  # type: ignore[no-untyped-def]
+        ran.append(day)
+        error = next(nights)
+        if error is not None:
+            raise error
+        return type("Report", (), {"failed": 2, "errors": ["hook: HTTP 500"]})()
+
+    class Keep(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.INFO)
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    keep = Keep()
+    log = logging.getLogger("dongflow.test-nightly")
+    log.addHandler(keep)
+    log.setLevel(logging.INFO)
+    try:
+        job = nightly_job(run, lambda: dt.date(2016, 5, 20), log)
+        for _ in range(4):
+            job()  # never raises
+    finally:
+        log.removeHandler(keep)
+    assert len(ran) == 4
+    messages = keep.messages
+    assert messages[0] == "alert run for 2016-05-20 failed with an unexpected error: OverflowError: date value out of range"
+    assert messages[1] == "alert run for 2016-05-20 failed: the database is not reachable"
+    assert messages[2].startswith("alert run for 2016-05-20 failed with an unexpected error: KeyError")
+    assert messages[3] == "2 deliveries failed; they will be retried: hook: HTTP 500"

@@ -29,4 +29,5 @@ def test_downgrade_to_0002_and_back(db) -> None:  # type: ignore[no-untyped-def]
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0002")
     assert db.current_revision() == "0002"
-    assert upgrade(db) == ("0002", SCHEMA_REVISION)
+    assert upgrade(db, "0003") == ("0002", "0003")
+    assert upgrade(db) == ("0003", SCHEMA_REVISION)

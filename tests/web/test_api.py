@@ -339,7 +339,7 @@ def test_health(site, monkeypatch) -> None:
     from engine.errors import SchemaOutdated
 
     def outdated() -> None:
-        raise SchemaOutdated("0003", "0007")
+        raise SchemaOutdated("0003", "0007_accounts")
 
     monkeypatch.setattr(site.app.state.ctx.db, "require_schema", outdated)
     _problem(site.client.get("/api/health"), 503, 7)

@@ -1,7 +1,7 @@
 """Accounts: users (Argon2 password hashes, role, districts) and API tokens (SHA-256 hashes).
 
-Revision ID: 0007
-Revises: 0003
+Revision ID: 0007_accounts
+Revises: 0006_alert_lifecycle
 Create Date: 2026-11-26
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from storage.types import UTCDateTime
 
-revision = "0007"
-down_revision = "0003"
+revision = "0007_accounts"
+down_revision = "0006_alert_lifecycle"
 branch_labels = None
 depends_on = None
 
