@@ -135,11 +135,13 @@ class ScopedService:
     use case cannot reach the web without someone deciding its rule.
     """
 
-    def __init__(self, service: Any, principal: Principal, programme: Any = None) -> None:
+    def __init__(self, service: Any, principal: Principal, programme: Any = None, alerts: Any = None) -> None:
         self._service = service
         self.principal = principal
         self._programme_service = programme
         """The programme's use cases (programme.records.ProgrammeService), when the door offers them."""
+        self._alert_service = alerts
+        """The alert lifecycle (notify.service.AlertService), when the door offers it."""
         self.catalog = service.catalog
 
     def __getattr__(self, name: str) -> Any:
@@ -235,3 +237,38 @@ class ScopedService:
 
     def people(self, key: str) -> list[Any]:
         return [person for _gu, person in self._programme().store.people(self.project(key).key)]
+
+    # -- alerts (list, show, acknowledge, snooze) ----------------------------------------------------
+    def _alerts(self) -> Any:
+        if self._alert_service is None:
+            raise AttributeError("this scoped service was built without the alert use cases")
+        return self._alert_service
+
+    def alerts(self, states: Sequence[str] = (), limit: int | None = None) -> list[Any]:
+        """Alerts of the districts the caller may read (filtered in the query), newest first."""
+        return self._alerts().list(self.principal.name, states, limit, self.principal.read_scope)
+
+    def alert(self, alert_id: int) -> Any:
+        """One alert; another district's is not found, exactly like a missing one."""
+        from engine.errors import NotFound
+
+        found = None
+        try:
+            found = self._alerts().get(alert_id)
+        except NotFound:
+            pass
+        if found is None or not self.principal.can_read(found.gu):
+            raise NotFound(f"no alert #{alert_id} (see dongflow alerts list)")
+        return found
+
+    def acknowledge_alert(self, alert_id: int, note: str | None, *, actor: str | None = None) -> Any:
+        found = self.alert(alert_id)
+        if not self.principal.can_write(found.gu):
+            raise Forbidden(self.principal.describe(), f"acknowledge alert #{alert_id}")
+        return self._alerts().acknowledge(self.principal.actor(actor), alert_id, note)
+
+    def snooze_alert(self, alert_id: int, until: Any, note: str | None, *, actor: str | None = None) -> Any:
+        found = self.alert(alert_id)
+        if not self.principal.can_write(found.gu):
+            raise Forbidden(self.principal.describe(), f"snooze alert #{alert_id}")
+        return self._alerts().snooze(self.principal.actor(actor), alert_id, until, note)

@@ -12,18 +12,20 @@ import dataclasses
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from engine.access import Principal, ScopedService
 from engine.errors import Forbidden, InvalidInput
 from engine.ports import ProjectQuery
 from engine.values import lookup_text, parse_date
+from storage.alert_lifecycle import AlertRecord
 from render.views import event_json, findings_json, status_json, triggers_json
 from web.auth import ApiPrincipal, Context, Scoped
 from web.context import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, WebContext
 from web.problems import responses
 from web.schemas import (
+    AcknowledgeRequest,
     AdvanceRequest,
     FactRequest,
     Finding,
@@ -32,6 +34,7 @@ from web.schemas import (
     Level,
     ProjectDetail,
     ProjectPage,
+    SnoozeRequest,
 )
 
 router = APIRouter(responses=responses(401, 422, 503))
@@ -223,6 +226,43 @@ def report_district(principal: Principal, gu: str | None) -> str | None:
     if gu not in scope:
         raise Forbidden(principal.describe(), f"read the report of {gu}")
     return gu
+
+
+# ------------------------------------------------------------------------------------------------
+# Alerts (the lifecycle of notify/service.py)
+
+AlertState = Literal["open", "acknowledged", "snoozed", "resolved", "superseded"]
+
+
+def _alert_json(a: Any) -> dict[str, Any]:
+    return dataclasses.asdict(a)
+
+
+@router.get("/alerts", response_model=list[AlertRecord], tags=["alerts"])
+def list_alerts(svc: Scoped, state: Annotated[list[AlertState] | None, Query()] = None,
+                limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE) -> list[dict[str, Any]]:
+    """Alerts in the districts the caller may read, newest first (``dongflow alerts ...``)."""
+    return [_alert_json(a) for a in svc.alerts(state or (), limit)]
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertRecord, tags=["alerts"], responses=READ)
+def get_alert(svc: Scoped, alert_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> dict[str, Any]:
+    """One alert (another district's is not found)."""
+    return _alert_json(svc.alert(alert_id))
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertRecord, tags=["alerts"], responses=WRITE)
+def acknowledge_alert(svc: Scoped, alert_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                      body: AcknowledgeRequest) -> dict[str, Any]:
+    """Someone deals with it: no more reminders or escalation (409 unless it is open or snoozed)."""
+    return _alert_json(svc.acknowledge_alert(alert_id, body.note))
+
+
+@router.post("/alerts/{alert_id}/snooze", response_model=AlertRecord, tags=["alerts"], responses=WRITE)
+def snooze_alert(svc: Scoped, alert_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                 body: SnoozeRequest) -> dict[str, Any]:
+    """No reminders or escalation until ``until``; then it is open again."""
+    return _alert_json(svc.snooze_alert(alert_id, body.until, body.note))
 
 
 @router.get("/health", tags=["health"], responses=responses(503))

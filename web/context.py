@@ -93,7 +93,13 @@ class WebContext:
 
     def scoped(self, principal: Principal) -> ScopedService:
         """The use cases as ``principal`` may call them (every route goes through this)."""
-        return ScopedService(self.service, principal, self.programme)
+        return ScopedService(self.service, principal, self.programme, self.alerts)
+
+    @cached_property
+    def alerts(self) -> Any:
+        from notify.service import AlertService
+
+        return AlertService(self.db, self.now)
 
     @cached_property
     def programme(self) -> Any:

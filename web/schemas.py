@@ -128,3 +128,18 @@ class Finding(BaseModel):
     slack_days: int | None
     reason: str
     as_of: str
+
+
+class AcknowledgeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=2000)
+    """What is being done about it (required)."""
+
+
+class SnoozeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    until: str = Field(min_length=1, max_length=40)
+    """YYYY-MM-DD: no reminders or escalation before this day."""
+    note: str = Field(min_length=1, max_length=2000)

@@ -62,6 +62,30 @@ def read_report(who: str | None, scope: str) -> int:
     return 403 if scope == "other" and who in LIMITED else 200
 
 
+def _alert_id(site: Any, scope: str) -> int:
+    """An alert of the scope's project that is still open or snoozed (seeded: three per project)."""
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.pool import NullPool
+
+    from storage.repository import P
+    from storage.tables import AlertRow
+
+    A = AlertRow.__table__  # type: ignore[attr-defined]  # noqa: N806
+    engine = create_engine(site.url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            ids = conn.execute(select(A.c.id).join(P, P.c.id == A.c.project_id).where(
+                P.c.key == site.keys[scope], A.c.state.in_(["open", "snoozed"])).order_by(A.c.id)).scalars().all()
+    finally:
+        engine.dispose()
+    assert ids, f"no open alert left for {scope}: seed more"
+    return ids[0]
+
+
+def _snooze(site: Any, scope: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/alerts/{_alert_id(site, scope)}/snooze", {"json": {"until": "2026-04-30", "note": "matrix"}}
+
+
 def _gu(scope: str) -> str:
     return OWN if scope == "own" else OTHER
 
@@ -109,6 +133,13 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/workflows/{workflow_id}"): Rule(
         "GET", lambda s, sc: ("/api/workflows/space-improvement", {}), any_signed_in),
     ("GET", "/api/report"): Rule("GET", lambda s, sc: (f"/api/report?format=md&gu={_gu(sc)}", {}), read_report),
+    ("GET", "/api/alerts"): Rule("GET", lambda s, sc: ("/api/alerts?state=open", {}), any_signed_in),
+    ("GET", "/api/alerts/{alert_id}"): Rule(
+        "GET", lambda s, sc: (f"/api/alerts/{_alert_id(s, sc)}", {}), read_project),
+    ("POST", "/api/alerts/{alert_id}/snooze"): Rule("POST", _snooze, write_project, writes=True),
+    ("POST", "/api/alerts/{alert_id}/acknowledge"): Rule(
+        "POST", lambda s, sc: (f"/api/alerts/{_alert_id(s, sc)}/acknowledge", {"json": {"note": "matrix"}}),
+        write_project, writes=True),
     ("GET", "/api/health"): Rule("GET", lambda s, sc: ("/api/health", {}), public),
     ("GET", "/openapi.json"): Rule("GET", lambda s, sc: ("/openapi.json", {}), public),
     ("GET", "/docs"): Rule("GET", lambda s, sc: ("/docs", {}), public),

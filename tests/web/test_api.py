@@ -8,7 +8,7 @@ import json
 import pytest
 
 from cli import cli
-from webkit import OTHER, OWN, PASSWORD, snapshot
+from webkit import NOW, OTHER, OWN, PASSWORD, snapshot
 
 PROBLEM = "application/problem+json"
 
@@ -343,3 +343,38 @@ def test_health(site, monkeypatch) -> None:
 
     monkeypatch.setattr(site.app.state.ctx.db, "require_schema", outdated)
     _problem(site.client.get("/api/health"), 503, 7)
+
+
+def test_alerts_acknowledge_and_snooze(site) -> None:
+    mine = site.get("/api/alerts", "coordinator").json()
+    assert len(mine) == 3 and {a["gu"] for a in mine} == {OWN} and [a["id"] for a in mine] == [3, 2, 1]
+    assert len(site.get("/api/alerts?state=open", "officer").json()) == 6
+    hidden = _problem(site.get("/api/alerts/4", "coordinator"), 404, 4)
+    missing = _problem(site.get("/api/alerts/999", "coordinator"), 404, 4)
+    assert hidden["detail"].replace("4", "N") == missing["detail"].replace("999", "N")
+
+    before = snapshot(site.url)
+    _problem(site.post("/api/alerts/4/acknowledge", "coordinator", json={"note": "x"}), 404, 4)
+    _problem(site.post("/api/alerts/1/acknowledge", "viewer_own", json={"note": "x"}), 403, 9)
+    _problem(site.post("/api/alerts/1/acknowledge", "coordinator", json={"note": ""}), 422, 3)
+    _problem(site.post("/api/alerts/1/snooze", "coordinator", json={"until": "2026-03-01", "note": "x"}), 422, 3)
+    _problem(site.post("/api/alerts/1/snooze", "coordinator", json={"until": "someday", "note": "x"}), 422, 3)
+    assert snapshot(site.url) == before
+
+    acked = site.post("/api/alerts/1/acknowledge", "coordinator", json={"note": "시공사와 일정 조정 중"})
+    assert acked.status_code == 200, acked.text
+    assert acked.json()["state"] == "acknowledged"
+    _problem(site.post("/api/alerts/1/acknowledge", "officer", json={"note": "again"}), 409, 6)
+    snoozed = site.post("/api/alerts/2/snooze", "coordinator", json={"until": "2026-04-10", "note": "주민 회의 후"})
+    assert snoozed.status_code == 200 and snoozed.json()["snoozed_until"] == "2026-04-10"
+
+    from notify.service import AlertService
+    from storage.db import Database
+
+    db = Database(site.url)
+    try:
+        timeline = AlertService(db, lambda: NOW).show("test", 1)
+    finally:
+        db.dispose()
+    assert [(e.kind, e.actor, e.note) for e in timeline.events][-1] == ("acknowledged", "coordinator",
+                                                                        "시공사와 일정 조정 중")

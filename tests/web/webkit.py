@@ -47,6 +47,7 @@ def seed(url: str, extra_projects: int = 0) -> tuple[dict[str, str], dict[str, s
                   for i in range(extra_projects)]
         for spec in specs:
             service.add_project(spec, actor="seed", now=NOW)
+        _alerts(db, [keys["own"]] * 3 + [keys["other"]] * 3)
         accounts = AccountService(SqlAccountStore(db), CHEAP_HASHER)
         op = Principal.operator()
         tokens = {}
@@ -56,6 +57,26 @@ def seed(url: str, extra_projects: int = 0) -> tuple[dict[str, str], dict[str, s
         return tokens, keys
     finally:
         db.dispose()
+
+
+def _alerts(db: Any, keys: list[str]) -> None:
+    """Open alerts (ids 1.. in the order of ``keys``), at a different level each time a key repeats."""
+    from sqlalchemy import insert, select
+
+    from storage.repository import P
+    from storage.tables import AlertRow
+
+    table = AlertRow.__table__  # type: ignore[attr-defined]
+    with db.write() as conn:
+        ids = dict(conn.execute(select(P.c.key, P.c.id).where(P.c.key.in_(keys))).all())
+        seen: dict[str, int] = {}
+        for key in keys:
+            level = ("overdue", "escalated", "due_soon")[seen.get(key, 0)]
+            seen[key] = seen.get(key, 0) + 1
+            conn.execute(insert(table).values(
+                project_id=ids[key], milestone="agreement", level=level, due_date=dt.date(2026, 3, 20), days=5,
+                reason=f"{key}: 협약 기한 경과", as_of=dt.date(2026, 3, 25), created_at=NOW, state="open",
+                open_since=dt.date(2026, 3, 25)))
 
 
 _READERS: dict[str, Any] = {}
