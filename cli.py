@@ -29,7 +29,11 @@ class DongflowGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            from engine.display import display_zone
+
+            # Every message of the command shows times in the configured zone (--tz).
+            with display_zone(ctx.ensure_object(App).tz):
+                return super().invoke(ctx)
         except DongflowError as exc:
             _error_line(exc)
             ctx.exit(exc.exit_code)

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine import project as proj
@@ -230,11 +231,52 @@ def build_database(db_url: str, catalog: Catalog, count: int, seed: int = 2025) 
             chunk = []
     if chunk:
         service.add_with_history(chunk)
+    add_programme_data(db, seed)
     if db.is_sqlite:
         with db.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     db.dispose()
     return states
+
+
+def add_programme_data(db: Any, seed: int) -> None:
+    """What the report reads besides projects: a budget line per project (its cohort year), its
+    resident meetings and a briefing as participation, programme-wide lines and events, the plan.
+    (The report's figure used to be a timed unit test over such a database; it lives here now.)"""
+    from sqlalchemy import insert, select
+
+    from programme.repository import GB, PART, PB, PQ, PY
+    from storage.repository import P
+
+    rng = random.Random(seed + 1)
+    now = NOW
+    budgets, part = [], []
+    with db.write() as conn:
+        rows = conn.execute(select(P.c.id, P.c.year, P.c.facts, P.c.created_at)).all()
+        for pid, year, facts, created in rows:
+            allocated = rng.choice((40, 50, 60)) * 1_000_000
+            budgets.append({"project_id": pid, "year": year, "allocated": allocated,
+                            "executed": int(allocated * rng.uniform(0.3, 1.0)), "note": None, "actor": "bench",
+                            "recorded_at": now})
+            meetings = int((facts or {}).get("resident_meetings") or 0)
+            if meetings:
+                part.append({"project_id": pid, "kind": "resident_meeting", "held_on": created.date(),
+                             "times": meetings, "note": None, "actor": "bench", "recorded_at": now})
+            part.append({"project_id": pid, "kind": "briefing", "held_on": created.date(), "times": 1,
+                         "note": None, "actor": "bench", "recorded_at": now})
+        for start in range(0, len(budgets), 5000):
+            conn.execute(insert(PB), budgets[start : start + 5000])
+        for start in range(0, len(part), 5000):
+            conn.execute(insert(PART), part[start : start + 5000])
+        conn.execute(insert(PART), [{"project_id": None, "kind": "press", "held_on": dt.date(y, 3, 2), "times": 5,
+                                     "note": None, "actor": "bench", "recorded_at": now} for y in YEARS])
+        conn.execute(insert(GB), [{"item": "준비", "year": y, "allocated": 250_000_000, "executed": 200_000_000,
+                                   "note": None, "actor": "bench", "recorded_at": now} for y in YEARS])
+        per_year = max(1, len(rows) // len(YEARS))
+        conn.execute(insert(PQ), [{"year": y, "quarter": q, "completions": per_year // 4, "actor": "bench",
+                                   "recorded_at": now} for y in YEARS for q in (1, 2, 3, 4)])
+        conn.execute(insert(PY), [{"year": y, "budget": per_year * 50_000_000, "actor": "bench", "recorded_at": now}
+                                  for y in YEARS])
 
 
 def write_import_csv(path: Path, count: int, seed: int = 7) -> None:

@@ -93,6 +93,32 @@ def cmd_check(args: argparse.Namespace) -> dict[str, Any]:
             "skip_states": book.skip_states(), "maxrss_kb": maxrss_kb()}
 
 
+def cmd_overdue_floor(args: argparse.Namespace) -> dict[str, Any]:
+    """The floor of ``dongflow overdue --json`` as a whole process: this process imports what the
+    check needs, runs the check (as cmd_check) and writes the same rows, with the same fields, as
+    one ``json.dumps`` (the C encoder) to stdout. Its result line goes to stderr."""
+    from engine.monitor import DeadlineBook
+    from storage.db import Database
+    from storage.tracking import TrackingReader
+
+    cat = catalog(args.workflows)
+    db = Database(args.db)
+    as_of = dt.date.fromisoformat(args.as_of)
+    with db.read() as conn:
+        reader = TrackingReader(conn)
+        book = DeadlineBook(cat, TZ, reader)
+        rows = reader.rows(skip_states=book.skip_states(), closed_before=book.closed_before(as_of))
+        _scanned, found = book.scan(rows, as_of)
+    day = as_of.isoformat()
+    items = [{"key": r.key, "gu": r.gu, "dong": r.dong, "year": r.year, "workflow": r.workflow_id, "state": r.state,
+              "entered_at": r.entered_at.isoformat(), "milestone": f.milestone, "milestone_label": f.milestone,
+              "due": f.due.isoformat(), "level": f.level, "days_late": f.days, "slack_days": None,
+              "reason": f.reason, "as_of": day} for r, f in found]
+    sys.stdout.write(json.dumps(items, ensure_ascii=False))
+    sys.stdout.flush()
+    return {"rows": len(items), "maxrss_kb": maxrss_kb()}
+
+
 def cmd_check_floor(args: argparse.Namespace) -> dict[str, Any]:
     skip = json.loads(args.skip_states)
     as_of = dt.date.fromisoformat(args.as_of)
@@ -113,6 +139,20 @@ def cmd_check_floor(args: argparse.Namespace) -> dict[str, Any]:
     return {"seconds": seconds, "cpu_seconds": cpu, "rows": count, "maxrss_kb": maxrss_kb()}
 
 
+def cmd_peer_sweep(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import peer_spiff
+
+    peer = peer_spiff.Peer()
+    milestones = peer_spiff.Milestones(catalog(args.workflows))
+    as_of = dt.date.fromisoformat(args.as_of)
+    conn = peer_spiff.connect(args.db.removeprefix("sqlite:///"))
+    start, cpu = time.perf_counter(), time.process_time()
+    scanned, findings = peer_spiff.sweep(peer, conn, milestones, as_of)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    conn.close()
+    return {"seconds": seconds, "cpu_seconds": cpu, "rows": scanned, "findings": findings, "maxrss_kb": maxrss_kb()}
+
+
 # -- advance ----------------------------------------------------------------------------------
 
 NEXT = {
@@ -129,9 +169,10 @@ NEXT = {
 
 
 def _floor_statements(
-    keys: list[str], service: Any, store: Any
+    keys: list[str], service: Any, store: Any, postgres: bool = False
 ) -> list[tuple[str, int, tuple[Any, ...], tuple[Any, ...]]]:
     """The UPDATE and INSERT parameters of each advance, computed by the engine (not timed)."""
+    from bench import pg
     from engine import project as proj
     from storage.repository import event_values, project_values
 
@@ -143,6 +184,9 @@ def _floor_statements(
         updated, event = proj.apply_step(p, step, actor="bench", at=NOW, now=NOW, note=None)
         v = project_values(updated)
         e = event_values(event, 0)
+        if postgres:
+            out.append((key, p.version, *pg.floor_statement(v, e, key, p.version)))
+            continue
         upd = (v["gu"], v["dong"], v["year"], v["workflow_id"], v["workflow_version"], v["state"], v["previous_state"],
                v["target_date"].isoformat(), sql_datetime(v["entered_at"]), json.dumps(v["facts"]),
                json.dumps(v["reached"]), v["version"], key, p.version)
@@ -177,13 +221,34 @@ def cmd_advance(args: argparse.Namespace) -> dict[str, Any]:
     floor_keys = [keys[i * 2 * per_round + per_round : (i + 1) * 2 * per_round] for i in range(rounds)]
     # Warm up both paths (statement caches, the machine) on projects outside the measured sets.
     warm = keys[2 * rounds * per_round :][:20]
-    path = args.db.removeprefix("sqlite:///")
-    raw = raw_connect(path)
+    postgres = not args.db.startswith("sqlite")
+    if postgres:
+        import psycopg
+
+        from bench import pg
+
+        raw = psycopg.connect(pg.libpq(args.db))
+        raw_advance = pg.raw_advance
+    else:
+        raw = raw_connect(args.db.removeprefix("sqlite:///"))
+        raw_advance = _raw_advance
     for key in warm[:10]:
         p = store.get(key)
         service.advance(key, NEXT[p.state], actor="bench", now=NOW)
-    for key, version, upd, ins in _floor_statements(warm[10:], service, store):
-        _raw_advance(raw, upd, ins)
+    for key, version, upd, ins in _floor_statements(warm[10:], service, store, postgres):
+        raw_advance(raw, upd, ins)
+    peer_rates: list[float] = []
+    peer_conn = peer = None
+    peer_keys: list[tuple[str, str]] = []
+    if args.peer:
+        from bench import peer_spiff
+
+        peer = peer_spiff.Peer()
+        peer_conn = peer_spiff.connect(args.peer)
+        peer_keys = peer_spiff.open_keys(peer_conn, NEXT, rounds * per_round + 10)
+        peer_at = NOW.isoformat()
+        for key, trigger in peer_keys[rounds * per_round :]:
+            peer_spiff.advance(peer, peer_conn, key, trigger, peer_at)  # warm-up
     app_rates, floor_rates = [], []
     for r in range(rounds):
         triggers = []
@@ -193,14 +258,20 @@ def cmd_advance(args: argparse.Namespace) -> dict[str, Any]:
         for key, trigger in triggers:
             service.advance(key, trigger, actor="bench", now=NOW)
         app_rates.append(per_round / (time.perf_counter() - start))
-        prepared = _floor_statements(floor_keys[r], service, store)
+        prepared = _floor_statements(floor_keys[r], service, store, postgres)
         start = time.perf_counter()
         for _key, _version, upd, ins in prepared:
-            _raw_advance(raw, upd, ins)
+            raw_advance(raw, upd, ins)
         floor_rates.append(per_round / (time.perf_counter() - start))
+        mine = peer_keys[r * per_round : (r + 1) * per_round]
+        if peer is not None and mine:
+            start = time.perf_counter()
+            for key, trigger in mine:
+                peer_spiff.advance(peer, peer_conn, key, trigger, peer_at)
+            peer_rates.append(len(mine) / (time.perf_counter() - start))
     raw.close()
-    return {"app_rates": app_rates, "floor_rates": floor_rates, "per_round": per_round, "rounds": rounds,
-            "maxrss_kb": maxrss_kb()}
+    return {"app_rates": app_rates, "floor_rates": floor_rates, "peer_rates": peer_rates, "per_round": per_round,
+            "rounds": rounds, "maxrss_kb": maxrss_kb()}
 
 
 def _raw_advance(raw: sqlite3.Connection, upd: tuple[Any, ...], ins: tuple[Any, ...]) -> None:
@@ -216,10 +287,71 @@ def _raw_advance(raw: sqlite3.Connection, upd: tuple[Any, ...], ins: tuple[Any, 
         raise
 
 
+def cmd_advance_client(args: argparse.Namespace) -> dict[str, Any]:
+    """One of several concurrent clients: advance its own projects (``--mode app``: Service.advance;
+    ``floor``: raw psycopg UPDATE + INSERT per transaction), starting at ``--start-at`` (epoch s)."""
+    from bench import pg
+    from engine.service import Service
+    from storage.db import Database
+    from storage.repository import SqlProjectStore
+
+    keys = json.loads(Path(args.keys).read_text("utf-8"))
+    db = Database(args.db)
+    store = SqlProjectStore(db)
+    service = Service(store, catalog(args.workflows))
+    if not keys:
+        pg.wait_until(args.start_at)
+        return {"count": 0, "start": time.time(), "end": time.time()}
+    if args.mode == "app":
+        work = [(key, NEXT[store.get(key).state]) for key in keys]
+        store.get(keys[0])  # connection made before the start
+        pg.wait_until(args.start_at)
+        start = time.time()
+        for key, trigger in work:
+            service.advance(key, trigger, actor="bench", now=NOW)
+    else:
+        import psycopg
+
+        prepared = _floor_statements(keys, service, store, postgres=True)
+        raw = psycopg.connect(pg.libpq(args.db))
+        pg.wait_until(args.start_at)
+        start = time.time()
+        for _key, _version, upd, ins in prepared:
+            pg.raw_advance(raw, upd, ins)
+        raw.close()
+    end = time.time()
+    db.dispose()
+    return {"count": len(keys), "start": start, "end": end}
+
+
+def cmd_pg_check_floor(args: argparse.Namespace) -> dict[str, Any]:
+    import psycopg
+
+    from bench import pg
+
+    skip = json.loads(args.skip_states)
+    as_of = dt.date.fromisoformat(args.as_of)
+    start, cpu = time.perf_counter(), time.process_time()
+    conn = psycopg.connect(pg.libpq(args.db))
+    cur = conn.execute(
+        "SELECT id, key, gu, dong, year, workflow_id, workflow_version, state, previous_state, target_date, "
+        "entered_at, reached FROM projects WHERE state <> ALL(%s) OR entered_at >= %s ORDER BY key",
+        [skip, closed_before(as_of)],
+    )
+    count = 0
+    for _row in cur:
+        count += 1
+    conn.close()
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu, "rows": count, "maxrss_kb": maxrss_kb()}
+
+
 # -- CSV import -------------------------------------------------------------------------------
 
 
-def _floor_rows(csv_path: Path, service: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def _floor_rows(
+    csv_path: Path, service: Any, postgres: bool = False
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The project and event rows the import writes, computed by the engine (not timed)."""
     from engine import project as proj
     from engine.csv_input import read_records
@@ -237,6 +369,14 @@ def _floor_rows(csv_path: Path, service: Any) -> tuple[list[tuple[Any, ...]], li
                                     target=parse_date(v["target"]) if v.get("target") else None,
                                     actor="bench", now=NOW)
             pv, ev = project_values(p), event_values(e, n)
+            if postgres:
+                projects.append((n, pv["key"], pv["gu"], pv["dong"], pv["year"], pv["workflow_id"],
+                                 pv["workflow_version"], pv["state"], pv["previous_state"], pv["target_date"],
+                                 pv["entered_at"], json.dumps(pv["facts"]), json.dumps(pv["reached"]),
+                                 pv["created_at"], pv["version"]))
+                events.append((n, ev["seq"], ev["kind"], ev["trigger"], ev["from_state"], ev["to_state"], ev["actor"],
+                               ev["at"], ev["recorded_at"], ev["note"], json.dumps(ev["data"])))
+                continue
             projects.append((n, pv["key"], pv["gu"], pv["dong"], pv["year"], pv["workflow_id"], pv["workflow_version"],
                              pv["state"], pv["previous_state"], pv["target_date"].isoformat(),
                              sql_datetime(pv["entered_at"]), json.dumps(pv["facts"]), json.dumps(pv["reached"]),
@@ -259,6 +399,8 @@ def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
     floor_projects: list[tuple[Any, ...]] = []
     floor_events: list[tuple[Any, ...]] = []
     imported = 0
+    if not args.db.startswith("sqlite"):
+        return _import_pg(args, csv_path, cat)
     for r in range(args.rounds):
         target = work / f"import-app-{r}.db"
         _fresh(template, target)
@@ -295,6 +437,59 @@ def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
             "floor_rows": len(floor_projects), "maxrss_kb": maxrss_kb()}
 
 
+def _import_pg(args: argparse.Namespace, csv_path: Path, cat: Any) -> dict[str, Any]:
+    """The import figure on PostgreSQL: the schema's projects and events emptied before each round."""
+    import psycopg
+
+    from bench import pg
+    from engine.service import Service
+    from storage.db import Database
+    from storage.repository import SqlProjectStore
+
+    raw = psycopg.connect(pg.libpq(args.db))
+
+    def empty() -> None:
+        raw.execute("TRUNCATE projects, events RESTART IDENTITY CASCADE")
+        raw.commit()
+
+    app_seconds, floor_seconds = [], []
+    floor_projects: list[tuple[Any, ...]] = []
+    floor_events: list[tuple[Any, ...]] = []
+    imported = 0
+    for _r in range(args.rounds):
+        empty()
+        db = Database(args.db)
+        service = Service(SqlProjectStore(db), cat)
+        start = time.perf_counter()
+        with csv_path.open("rb") as stream:
+            imported = service.import_csv(stream, str(csv_path), actor="bench", now=NOW,
+                                          progress=lambda _done, _total: None)
+        app_seconds.append(time.perf_counter() - start)
+        db.dispose()
+        if not floor_projects:
+            floor_projects, floor_events = _floor_rows(csv_path, service, postgres=True)
+        empty()
+        start = time.perf_counter()
+        with raw.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO projects (id, key, gu, dong, year, workflow_id, workflow_version, state, previous_state, "
+                "target_date, entered_at, facts, reached, created_at, version) "
+                "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                floor_projects,
+            )
+            cur.executemany(
+                "INSERT INTO events (project_id, seq, kind, \"trigger\", from_state, to_state, actor, at, recorded_at, "
+                "note, data) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                floor_events,
+            )
+        raw.commit()
+        floor_seconds.append(time.perf_counter() - start)
+    empty()
+    raw.close()
+    return {"app_seconds": app_seconds, "floor_seconds": floor_seconds, "rows": imported,
+            "floor_rows": len(floor_projects), "maxrss_kb": maxrss_kb()}
+
+
 def _fresh(template: Path, target: Path) -> None:
     _remove(target)
     shutil.copyfile(template, target)
@@ -308,23 +503,35 @@ def _remove(path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    for name in ("check", "check-floor", "advance", "import"):
+    for name in ("check", "check-floor", "pg-check-floor", "overdue-floor", "peer-sweep", "advance",
+                 "advance-client", "import"):
         p = sub.add_parser(name)
         p.add_argument("--db", required=True, help="sqlite:///PATH")
         p.add_argument("--workflows", action="append", default=[])
         p.add_argument("--as-of", default=AS_OF.isoformat())
     sub.choices["check-floor"].add_argument("--skip-states", required=True, help="JSON list")
+    sub.choices["pg-check-floor"].add_argument("--skip-states", required=True, help="JSON list")
+    sub.choices["advance-client"].add_argument("--keys", required=True)
+    sub.choices["advance-client"].add_argument("--mode", choices=["app", "floor"], required=True)
+    sub.choices["advance-client"].add_argument("--start-at", type=float, required=True)
     sub.choices["advance"].add_argument("--keys", required=True, help="JSON file with project keys")
     sub.choices["advance"].add_argument("--rounds", type=int, default=5)
     sub.choices["advance"].add_argument("--per-round", type=int, default=200)
+    sub.choices["advance"].add_argument("--peer", help="the SpiffWorkflow peer's database (its advances are timed too)")
     for opt, kw in (("--csv", {"required": True}), ("--template", {"required": True}),
                     ("--work", {"required": True}), ("--rounds", {"type": int, "default": 3})):
         sub.choices["import"].add_argument(opt, **kw)
     args = parser.parse_args(argv)
-    handler = {"check": cmd_check, "check-floor": cmd_check_floor, "advance": cmd_advance, "import": cmd_import}
+    handler = {"check": cmd_check, "check-floor": cmd_check_floor, "overdue-floor": cmd_overdue_floor,
+               "pg-check-floor": cmd_pg_check_floor, "advance-client": cmd_advance_client,
+               "peer-sweep": cmd_peer_sweep,
+               "advance": cmd_advance, "import": cmd_import}
     result = handler[args.cmd](args)
     result["code"] = str(Path(sys.modules["engine.catalog"].__file__).resolve().parent.parent)
-    print(json.dumps(result))
+    if args.cmd == "overdue-floor":
+        print(json.dumps(result), file=sys.stderr)
+    else:
+        print(json.dumps(result))
 
 
 if __name__ == "__main__":

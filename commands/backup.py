@@ -28,9 +28,21 @@ if TYPE_CHECKING:
 @pass_app
 def dump_cmd(app: App, file: str, force: bool) -> None:
     """Write the whole database (projects, events, facts, alerts, ...) to one JSON file."""
+    from contextlib import ExitStack
+
+    from render.progress import progress
     from storage.dump import dump
 
-    counts = dump(app.db, Path(file), app.now(), force=force)
+    with ExitStack() as stack:
+        bar = None
+
+        def tick(n: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = stack.enter_context(progress(total, "dumping rows"))
+            bar.advance(n)
+
+        counts = dump(app.db, Path(file), app.now(), force=force, progress=tick)
     summary = ", ".join(f"{name} {n}" for name, n in counts.items() if n)
     click.echo(f"wrote {file} from {app.db.describe()}: {summary or 'empty database'}")
 
@@ -41,8 +53,12 @@ def dump_cmd(app: App, file: str, force: bool) -> None:
 @pass_app
 def restore_cmd(app: App, file: str) -> None:
     """Load a dump into an empty database (SQLite or PostgreSQL), all or nothing."""
-    from storage.dump import restore
+    from render.progress import progress
+    from storage.dump import read_header, restore
 
-    counts = restore(app.db, Path(file))
+    counts_in_file = read_header(Path(file)).get("counts") or {}
+    total = sum(n for n in counts_in_file.values() if isinstance(n, int))
+    with progress(total, "restoring rows") as bar:
+        counts = restore(app.db, Path(file), progress=bar.advance)
     summary = ", ".join(f"{name} {n}" for name, n in counts.items() if n)
     click.echo(f"restored {file} into {app.db.describe()}: {summary or 'nothing (empty dump)'}")

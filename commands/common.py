@@ -42,6 +42,8 @@ class App:
         self.workflow_dirs: list[str] = []
         self.lang: str = "ko"
         self.tz_name: str = DEFAULT_TZ
+        self.given_as: dict[str, str] = {}
+        """Where each setting came from, as the user typed it (``--tz`` or ``DONGFLOW_TIMEZONE``)."""
 
     @cached_property
     def tz(self) -> ZoneInfo:
@@ -50,13 +52,14 @@ class App:
         try:
             return ZoneInfo(self.tz_name)
         except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInput(f"unknown time zone {self.tz_name!r}", field="DONGFLOW_TIMEZONE") from None
+            given_as = self.given_as.get("tz_name", "DONGFLOW_TIMEZONE")
+            raise InvalidInput(f"unknown time zone {self.tz_name!r}", field=given_as) from None
 
     @cached_property
     def db(self) -> Database:
         from storage.db import Database, default_url
 
-        return Database(self.db_url or default_url())
+        return Database(self.db_url or default_url(), named_as=self.given_as.get("db_url", "--db"))
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -110,11 +113,15 @@ pass_app = click.make_pass_decorator(App, ensure=True)
 
 
 def _set(attr: str, transform: Callable[[Any], Any] = lambda v: v) -> Callable[..., Any]:
-    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         if value is None or value == ():
             return
         app = ctx.ensure_object(App)
         setattr(app, attr, transform(value))
+        source = ctx.get_parameter_source(param.name) if param.name is not None else None
+        from_env = source == click.core.ParameterSource.ENVIRONMENT
+        envvar = param.envvar if isinstance(param.envvar, str) else None
+        app.given_as[attr] = envvar if from_env and envvar else max(param.opts, key=len)
 
     return callback
 
@@ -203,3 +210,96 @@ def _level_label(app: App, level: str) -> str:
               "met_late": ("지연 충족", "met late"), "closed": ("종료", "closed")}
     ko, en = labels.get(level, (level, level))
     return en if app.lang == "en" else ko
+
+
+# ------------------------------------------------------------------------------------------------
+# Filter values (the listing contract): a value that names no state, district or level is an error
+# listing the valid ones; Korean (and English) labels name them too.
+
+
+def _state_filter(app: App, value: str | None, workflow_id: str | None = None) -> str | None:
+    """The state id ``value`` names (an id or a label) among the workflows' states."""
+    if value is None:
+        return None
+    from render.output import choose
+
+    choices: dict[str, list[str]] = {}
+    for wf in app.catalog.all():
+        if workflow_id is not None and wf.id != workflow_id:
+            continue
+        for s in wf.states:
+            choices.setdefault(s.id, []).extend([s.label.get("ko"), s.label.get("en")])
+    return choose(value, choices, "state", "--state")
+
+
+def _workflow_filter(app: App, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from render.output import choose
+
+    choices = {wf.id: [wf.title.get("ko"), wf.title.get("en")] for wf in app.catalog.latest_all()}
+    return choose(value, choices, "workflow", "--workflow")
+
+
+def seoul_districts() -> list[str]:
+    """Seoul's 25 자치구, from the shipped list of dongs."""
+    import csv
+    from importlib.resources import files
+
+    text = files("programme").joinpath("data/seoul-dongs-2016.csv").read_text("utf-8-sig")
+    return list(dict.fromkeys(r["gu"] for r in csv.DictReader(text.splitlines())))
+
+
+def _gu_filter(app: App, value: str | None) -> str | None:
+    """The district ``value`` names: a Seoul 자치구 or one the database holds (``성동`` names 성동구)."""
+    if value is None:
+        return None
+    from engine.values import lookup_text
+    from render.output import choose
+
+    wanted = lookup_text(value) or ""
+    known = seoul_districts()
+    if wanted in known:
+        return wanted
+    from sqlalchemy import select
+
+    from storage.repository import P
+
+    app.db.require_schema()
+    with app.db.read() as conn:
+        stored = [g for (g,) in conn.execute(select(P.c.gu).distinct().order_by(P.c.gu))]
+    districts = list(dict.fromkeys([*known, *stored]))
+    return choose(wanted, {gu: [gu[:-1]] if gu.endswith("구") and len(gu) > 2 else [] for gu in districts},
+                  "district", "--gu")
+
+
+LEVEL_CHOICES = ("due_soon", "overdue", "escalated", "at_risk")
+
+
+def _level_filter(values: Any) -> list[str]:
+    from engine.alerting import LEVEL_LABELS
+    from render.output import choose
+
+    choices = {lv: list(LEVEL_LABELS.get(lv, ())) for lv in LEVEL_CHOICES}
+    out: list[str] = []
+    for value in values:
+        for part in str(value).split(","):
+            if part.strip():
+                out.append(choose(part, choices, "level", "--level"))
+    return out
+
+
+def _project_fields_by_key(app: App, keys: Any) -> dict[str, dict[str, Any]]:
+    """The listing contract's project fields (render.output.project_fields) of these projects, by key."""
+    from sqlalchemy import select
+
+    from render.output import project_fields
+    from storage.repository import P
+    wanted = sorted(set(k for k in keys if k is not None))
+    out: dict[str, dict[str, Any]] = {}
+    cols = (P.c.key, P.c.gu, P.c.dong, P.c.year, P.c.workflow_id, P.c.state, P.c.entered_at)
+    with app.db.read() as conn:
+        for start in range(0, len(wanted), 900):
+            for r in conn.execute(select(*cols).where(P.c.key.in_(wanted[start : start + 900]))):
+                out[r.key] = project_fields(r, app.tz)
+    return out

@@ -13,13 +13,17 @@ from commands.common import (
     App,
     _as_of,
     _deadline_book,
+    _gu_filter,
     _h,
     _json,
+    _level_filter,
     _level_label,
+    _project_fields_by_key,
     app_options,
     pass_app,
 )
 from engine.errors import InvalidInput
+from render.output import Listing, listing_options, project_fields
 
 if TYPE_CHECKING:
     pass
@@ -29,35 +33,60 @@ if TYPE_CHECKING:
 # Deadlines and alerts
 
 
-LEVEL_CHOICES = ("due_soon", "overdue", "escalated", "at_risk")
-
-
 @click.command()
 @click.option("--as-of", "as_of", metavar="DATE", help="Check as of this day (default: today).")
 @click.option("--gu", help="Only this district (구).")
 @click.option("--year", type=int, help="Only this cohort year.")
-@click.option("--level", "levels", multiple=True, type=click.Choice(LEVEL_CHOICES),
-              help="Only these levels (repeatable). Default: all.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--level", "levels", multiple=True, metavar="LEVEL",
+              help="Only these levels (repeatable): due_soon, overdue, escalated, at_risk (Korean labels work). "
+                   "Default: all.")
+@listing_options
 @app_options
 @pass_app
-def overdue(app: App, as_of: str | None, gu: str | None, year: int | None, levels: Sequence[str], as_json: bool) -> None:
+def overdue(app: App, as_of: str | None, gu: str | None, year: int | None, levels: Sequence[str],
+            listing: Listing) -> None:
     """Milestones due soon, overdue or escalated, and projects at risk of missing their target."""
+    from engine.deadlines import SEVERITY
+
     day = _as_of(app, as_of)
+    wanted = set(_level_filter(levels))
     app.db.require_schema()
+    gu = _gu_filter(app, gu)
     with app.db.read() as conn:
         book = _deadline_book(app, conn)
         from storage.tracking import tracked_rows
 
         rows = tracked_rows(conn, skip_states=book.skip_states(), closed_before=book.closed_before(day), gu=gu, year=year)
         _count, found = book.scan(rows, day, app.lang)
-    from render.views import findings_json
+    if wanted:
+        found = [(r, f) for r, f in found if f.level in wanted]
+    found.sort(key=lambda rf: (-SEVERITY[rf[1].level], -rf[1].days if rf[1].level != "due_soon" else rf[1].days, rf[0].key))
+    labels: dict[tuple[str, int, str], str] = {}
 
-    items = findings_json(found, book, day, app.lang, levels)
-    if as_json:
-        _json(items)
+    def label(r: Any, milestone: str) -> str:
+        ident = (r.workflow_id, r.workflow_version, milestone)
+        text = labels.get(ident)
+        if text is None:
+            text = labels[ident] = book.milestone_label(r.workflow_id, r.workflow_version, milestone, app.lang)
+        return text
+
+    if listing.machine:
+        as_of_text = day.isoformat()
+        fields: dict[int, dict[str, Any]] = {}
+
+        def items() -> Any:
+            for r, f in found:
+                base = fields.get(id(r))
+                if base is None:
+                    base = fields[id(r)] = project_fields(r, app.tz)
+                late = f.level != "due_soon"
+                yield {**base, "milestone": f.milestone, "milestone_label": label(r, f.milestone),
+                       "due": f.due.isoformat(), "level": f.level, "days_late": f.days if late else None,
+                       "slack_days": None if late else f.days, "reason": f.reason, "as_of": as_of_text}
+
+        listing.write(items())
         return
-    if not items:
+    if not found:
         click.echo(_h(app, f"{day} 기준 지연·위험 사업이 없습니다.", f"Nothing late or at risk as of {day}."))
         return
     from render.table import table
@@ -65,14 +94,15 @@ def overdue(app: App, as_of: str | None, gu: str | None, year: int | None, level
     headers = [_h(app, "키", "key"), _h(app, "구", "gu"), _h(app, "동", "dong"), _h(app, "마일스톤", "milestone"),
                _h(app, "기한", "due"), _h(app, "지연일", "days late"), _h(app, "여유일", "slack"),
                _h(app, "수준", "level"), _h(app, "사유", "why")]
-    rows_out = [[i["key"], i["gu"], i["dong"], i["milestone_label"], i["due"], i["days_late"] if i["days_late"] is not None else "",
-                 i["slack_days"] if i["slack_days"] is not None else "", _level_label(app, i["level"]), i["reason"]]
-                for i in items]
+    level_labels = {lv: _level_label(app, lv) for lv in SEVERITY}
+    rows_out = [[r.key, r.gu, r.dong, label(r, f.milestone), f.due.isoformat(),
+                 f.days if f.level != "due_soon" else "", f.days if f.level == "due_soon" else "",
+                 level_labels[f.level], f.reason] for r, f in found]
     click.echo(table(headers, rows_out, align="<<<<<>><<"))
     counts: dict[str, int] = {}
-    for i in items:
-        counts[i["level"]] = counts.get(i["level"], 0) + 1
-    click.echo(f"{day}: " + ", ".join(f"{_level_label(app, lv)} {n}" for lv, n in counts.items()))
+    for _r, f in found:
+        counts[f.level] = counts.get(f.level, 0) + 1
+    click.echo(f"{day}: " + ", ".join(f"{level_labels[lv]} {n}" for lv, n in counts.items()))
 
 
 @click.group()
@@ -111,6 +141,8 @@ def alerts_run(app: App, as_of: str | None, dry_run: bool, config_path: str | No
     logging.getLogger("dongflow").addHandler(logging.NullHandler())
     day = _as_of(app, as_of)
     runner = _runner(app, config_path, click.echo)
+    if as_of is None:
+        _refuse_today_on_the_demo(app, "alerts run")
     report = runner.run(day, dry_run=dry_run)
     if dry_run:
         assert report.check is not None
@@ -143,26 +175,32 @@ def _state_label(app: App, state: str) -> str:
 @click.option("--state", "states", multiple=True, type=click.Choice(STATE_CHOICES),
               help="Only alerts in this lifecycle state (repeatable): open, acknowledged, snoozed, resolved, superseded.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many rows (newest first).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@listing_options
 @app_options
 @pass_app
-def alerts_list(app: App, status: str | None, states: Sequence[str], limit: int | None, as_json: bool) -> None:
-    """Alerts, their lifecycle state, and their deliveries per channel: sent, pending or failed (with the error)."""
+def alerts_list(app: App, status: str | None, states: Sequence[str], limit: int | None, listing: Listing) -> None:
+    """Alerts, their lifecycle state, and their deliveries per channel: sent, pending or failed (with the error).
+
+    With --json/--jsonl each row starts with its project's fields (the listing contract: ``state`` is the
+    project's state); the alert's own lifecycle state is ``alert_state``.
+    """
     from storage.alerts import SqlAlertStore
 
     app.db.require_schema()
     rows = SqlAlertStore(app.db).listing(status, limit, states=states)
-    if as_json:
-        _json([{
-            "alert_id": d.alert_id, "key": d.key, "gu": d.gu, "dong": d.dong, "milestone": d.milestone,
-            "level": d.level, "state": d.state, "due": d.due.isoformat(), "days": d.days, "reason": d.reason,
+    if listing.machine:
+        projects = _project_fields_by_key(app, [d.key for d in rows])
+        listing.write({
+            **projects.get(d.key, {"key": d.key, "gu": d.gu, "dong": d.dong}),
+            "alert_id": d.alert_id, "milestone": d.milestone,
+            "level": d.level, "alert_state": d.state, "due": d.due.isoformat(), "days": d.days, "reason": d.reason,
             "as_of": d.as_of.isoformat(), "created_at": app.iso(d.created_at), "kind": d.kind, "round": d.round,
             "channel": d.channel, "recipient": d.recipient, "status": d.status, "attempts": d.attempts,
             "last_error": d.last_error,
             "next_attempt_at": app.iso(d.next_attempt_at) if d.status != "sent" else None,
             "sent_at": app.iso(d.sent_at),
             "message_id": f"dongflow-{d.message_key}" if d.message_key else None,
-        } for d in rows])
+        } for d in rows)
         return
     if not rows:
         click.echo(_h(app, "해당하는 경보가 없습니다.", "No alerts."))
@@ -179,8 +217,9 @@ def alerts_list(app: App, status: str | None, states: Sequence[str], limit: int 
         extra = "" if d.status == "sent" else app.local(d.next_attempt_at)
         if d.last_error:
             extra = f"{extra} {d.last_error}".strip()
-        out.append([d.alert_id, d.key, d.milestone, _level_label(app, d.level), _state_label(app, d.state),
-                    d.due.isoformat(), label(KIND_LABELS, d.kind, app.lang), d.channel, d.recipient, d.status,
+        out.append([d.alert_id, d.key, _milestone_text(app, d.workflow_id, d.workflow_version, d.milestone),
+                    _level_label(app, d.level), _state_label(app, d.state), d.due.isoformat(),
+                    label(KIND_LABELS, d.kind, app.lang), d.channel, d.recipient, _delivery_label(app, d.status),
                     d.attempts, extra])
     click.echo(table(headers, out, align=">" + "<" * 9 + "><"))
 
@@ -264,6 +303,40 @@ def alerts_show(app: App, alert_id: int, as_json: bool, actor: str | None) -> No
         click.echo(f"  {app.local(at)}  {timeline_label(what, app.lang)} · {who} · {detail or ''}".rstrip(" ·"))
 
 
+def _refuse_today_on_the_demo(app: App, command: str) -> None:
+    """The demo's histories stop on its as-of date: checked as of today, every project is years late."""
+    from storage.demo_mark import demo_as_of
+
+    day = demo_as_of(app.db)
+    if day is not None:
+        hint = f"run: dongflow alerts run --as-of {day}" if command == "alerts run" else (
+            f"the scheduler always checks as of today; try: dongflow alerts run --as-of {day}")
+        raise InvalidInput(
+            f"{app.db.describe()} holds the demo, whose data stands on {day}; as of today every project would "
+            f"be years late and alerted: {hint}",
+            field=command,
+        )
+
+
+def _milestone_text(app: App, workflow_id: str, version: int, milestone: str) -> str:
+    """A milestone's label in the user's language (an at-risk alert names the target state)."""
+    try:
+        wf = app.catalog.get(workflow_id, version)
+    except LookupError:
+        return milestone
+    found = next((m.label.get(app.lang) for m in wf.milestones if m.id == milestone), None)
+    if found is not None:
+        return found
+    return wf.state_label(milestone, app.lang) if any(s.id == milestone for s in wf.states) else milestone
+
+
+def _delivery_label(app: App, status: str) -> str:
+    from engine.alerting import DELIVERY_LABELS
+
+    ko, en = DELIVERY_LABELS.get(status, (status, status))
+    return en if app.lang == "en" else ko
+
+
 @click.group()
 def scheduler() -> None:
     """The nightly scheduler (APScheduler): runs the alert pass every day."""
@@ -293,15 +366,21 @@ def scheduler_start(app: App, at: str | None, config_path: str | None) -> None:
         if not when or int(when.group(1)) > 23 or int(when.group(2)) > 59:
             raise InvalidInput(f"{at!r} is not a time HH:MM", field="--at")
     runner = _runner(app, config_path, lambda line: log.info("console: %s", line))
+    _refuse_today_on_the_demo(app, "scheduler start")
     schedule = runner.config.schedule
     if when is not None:
         schedule = dataclasses.replace(schedule, hour=int(when.group(1)), minute=int(when.group(2)))
     tz = ZoneInfo(schedule.timezone)
     store = SqlAlertStore(app.db)
 
+    from engine.display import set_display_zone
     from notify.scheduler import nightly_job
 
-    job = nightly_job(runner.run, lambda: app.now().astimezone(tz).date(), log)
+    def run_in_zone(day: dt.date) -> Any:
+        set_display_zone(app.tz)  # the job runs in APScheduler's thread, which has its own context
+        return runner.run(day)
+
+    job = nightly_job(run_in_zone, lambda: app.now().astimezone(tz).date(), log)
 
     def last_success() -> dt.datetime | None:
         row = store.job("alerts")

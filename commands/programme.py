@@ -14,11 +14,14 @@ from commands.common import (
     App,
     _actor_default,
     _date,
+    _gu_filter,
     _h,
+    _project_fields_by_key,
     app_options,
     pass_app,
 )
 from engine.errors import InvalidInput
+from render.output import Listing, format_for_suffix, listing_options, project_fields
 
 if TYPE_CHECKING:
     pass
@@ -120,13 +123,22 @@ def budget_import(app: App, file: str, unit: str, actor: str | None) -> None:
 @budget.command("list")
 @click.argument("key", required=False)
 @click.option("--year", type=int, help="Only this budget year.")
+@listing_options
 @app_options
 @pass_app
-def budget_list(app: App, key: str | None, year: int | None) -> None:
+def budget_list(app: App, key: str | None, year: int | None, listing: Listing) -> None:
     """List budget lines (programme-wide first), amounts in won."""
     from render.table import table
 
     lines = _programme(app).store.budgets(key, year)
+    if listing.machine:
+        projects = _project_fields_by_key(app, [line.key for line in lines])
+        listing.write({
+            **(projects[line.key] if line.key is not None else {}),
+            "item": line.item, "budget_year": line.year, "allocated": line.allocated, "executed": line.executed,
+            "note": line.note,
+        } for line in lines)
+        return
     click.echo(table(
         [_h(app, "대상", "scope"), _h(app, "연도", "year"), _h(app, "배정(원)", "allocated (won)"),
          _h(app, "집행(원)", "executed (won)"), _h(app, "비고", "note")],
@@ -162,7 +174,7 @@ def participation_add(app: App, words: tuple[str, ...], programme_wide: bool, da
     from programme.records import participation as make
 
     if programme_wide != (len(words) == 1) or len(words) > 2:
-        raise click.UsageError("give KEY TYPE, or --programme TYPE")
+        raise InvalidInput("give KEY TYPE, or --programme TYPE")
     key, kind = (None, words[0]) if programme_wide else words
     entry = make(key=key, kind=kind, held_on=day, times=count, note=note, today=app.today())
     p = _programme(app).add_participation(entry, actor=_actor(actor), now=app.now())
@@ -194,17 +206,23 @@ def participation_import(app: App, file: str, actor: str | None) -> None:
 
 @participation.command("list")
 @click.argument("key", required=False)
+@listing_options
 @app_options
 @pass_app
-def participation_list(app: App, key: str | None) -> None:
+def participation_list(app: App, key: str | None, listing: Listing) -> None:
     """A project's participation events, or the programme-wide ones (no KEY)."""
     from programme.participation import TYPES
     from render.table import table
 
     store = _programme(app).store
+    fields: dict[str, Any] = {}
     if key is not None:
-        app.store.get(key)
+        fields = project_fields(app.store.get(key), app.tz)
     events = store.participation(key)
+    if listing.machine:
+        listing.write({**fields, "type": e.kind, "type_label": TYPES[e.kind].get(app.lang), "held_on": e.held_on,
+                       "count": e.times, "note": e.note} for e in events)
+        return
     click.echo(table(
         [_h(app, "일자", "date"), _h(app, "유형", "type"), _h(app, "횟수", "count"), _h(app, "비고", "note")],
         [[e.held_on.isoformat(), TYPES[e.kind].get(app.lang), e.times, e.note or ""] for e in events],
@@ -223,15 +241,18 @@ def people() -> None:
 @click.argument("role_name", metavar="ROLE")
 @click.argument("name")
 @click.option("--contact", help="Phone or e-mail.")
+@click.option("--note", help="Why, kept in the project's history.")
 @_ACTOR
 @app_options
 @pass_app
-def people_add(app: App, key: str, role_name: str, name: str, contact: str | None, actor: str | None) -> None:
+def people_add(
+    app: App, key: str, role_name: str, name: str, contact: str | None, note: str | None, actor: str | None
+) -> None:
     """Add a person: `dongflow people add KEY architect 김서연` (ROLE: mp, architect, dong_contact)."""
     from programme.records import person
 
     p = person(key=key, role_name=role_name, name=name, contact=contact)
-    _programme(app).add_people([p], actor=_actor(actor), now=app.now())
+    _programme(app).add_people([p], actor=_actor(actor), now=app.now(), note=note)
     click.echo(f"{p.key}: {p.role} {p.name}")
 
 
@@ -239,30 +260,39 @@ def people_add(app: App, key: str, role_name: str, name: str, contact: str | Non
 @click.argument("key")
 @click.argument("role_name", metavar="ROLE")
 @click.argument("name")
+@click.option("--note", help="Why (required): kept in the project's history with who removed the person.")
+@_ACTOR
 @app_options
 @pass_app
-def people_remove(app: App, key: str, role_name: str, name: str) -> None:
-    """Remove a person from a project."""
+def people_remove(app: App, key: str, role_name: str, name: str, note: str | None, actor: str | None) -> None:
+    """Remove a person from a project; `dongflow history KEY` keeps who removed them, when and why."""
     from programme.records import person
 
     p = person(key=key, role_name=role_name, name=name)
-    _programme(app).remove_person(p)
+    _programme(app).remove_person(p, actor=_actor(actor), now=app.now(), note=note)
     click.echo(f"{p.key}: removed {p.role} {p.name}")
 
 
 @people.command("list")
 @click.argument("key", required=False)
 @click.option("--gu", help="Only this district.")
+@listing_options
 @app_options
 @pass_app
-def people_list(app: App, key: str | None, gu: str | None) -> None:
+def people_list(app: App, key: str | None, gu: str | None, listing: Listing) -> None:
     """People of one project, a district, or every project."""
     from programme.participation import ROLES
     from render.table import table
 
     if key is not None:
         app.store.get(key)
+    gu = _gu_filter(app, gu)
     rows = _programme(app).store.people(key, gu)
+    if listing.machine:
+        projects = _project_fields_by_key(app, [p.key for _gu, p in rows])
+        listing.write({**projects[p.key], "role": p.role, "role_label": ROLES[p.role].get(app.lang), "name": p.name,
+                       "contact": p.contact} for _gu, p in rows)
+        return
     click.echo(table(
         [_h(app, "키", "key"), _h(app, "구", "gu"), _h(app, "역할", "role"), _h(app, "이름", "name"),
          _h(app, "연락처", "contact")],
@@ -323,13 +353,21 @@ def plan_import(app: App, file: str, unit: str, actor: str | None) -> None:
 
 
 @plan.command("show")
+@listing_options
 @app_options
 @pass_app
-def plan_show(app: App) -> None:
-    """Show the programme plan."""
+def plan_show(app: App, listing: Listing) -> None:
+    """Show the programme plan (quarters' completions, then yearly budgets; --json: one row each)."""
     from render.table import table
 
     p = _programme(app).store.plan()
+    if listing.machine:
+        listing.write([
+            *({"kind": "completions", "year": q.year, "quarter": q.quarter, "completions": q.completions}
+              for q in p.quarters),
+            *({"kind": "budget", "year": y.year, "budget": y.budget} for y in p.years),
+        ])
+        return
     click.echo(table([_h(app, "연도", "year"), _h(app, "분기", "quarter"), _h(app, "준공 계획", "completions")],
                      [[q.year, q.quarter, q.completions] for q in p.quarters], align="<>>"))
     click.echo()
@@ -363,8 +401,11 @@ def report(app: App, sections: tuple[str, ...], fmt: str | None, output: str | N
     from engine.values import clean_text, parse_year
     from programme.report_queries import SqlReportSource
 
-    if fmt is None:
-        fmt = _SUFFIX_FORMAT.get(Path(output).suffix.lower(), "table") if output else "table"
+    if output and fmt is None:
+        fmt = format_for_suffix(output, _SUFFIX_FORMAT)
+    elif output and Path(output).suffix and Path(output).suffix.lower() not in _SUFFIX_FORMAT:
+        format_for_suffix(output, _SUFFIX_FORMAT)  # -o report.pdf is refused even with --format
+    fmt = fmt or "table"
     if fmt == "xlsx" and not output:
         raise InvalidInput("an Excel workbook needs a file: add --output report.xlsx", field="--output")
     wanted: list[str] = []
@@ -376,11 +417,15 @@ def report(app: App, sections: tuple[str, ...], fmt: str | None, output: str | N
             elif name:
                 wanted.append(name)
     day = _date(as_of, "--as-of") or app.today()
-    f = ReportFilter(gu=clean_text(gu, "--gu") if gu is not None else None,
+    f = ReportFilter(gu=_gu_filter(app, clean_text(gu, "--gu")) if gu is not None else None,
                      year=parse_year(year, "--year") if year is not None else None)
     app.store  # noqa: B018 - schema check
+    from render.progress import progress
+
     builder = ReportBuilder(SqlReportSource(app.db), app.catalog, app.tz)
-    result = builder.build(day, f, list(dict.fromkeys(wanted)) or None, timeline=fmt == "html")
+    with progress(None, _h(app, "사업 점검", "checking projects")) as bar:  # on a terminal, counts up
+        result = builder.build(day, f, list(dict.fromkeys(wanted)) or None, timeline=fmt == "html",
+                               progress=bar.advance)
     lang = app.lang
     if fmt == "xlsx":
         from programme.report_xlsx import write_xlsx

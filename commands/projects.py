@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -15,13 +14,16 @@ from commands.common import (
     _actor_default,
     _as_of,
     _deadline_book,
+    _gu_filter,
     _h,
-    _json,
     _level_label,
+    _state_filter,
+    _workflow_filter,
     app_options,
     pass_app,
 )
 from engine.errors import InvalidInput
+from render.output import Listing, listing_options
 
 if TYPE_CHECKING:
     from engine.definition import Workflow
@@ -75,27 +77,27 @@ def project_import(app: App, file: str, actor: str | None) -> None:
 
     UTF-8, UTF-8 with BOM and CP949 (Excel) files are accepted; headers may be Korean (키,구,동,연도).
     """
-    bar: Any = None
+    from contextlib import ExitStack
 
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if total < PROGRESS_MIN_ROWS:
-            return
-        if bar is None:
-            bar = click.progressbar(length=total, label="importing", file=sys.stderr)
-            bar.__enter__()
-        bar.update(done)
+    from render.progress import progress as progress_bar
 
-    try:
-        with open(file, "rb") as stream:
-            count = app.service.import_csv(
-                stream, file, actor=actor or _actor_default() or "unknown", now=app.now(), progress=progress, tz=app.tz
-            )
-    except OSError as exc:
-        raise InvalidInput(f"cannot read: {exc.strerror or exc}", file=file) from None
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+    with ExitStack() as stack:
+        bar: Any = None
+
+        def progress(done: int, total: int) -> None:  # a bar on a terminal once the rows are checked
+            nonlocal bar
+            if bar is None:
+                bar = stack.enter_context(progress_bar(total, "importing", min_total=PROGRESS_MIN_ROWS))
+            bar.advance(done)
+
+        try:
+            with open(file, "rb") as stream:
+                count = app.service.import_csv(
+                    stream, file, actor=actor or _actor_default() or "unknown", now=app.now(), progress=progress,
+                    tz=app.tz,
+                )
+        except OSError as exc:
+            raise InvalidInput(f"cannot read: {exc.strerror or exc}", file=file) from None
     click.echo(f"imported {count} project{'s' if count != 1 else ''} from {file}")
 
 
@@ -139,6 +141,7 @@ def fact_set(app: App, key: str, name: str, value: str, actor: str | None, note:
 @pass_app
 def advance(app: App, key: str, trigger: str, actor: str, note: str | None, at: str | None) -> None:
     """Move a project to its next stage by firing TRIGGER (see `dongflow status KEY`)."""
+    from engine.display import show_time
     from engine.values import parse_datetime
 
     when = parse_datetime(at, app.tz, "--at") if at else None
@@ -146,7 +149,7 @@ def advance(app: App, key: str, trigger: str, actor: str, note: str | None, at: 
     wf = app.catalog.get(p.workflow_id, p.workflow_version)
     click.echo(
         f"{p.key}: {wf.state_label(event.from_state or '', app.lang)} -> {wf.state_label(p.state, app.lang)} "
-        f"({event.trigger}, {app.local(event.at)}, by {event.actor})"
+        f"({event.trigger}, {show_time(event.at, app.tz)}, by {event.actor})"
     )
 
 
@@ -158,29 +161,33 @@ def advance(app: App, key: str, trigger: str, actor: str, note: str | None, at: 
 @click.argument("key", required=False)
 @click.option("--gu", help="Only this district (구).")
 @click.option("--year", type=int, help="Only this cohort year.")
-@click.option("--state", help="Only projects in this state (state id, e.g. construction).")
+@click.option("--state", help="Only projects in this state (an id like construction, or its label: 시공).")
 @click.option("--workflow", "workflow_id", help="Only projects on this workflow.")
 @click.option("--as-of", "as_of", metavar="DATE", help="Deadline levels as of this day (default: today).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@listing_options
 @app_options
 @pass_app
 def status(app: App, key: str | None, gu: str | None, year: int | None, state: str | None,
-           workflow_id: str | None, as_of: str | None, as_json: bool) -> None:
+           workflow_id: str | None, as_of: str | None, listing: Listing) -> None:
     """Where projects stand, with the next milestone and its level: one project (KEY) or a list."""
     from engine.ports import ProjectQuery
 
     day = _as_of(app, as_of)
+    if key is None:
+        workflow_id = _workflow_filter(app, workflow_id)
+        state = _state_filter(app, state, workflow_id)
+        gu = _gu_filter(app, gu)
     projects = app.service.status(ProjectQuery(key=key, gu=gu, year=year, state=state, workflow_id=workflow_id))
     workflows = {(p.workflow_id, p.workflow_version): app.catalog.get(p.workflow_id, p.workflow_version)
                  for p in projects}
     with app.db.read() as conn:
         book = _deadline_book(app, conn)
         assessed = book.assess(projects, day)
-    if as_json:
+    if listing.machine:
         from render.views import status_json
 
-        _json([status_json(p, workflows[(p.workflow_id, p.workflow_version)], a, day, app.tz, app.lang)
-               for p, a in assessed])
+        listing.write(status_json(p, workflows[(p.workflow_id, p.workflow_version)], a, day, app.tz, app.lang)
+                      for p, a in assessed)
         return
     if key is not None:
         p, a = assessed[0]
@@ -240,30 +247,39 @@ def _print_project(app: App, p: Project, wf: Workflow, a: Any, book: Any, day: d
         click.echo()
         rows = []
         for m in a.milestones:
-            days = ""
-            if m.level in ("met_late", "overdue", "escalated"):
-                days = f"+{m.days}"
-            elif m.level in ("pending", "due_soon"):
-                days = f"-{m.days}"
             rows.append([m.milestone.label.get(app.lang), wf.state_label(m.milestone.state, app.lang), m.due.isoformat(),
-                         m.reached_on.isoformat() if m.reached_on else "", _level_label(app, m.level), days])
+                         m.reached_on.isoformat() if m.reached_on else "", _level_label(app, m.level),
+                         _days_text(app, m.level, m.days)])
         click.echo(table([_h(app, "마일스톤", "milestone"), _h(app, "도달 단계", "state"), _h(app, "기한", "due"),
-                          _h(app, "도달일", "reached"), _h(app, "수준", "level"), _h(app, "일수", "days")], rows,
+                          _h(app, "도달일", "reached"), _h(app, "수준", "level"), _h(app, "기한 대비", "vs due")], rows,
                          align="<<<<<>"))
+
+
+def _days_text(app: App, level: str, days: int) -> str:
+    """A milestone's distance from its due date in words: "59일 남음" / "3일 지남", never a bare sign."""
+    if level in ("pending", "due_soon"):
+        return _h(app, "오늘 기한", "due today") if days == 0 else _h(app, f"{days}일 남음", f"{days} days left")
+    if level in ("overdue", "escalated"):
+        return _h(app, f"{days}일 지남", f"{days} days overdue")
+    if level == "met_late":
+        return _h(app, f"{days}일 늦게 충족", f"met {days} days late")
+    return ""
 
 
 @click.command()
 @click.argument("key")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of events.")
+@listing_options
 @app_options
 @pass_app
-def history(app: App, key: str, as_json: bool) -> None:
+def history(app: App, key: str, listing: Listing) -> None:
     """Every change to a project: who, when, from, to, why."""
     events = app.service.history(key)
     p = app.service.project(key)
     wf = app.catalog.get(p.workflow_id, p.workflow_version)
-    if as_json:
-        _json([_event_json(app, e) for e in events])
+    if listing.machine:
+        from render.views import history_json
+
+        listing.write(history_json(p, events, app.tz))
         return
     from render.table import table
 
@@ -280,13 +296,9 @@ def _describe_event(app: App, wf: Workflow, e: Event) -> str:
         return f"-> {wf.state_label(e.to_state, app.lang)}"
     if e.kind == "fact":
         return f"{e.data.get('name')}: {e.data.get('old')} -> {e.data.get('new')}"
+    if e.kind in ("person_added", "person_removed"):
+        return f"{'+' if e.kind == 'person_added' else '-'} {e.data.get('role')} {e.data.get('name')}"
     text = f"{wf.state_label(e.from_state or '', app.lang)} -> {wf.state_label(e.to_state, app.lang)}"
     if e.data.get("facts"):
         text += " (" + ", ".join(f"{k}={v}" for k, v in e.data["facts"].items()) + ")"
     return text
-
-
-def _event_json(app: App, e: Event) -> dict[str, Any]:
-    from render.views import event_json
-
-    return event_json(e, app.tz)

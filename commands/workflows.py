@@ -15,6 +15,7 @@ from commands.common import (
     pass_app,
 )
 from engine.errors import InvalidInput, InvalidInputs
+from render.output import Listing, listing_options
 
 if TYPE_CHECKING:
     pass
@@ -31,9 +32,9 @@ def workflow() -> None:
 
 @workflow.command("list")
 @app_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@listing_options
 @pass_app
-def workflow_list(app: App, as_json: bool) -> None:
+def workflow_list(app: App, listing: Listing) -> None:
     """List the workflows available (shipped and your own)."""
     from render.table import table
 
@@ -50,8 +51,8 @@ def workflow_list(app: App, as_json: bool) -> None:
         }
         for wf in app.catalog.latest_all()
     ]
-    if as_json:
-        _json(rows)
+    if listing.machine:
+        listing.write(rows)
         return
     headers = [_h(app, "ID", "id"), _h(app, "버전", "version"), _h(app, "이름", "title"),
                _h(app, "단계", "states"), _h(app, "전이", "transitions"), _h(app, "마일스톤", "milestones"),
@@ -147,7 +148,7 @@ def workflow_graph(app: App, workflow_id: str | None, project_key: str | None, f
             raise InvalidInput(f"project {project.key} runs on {wf.id}, not {workflow_id}", field="--project")
         current = project.state
     elif workflow_id is None:
-        raise click.UsageError("name a workflow ID or give --project KEY")
+        raise InvalidInput("name a workflow ID or give --project KEY")
     else:
         wf = app.catalog.get(workflow_id)
     click.echo(render(wf, fmt, current, app.lang))

@@ -18,6 +18,12 @@ LEVEL_LABELS = {
     ESCALATED: ("기한 경과(상향 보고)", "escalated"),
     AT_RISK: ("준공 지연 우려", "at risk"),
 }
+DELIVERY_LABELS = {
+    "pending": ("대기", "pending"),
+    "sent": ("발송됨", "sent"),
+    "failed": ("실패 (재시도 예정)", "failed"),
+}
+"""What became of a delivery, as `alerts list` shows it."""
 
 RETRY_FIRST = dt.timedelta(minutes=5)
 RETRY_MAX = dt.timedelta(hours=12)

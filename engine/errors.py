@@ -4,9 +4,6 @@ Every error a coordinator can cause is a :class:`DongflowError`. Each class carr
 CLI returns for it, and keeps the values it was raised with, so tests and callers can inspect them
 instead of parsing messages. The CLI maps them to one line on stderr in a single place.
 
-Exit codes (documented in the README):
-
-====  =========================================================================
 0     success
 1     unexpected internal error (a bug: please report it)
 2     command-line usage error (unknown option, missing argument) -- from click
@@ -19,11 +16,38 @@ Exit codes (documented in the README):
 9     access refused: not signed in (bad, expired or revoked token or password), or the role does
       not allow it
 ====  =========================================================================
+=======
+Exit codes: :data:`EXIT_CODES` below is the one table; the README's table is checked against it
+(tests/test_exit_codes.py), and that test reaches every code with a real command. The rule behind it:
+2 is only for what click's parser finds (unknown option, missing argument, a value outside a fixed
+choice); everything dongflow checks itself is 3 or above, named by the kind of problem, whichever
+command meets it. A file whose bad rows all have the same kind exits with that kind's code (an import
+whose only problem is a key already in the database exits 6, like `project add`); rows of different
+kinds exit 3.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "internal error (a bug; `DONGFLOW_DEBUG=1` shows the traceback)",
+    2: "command-line usage error found by the parser: unknown option, missing argument, a value not among the choices",
+    3: "invalid input: a bad value, date, time zone, file, CSV row, workflow file or fact (file, line and field "
+       "named), a file or folder that is not there, or options that do not go together",
+    4: "not found: no such project, workflow, trigger, alert or record (e.g. a person to remove)",
+    5: "transition refused: not allowed from the current state, or a guard does not hold",
+    6: "conflict: changed by someone else meanwhile (reload and retry), or the key already exists; an alert run "
+       "that lost its lease to another run; acknowledging an alert that is not open",
+    7: "database problem: unreachable, locked longer than the busy timeout, damaged, or at an older schema "
+       "(`dongflow db upgrade`)",
+    8: "some alerts could not be delivered; they stay queued and are retried",
+    9: "access refused: not signed in (unknown account, wrong password, bad/expired/revoked token), or the role "
+       "does not allow it (the HTTP API's 401 and 403)",
+    130: "interrupted (Ctrl-C); nothing was half-written",
+}
+"""Every exit code of ``dongflow`` and what it means (the README shows this table)."""
 
 
 class DongflowError(Exception):
@@ -43,6 +67,8 @@ class InvalidInput(DongflowError, ValueError):
     """Input the user gave (a value, a file, a row) that dongflow cannot accept."""
 
     exit_code = 3
+    cause: DongflowError | None = None
+    """For a located row problem (:func:`located`): the error the row met."""
 
     def __init__(
         self,
@@ -70,6 +96,20 @@ def _locate(message: str, file: str | None, line: int | None, field: str | None)
     return f"{where}: {message}" if where else message
 
 
+def located(exc: DongflowError, *, file: str | None, line: int | None, field: str | None = None) -> InvalidInput:
+    """``exc`` as one located problem of a file (a CSV row), keeping the exit code of its kind.
+
+    An unknown workflow in a row stays "not found" (4), a key already in the database stays a
+    conflict (6): a file exits as its problems would from the one-item commands.
+    """
+    problem = InvalidInput(
+        getattr(exc, "problem", exc.message), file=file, line=line, field=field or getattr(exc, "field", None)
+    )
+    problem.exit_code = exc.exit_code
+    problem.cause = exc
+    return problem
+
+
 class WorkflowDefinitionError(InvalidInput):
     """A workflow file that is not a valid workflow (one problem per instance)."""
 
@@ -83,6 +123,8 @@ class InvalidInputs(InvalidInput):
     def __init__(self, summary: str, problems: Sequence[InvalidInput], *, file: str | None = None):
         self.problems = list(problems)
         super().__init__(summary, file=file)
+        kinds = {problem.exit_code for problem in self.problems}
+        self.exit_code = kinds.pop() if len(kinds) == 1 else InvalidInput.exit_code
 
 
 class WorkflowDefinitionErrors(InvalidInputs, WorkflowDefinitionError):
@@ -150,8 +192,9 @@ class ChangedMeanwhile(ConflictError):
 
 
 class AlreadyExists(ConflictError):
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, *, field: str | None = None) -> None:
         self.what = what
+        self.field = field
         super().__init__(f"{what} already exists")
 
 

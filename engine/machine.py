@@ -42,6 +42,17 @@ class WorkflowMachine:
             auto_transitions=False,
             send_event=True,
         )
+        # (state, trigger) -> the one transition that fires, where the machine has nothing to decide:
+        # a single candidate with no guard and a fixed destination (most of a course). Firing those
+        # is a lookup; the machine decides everything else. tests/test_machine.py checks both agree.
+        self._direct: dict[tuple[str, str], Transition] = {}
+        for t in workflow.transitions:
+            if t.guards or t.dest == PREVIOUS:
+                continue
+            for src in t.sources:
+                candidates = [c for c in workflow.transition(t.trigger) if src in c.sources]
+                if candidates == [t]:
+                    self._direct[(src, t.trigger)] = t
 
     def _machine_transitions(self) -> Any:
         wf = self.workflow
@@ -82,6 +93,21 @@ class WorkflowMachine:
         note: str | None = None,
     ) -> Step:
         """Apply ``trigger`` to a project in ``state``; raise if it may not fire, never half-apply."""
+        direct = self._direct.get((state, trigger))
+        if direct is not None and not (direct.note_required and not (note and note.strip())):
+            return self._step(direct, trigger, state, direct.dest, facts)
+        return self.fire_on_machine(key, state, trigger, facts, previous_state, note)
+
+    def fire_on_machine(
+        self,
+        key: str,
+        state: str,
+        trigger: str,
+        facts: Mapping[str, Any],
+        previous_state: str | None = None,
+        note: str | None = None,
+    ) -> Step:
+        """:meth:`fire` decided by the ``transitions`` machine for every trigger."""
         allowed = self.allowed(state)
         if trigger not in self._machine.events:
             raise UnknownTrigger(key, trigger, state, allowed)
@@ -97,12 +123,15 @@ class WorkflowMachine:
             raise TransitionRefused(key, trigger, state, "not allowed from this state", allowed) from None
         if not fired or subject.fired is None:
             raise TransitionRefused(key, trigger, state, self._why_not(candidates, facts, previous_state), allowed)
-        transition = subject.fired
+        return self._step(subject.fired, trigger, state, subject.state, facts)
+
+    @staticmethod
+    def _step(transition: Transition, trigger: str, state: str, dest: str, facts: Mapping[str, Any]) -> Step:
         changed = {name: int(facts.get(name) or 0) + 1 for name in transition.counts}
         return Step(
             trigger=trigger,
             from_state=state,
-            to_state=subject.state,
+            to_state=dest,
             facts={**facts, **changed},
             changed_facts=changed,
         )

@@ -14,11 +14,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.definition import Workflow
+from engine.display import show_time
 from engine.errors import InvalidInput
 
 CREATED = "created"
 TRANSITION = "transition"
 FACT = "fact"
+RECORDS = ("budget", "person_added", "person_removed")
+"""Changes to what is recorded about a project beside its state and facts (the programme's people and
+budget lines): in its history with who, when and why; replay leaves state and facts alone."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class Event:
 
 
 def _show(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return show_time(moment)  # in the user's zone, named (engine/display.py)
 
 
 def check_not_future(at: dt.datetime, now: dt.datetime) -> None:
@@ -197,6 +201,26 @@ def set_fact(
     return updated, event
 
 
+def record(
+    project: Project,
+    kind: str,
+    data: Mapping[str, Any],
+    *,
+    actor: str,
+    now: dt.datetime,
+    note: str | None = None,
+) -> tuple[Project, Event]:
+    """A programme record on the project (a person added or removed): an entry in its history."""
+    if kind not in RECORDS:
+        raise ValueError(f"not a record kind: {kind}")
+    updated = replace(project, version=project.version + 1)
+    event = Event(
+        key=project.key, seq=updated.version, kind=kind, from_state=project.state, to_state=project.state,
+        actor=actor, at=now, note=note, data=dict(data), recorded_at=now,
+    )
+    return updated, event
+
+
 @dataclass(frozen=True)
 class Replayed:
     state: str
@@ -238,6 +262,8 @@ def replay(events: Iterable[Event]) -> Replayed:
             entered_at = event.at
         elif event.kind == FACT:
             facts[event.data["name"]] = event.data["new"]
+        elif event.kind in RECORDS:
+            pass  # people and budget records: history only
         else:
             raise InvalidInput(f"unknown event kind {event.kind!r}", field=event.key)
     if state is None or entered_at is None:

@@ -17,7 +17,7 @@ from engine import project as proj
 from engine.catalog import Catalog
 from engine.csv_input import read_records
 from engine.definition import Workflow
-from engine.errors import AlreadyExists, ChangedMeanwhile, InvalidInput, InvalidInputs, NotFound
+from engine.errors import AlreadyExists, ChangedMeanwhile, InvalidInput, InvalidInputs, NotFound, located
 from engine.ports import ProjectQuery, ProjectStore
 from engine.project import Event, Project
 from engine.values import clean_note, clean_text, lookup_text, parse_date, parse_datetime, parse_year
@@ -71,7 +71,7 @@ class Service:
         try:
             workflow = self.catalog.latest(workflow_id)
         except NotFound as exc:
-            raise InvalidInput(exc.message, field="workflow") from None
+            raise located(exc, file=None, line=None, field="workflow") from None
         target = None
         if spec.target not in (None, ""):
             target = parse_date(spec.target, "target")
@@ -144,7 +144,7 @@ class Service:
                     at,
                 )
             except InvalidInput as exc:
-                bad(InvalidInput(exc.problem, file=source, line=record.line, field=exc.field))
+                bad(located(exc, file=source, line=record.line))
                 continue
             if project.key in first_line:
                 bad(
@@ -163,7 +163,7 @@ class Service:
         for chunk_start in range(0, len(items), 5000):
             chunk = [p.key for p, _ in items[chunk_start : chunk_start + 5000]]
             for key in sorted(self.store.existing_keys(chunk)):
-                bad(InvalidInput(f"project {key!r} already exists", file=source, line=first_line[key], field="key"))
+                bad(located(AlreadyExists(f"project {key!r}"), file=source, line=first_line[key], field="key"))
         if stopped_at is not None:
             problems.sort(key=lambda p: p.line or 0)
             raise InvalidInputs(

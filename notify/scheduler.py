@@ -17,6 +17,7 @@ from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.display import show_time
 from engine.errors import DongflowError
 from notify.config import Schedule, next_run_after, previous_run_before
 
@@ -73,14 +74,15 @@ def serve(
     def on_event(event: JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_MISSED:
             log.warning("the run due at %s was missed (more than %d minutes late); it runs at the next start-up "
-                        "or the next scheduled time", event.scheduled_run_time, schedule.misfire_grace_minutes)
+                        "or the next scheduled time", show_time(event.scheduled_run_time, tz),
+                        schedule.misfire_grace_minutes)
         elif event.code == EVENT_JOB_ERROR:
             log.error("the alert run failed: %s", event.exception)
         else:
             # Not scheduler.get_job(): shutdown() holds the job-store lock while it waits for the
             # running job, and this listener runs as part of that job, so asking the scheduler here
             # deadlocked a SIGTERM that arrived during a run.
-            log.info("next run at %s", next_run_after(schedule, clock()))
+            log.info("next run at %s", show_time(next_run_after(schedule, clock()), tz))
 
     scheduler.add_listener(on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_EXECUTED)
     trigger = CronTrigger(hour=schedule.hour, minute=schedule.minute, timezone=tz)
@@ -92,7 +94,8 @@ def serve(
     if last is None or last < due_at:
         # A run was due while nothing was running (or never ran): one catch-up run now, not one
         # per missed night -- the check is a sweep over the current state, so once is enough.
-        log.info("catching up: last successful run %s, a run was due at %s", last or "never", due_at)
+        log.info("catching up: last successful run %s, a run was due at %s",
+                 show_time(last, tz) if last else "never", show_time(due_at, tz))
         scheduler.add_job(job, id="catch-up", name="catch-up run", next_run_time=now.astimezone(tz))
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -105,7 +108,7 @@ def serve(
             previous[sig] = signal.signal(sig, on_signal)
     scheduler.start()
     log.info("scheduler started: daily at %02d:%02d %s; next run at %s",
-             schedule.hour, schedule.minute, schedule.timezone, next_run_after(schedule, now))
+             schedule.hour, schedule.minute, schedule.timezone, show_time(next_run_after(schedule, now), tz))
     try:
         stop.wait()
     finally:

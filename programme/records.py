@@ -26,7 +26,7 @@ from typing import BinaryIO, Protocol
 from engine import project as proj
 from engine.catalog import Catalog
 from engine.csv_input import read_records
-from engine.errors import InvalidInput, InvalidInputs, NotFound, ProjectNotFound
+from engine.errors import DongflowError, InvalidInput, InvalidInputs, NotFound, ProjectNotFound, located
 from programme.participation import TYPES, participation_type, role
 from engine.project import Event, Project
 from engine.values import clean_note, clean_text, parse_date, parse_year
@@ -228,11 +228,14 @@ class ProgrammeStore(Protocol):
     def participation(self, key: str | None = None) -> list[Participation]:
         """Recorded events of one project, or of the whole programme, by date."""
 
-    def put_people(self, people: Sequence[Person], actor: str, now: dt.datetime) -> None:
-        """Add people (AlreadyExists when the same name already has the role on the project)."""
+    def put_people(
+        self, people: Sequence[Person], actor: str, now: dt.datetime, updates: Sequence[tuple[Project, Event]] = ()
+    ) -> None:
+        """Add people (AlreadyExists when the same name already has the role on the project), with the
+        projects' history events, in one transaction."""
 
-    def remove_person(self, person: Person) -> bool:
-        """Remove one person from a project; False if there was none."""
+    def remove_person(self, person: Person, updates: Sequence[tuple[Project, Event]] = ()) -> bool:
+        """Remove one person from a project (with its history event); False if there was none."""
 
     def people(self, key: str | None = None, gu: str | None = None) -> list[tuple[str, Person]]:
         """(gu, person) for the projects asked for, by key and role."""
@@ -290,10 +293,10 @@ class _Rows:
         self.problems: list[InvalidInput] = []
         self.bad = 0
 
-    def fail(self, exc: InvalidInput, line: int) -> None:
+    def fail(self, exc: DongflowError, line: int, field: str | None = None) -> None:
         self.bad += 1
         if len(self.problems) < MAX_REPORTED:
-            self.problems.append(InvalidInput(exc.problem, file=self.source, line=line, field=exc.field))
+            self.problems.append(located(exc, file=self.source, line=line, field=field))
 
     def finish(self, count: int) -> None:
         if not count and not self.bad:
@@ -305,6 +308,21 @@ class _Rows:
                 self.problems,
                 file=self.source,
             )
+
+
+def _people_events(
+    people: Sequence[Person], kind: str, projects: Mapping[str, Project], actor: str, now: dt.datetime,
+    note: str | None = None,
+) -> list[tuple[Project, Event]]:
+    """One history entry per person added to or removed from a project (versions chained per project)."""
+    out: list[tuple[Project, Event]] = []
+    current = dict(projects)
+    for p in people:
+        data = {"role": p.role, "name": p.name, **({"contact": p.contact} if p.contact else {})}
+        updated, event = proj.record(current[p.key], kind, data, actor=actor, now=now, note=note)
+        current[p.key] = updated
+        out.append((updated, event))
+    return out
 
 
 class ProgrammeService:
@@ -363,7 +381,7 @@ class ProgrammeService:
             found.update(self.store.projects(keys[start : start + 900]))
         for line, key in keyed:
             if key is not None and key not in found:
-                rows.fail(InvalidInput(f"no project with key {key!r}", field="key"), line)
+                rows.fail(ProjectNotFound(key), line, field="key")
         return found
 
     # -- participation ---------------------------------------------------------------------
@@ -438,13 +456,15 @@ class ProgrammeService:
         return updates
 
     # -- people ----------------------------------------------------------------------------
-    def add_people(self, people: Sequence[Person], *, actor: str, now: dt.datetime) -> None:
+    def add_people(self, people: Sequence[Person], *, actor: str, now: dt.datetime, note: str | None = None) -> None:
+        """Add people; each addition is an entry in its project's history (who, when, why)."""
         actor = clean_text(actor, "actor")
+        note = clean_note(note)
         found = self.store.projects(sorted({p.key for p in people}))
         for p in people:
             if p.key not in found:
                 raise ProjectNotFound(p.key)
-        self.store.put_people(people, actor, now)
+        self.store.put_people(people, actor, now, _people_events(people, "person_added", found, actor, now, note))
 
     def import_people(self, stream: BinaryIO, source: str, *, actor: str, now: dt.datetime) -> list[Person]:
         actor = clean_text(actor, "actor")
@@ -464,14 +484,22 @@ class ProgrammeService:
                 continue
             seen[ident] = record.line
             parsed.append((record.line, p))
-        self._check_keys(rows, [(n, p.key) for n, p in parsed])
+        found = self._check_keys(rows, [(n, p.key) for n, p in parsed])
         rows.finish(len(parsed))
         people = [p for _, p in parsed]
-        self.store.put_people(people, actor, now)
+        self.store.put_people(people, actor, now, _people_events(people, "person_added", found, actor, now, source))
         return people
 
-    def remove_person(self, p: Person) -> None:
-        if not self.store.remove_person(p):
+    def remove_person(self, p: Person, *, actor: str, now: dt.datetime, note: str | None) -> None:
+        """Remove a person from a project; the removal stays in the project's history, with who and why."""
+        actor = clean_text(actor, "actor")
+        note = clean_note(note)
+        if not note:
+            raise InvalidInput("a note saying why is required (--note)", field="note")
+        found = self.store.projects([p.key])
+        if p.key not in found:
+            raise ProjectNotFound(p.key)
+        if not self.store.remove_person(p, _people_events([p], "person_removed", found, actor, now, note)):
             raise NotFound(f"{p.key} has no {p.role} named {p.name}")
 
     # -- plan ------------------------------------------------------------------------------

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -39,6 +38,7 @@ from engine.deadlines import (
 )
 from engine.definition import Label, Workflow
 from engine.errors import InvalidInput
+from engine.tracked import TrackedRow
 from programme.participation import TYPES
 from programme.records import Plan
 
@@ -119,36 +119,6 @@ class Report:
         return next((s for s in self.sections if s.id == section_id), None)
 
 
-@dataclass(eq=False)
-class TrackedRow:
-    """The columns of a stored project that the deadline rules and the timeline read.
-
-    First-entry times stay as stored text until something needs them as times: a project whose
-    current state began before the as-of date reached every state before it too, so the report
-    decides most projects from the state names alone.
-    """
-
-    key: str
-    gu: str
-    dong: str
-    year: int
-    workflow_id: str
-    workflow_version: int
-    state: str
-    previous_state: str | None
-    target: dt.date
-    entered_at: dt.datetime
-    reached_text: Mapping[str, str]
-
-    @cached_property
-    def reached(self) -> Mapping[str, dt.datetime]:
-        out = {}
-        for state, text in self.reached_text.items():
-            moment = dt.datetime.fromisoformat(text)
-            out[state] = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-        return out
-
-
 class ReportSource(Protocol):
     """Aggregates the report needs; ``cutoff`` is the first instant after the as-of date (UTC)."""
 
@@ -208,16 +178,29 @@ def _rate(part: int | None, whole: int | None) -> float | None:
 # Building
 
 
+PROGRESS_STEP = 1000
+"""The report's assessment tells its progress every this many projects."""
+
+
 class ReportBuilder:
     def __init__(self, source: ReportSource, catalog: Catalog, tz: ZoneInfo) -> None:
         self.source = source
         self.catalog = catalog
         self.tz = tz
         self._book = DeadlineBook(catalog, tz, source)
+        self._progress: Callable[[int], None] | None = None
 
     def build(
-        self, as_of: dt.date, f: ReportFilter, sections: Sequence[str] | None = None, timeline: bool = False
+        self,
+        as_of: dt.date,
+        f: ReportFilter,
+        sections: Sequence[str] | None = None,
+        timeline: bool = False,
+        *,
+        progress: Callable[[int], None] | None = None,
     ) -> Report:
+        """The report's sections; ``progress(n)`` is told as each ``n`` open projects are assessed."""
+        self._progress = progress
         wanted = list(sections or SECTIONS)
         for s in wanted:
             if s not in SECTIONS:
@@ -300,7 +283,11 @@ class ReportBuilder:
         """
         out = _Assessed()
         seen: dict[tuple[Any, ...], tuple[MilestoneStatus | None, Any]] = {}
+        progress, step = self._progress, 0
         for row in self.source.tracked(f, cutoff, open_states=self._open_states()):
+            step += 1
+            if progress is not None and step % PROGRESS_STEP == 0:
+                progress(PROGRESS_STEP)
             planner = self.planner(row.workflow_id, row.workflow_version)
             rebuilt = row.entered_at >= cutoff
             if rebuilt:
@@ -454,6 +441,10 @@ def _total_label(total: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
 
 
 def plan_section(completions: Mapping[tuple[int, int], int], plan: Plan, f: ReportFilter) -> Section:
+    """Completions per quarter against the plan. The plan is programme-wide (there is no district
+    plan), so with ``--gu`` the comparison is left out: only the district's completions are shown."""
+    if f.gu:
+        return _district_results(completions, f)
     planned = {(q.year, q.quarter): q.completions for q in plan.quarters}
     if f.year is not None:
         planned = {k: v for k, v in planned.items() if k[0] == f.year}
@@ -480,14 +471,28 @@ def plan_section(completions: Mapping[tuple[int, int], int], plan: Plan, f: Repo
             "Unit: dongs. The plan is the quarterly completions set with `dongflow plan`",
         )
     ]
-    if f.gu:
-        notes.append(
-            Label(
-                "계획은 사업 전체 기준이라 자치구 필터와 함께 비교하지 않습니다 (실적만 해당 자치구)",
-                "The plan is programme-wide; with --gu only the results are the district's",
-            )
-        )
     return Section("plan", SECTIONS["plan"], columns, tuple(rows), total, (*notes, *_filter_note(f)))
+
+
+def _district_results(completions: Mapping[tuple[int, int], int], f: ReportFilter) -> Section:
+    rows = [(y, q, n) for (y, q), n in sorted(completions.items())]
+    total = (Label("계", "Total"), None, sum(r[2] for r in rows)) if rows else None
+    columns = (
+        _YEAR,
+        Column("quarter", Label("분기", "Quarter"), INT),
+        Column("actual", Label("실적", "Completed"), INT),
+    )
+    notes = (
+        Label(
+            "단위: 개소. 계획은 사업 전체 기준이고 자치구별 계획은 없으므로, 자치구 필터에서는 계획과 비교하지 "
+            "않고 해당 자치구의 분기별 준공 실적만 보입니다",
+            "Unit: dongs. The plan is programme-wide and there is no district plan, so with --gu nothing is "
+            "compared with it: only the district's completions per quarter are shown",
+        ),
+        *_filter_note(f),
+    )
+    title = Label("분기별 준공 실적 (계획과 비교하지 않음)", "Completions per quarter (not compared with a plan)")
+    return Section("plan", title, columns, tuple(rows), total, notes)
 
 
 def budget_section(sums: Mapping[int, tuple[int, int]], plan: Plan, f: ReportFilter) -> Section:

@@ -25,6 +25,7 @@ from plotly.offline import get_plotlyjs
 
 from programme.report import Report, Section, TimelineRow
 from programme.report_text import NUMERIC, cell, headers
+from render import markup
 
 FONT = "'Noto Sans CJK KR', 'Noto Sans KR', 'Malgun Gothic', 'Apple SD Gothic Neo', 'NanumGothic', sans-serif"
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2", "#EECA3B", "#9D755D", "#FF9DA6", "#BAB0AC")
@@ -255,25 +256,26 @@ def results_figure(report: Report, lang: str) -> go.Figure | None:
     if s is None or not s.rows:
         return None
     labels = [f"{r[0]} Q{r[1]}" for r in s.rows]
+    at = {c.key: i for i, c in enumerate(s.columns)}
     fig = go.Figure()
-    if report.filter.gu is None:  # the plan is programme-wide: never drawn against one district
+    if "planned" in at:  # the plan is programme-wide: the section leaves it out under --gu
         fig.add_trace(
             go.Bar(
                 x=labels,
-                y=[r[2] for r in s.rows],
+                y=[r[at["planned"]] for r in s.rows],
                 name=_t(lang, "계획", "Planned"),
                 marker={"color": "#BAB0AC"},
-                text=[r[2] for r in s.rows],
+                text=[r[at["planned"]] for r in s.rows],
                 textposition="outside",
             )
         )
     fig.add_trace(
         go.Bar(
             x=labels,
-            y=[r[3] for r in s.rows],
+            y=[r[at["actual"]] for r in s.rows],
             name=_t(lang, "실적 (준공)", "Completed"),
             marker={"color": "#2E8B57"},
-            text=[r[3] for r in s.rows],
+            text=[r[at["actual"]] for r in s.rows],
             textposition="outside",
         )
     )
@@ -316,7 +318,7 @@ def _table_html(s: Section, lang: str) -> str:
         )
     if not s.rows:
         body.append(f"<tr><td colspan='{len(s.columns)}'>{_t(lang, '자료 없음', 'no data')}</td></tr>")
-    notes = "".join(f"<li>{html.escape(n.get(lang))}</li>" for n in s.notes)
+    notes = "".join(f"<li>{markup.to_html(n.get(lang))}</li>" for n in s.notes)
     return (
         f"<section id='{s.id}'><h2>{html.escape(s.title.get(lang))}</h2>"
         f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"

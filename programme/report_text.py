@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.definition import Label
 from programme.report import DATE, INT, MONEY, RATE, Column, Report, Section
+from render import markup
 from render.table import table
 
 NUMERIC = (INT, MONEY, RATE, "float")
@@ -90,7 +91,7 @@ def render_table(report: Report, lang: str) -> str:
             out.append(table(headers(s, lang), body, align=align))
         else:
             out.append(_empty(lang))
-        out += [f"  * {n.get(lang)}" for n in s.notes]
+        out += [f"  * {markup.plain(n.get(lang))}" for n in s.notes]
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.errors import AlreadyExists, ChangedMeanwhile, ProjectNotFound
@@ -77,13 +77,9 @@ class SqlProgrammeStore:
                 "recorded_at": now,
             }
             if line.key is not None:
-                where = and_(PB.c.project_id == ids[line.key], PB.c.year == line.year)
-                table, ident = PB, {"project_id": ids[line.key], "year": line.year}
+                _upsert(conn, PB, {"project_id": ids[line.key], "year": line.year}, values)
             else:
-                where = and_(GB.c.item == line.item, GB.c.year == line.year)
-                table, ident = GB, {"item": line.item, "year": line.year}
-            if conn.execute(update(table).where(where).values(**values)).rowcount == 0:
-                conn.execute(insert(table).values(**ident, **values))
+                _upsert(conn, GB, {"item": line.item, "year": line.year}, values)
 
     def budgets(self, key: str | None = None, year: int | None = None) -> list[BudgetLine]:
         out: list[BudgetLine] = []
@@ -151,10 +147,14 @@ class SqlProgrammeStore:
         return [Participation(r.kind, r.held_on, r.times, r.key, r.note) for r in rows]
 
     # -- people ----------------------------------------------------------------------------
-    def put_people(self, people: Sequence[Person], actor: str, now: dt.datetime) -> None:
+    def put_people(
+        self, people: Sequence[Person], actor: str, now: dt.datetime, updates: Sequence[tuple[Project, Event]] = ()
+    ) -> None:
         try:
             with self.db.write() as conn:
                 self._put_people(conn, people, actor, now)
+                for project, event in updates:
+                    _save(conn, project, event)
         except IntegrityError:
             first = people[0]
             what = f"{first.name} as {first.role} of {first.key}" if len(people) == 1 else "one of these people"
@@ -176,7 +176,7 @@ class SqlProgrammeStore:
         for start in range(0, len(rows), 2000):
             conn.execute(insert(PEOPLE), rows[start : start + 2000])
 
-    def remove_person(self, person: Person) -> bool:
+    def remove_person(self, person: Person, updates: Sequence[tuple[Project, Event]] = ()) -> bool:
         with self.db.write() as conn:
             ids = self._ids(conn, [person.key])
             result = conn.execute(
@@ -184,7 +184,11 @@ class SqlProgrammeStore:
                     PEOPLE.c.project_id == ids[person.key], PEOPLE.c.role == person.role, PEOPLE.c.name == person.name
                 )
             )
-        return bool(result.rowcount)
+            if not result.rowcount:
+                return False  # nothing removed: no event either (the transaction has written nothing)
+            for project, event in updates:
+                _save(conn, project, event)
+        return True
 
     def people(self, key: str | None = None, gu: str | None = None) -> list[tuple[str, Person]]:
         stmt = select(PEOPLE, P.c.key, P.c.gu).join(P, P.c.id == PEOPLE.c.project_id)
@@ -208,14 +212,10 @@ class SqlProgrammeStore:
         conn: Connection, quarters: Sequence[PlanQuarter], years: Sequence[PlanYear], actor: str, now: dt.datetime
     ) -> None:
         for q in quarters:
-            values = {"completions": q.completions, "actor": actor, "recorded_at": now}
-            where = and_(PQ.c.year == q.year, PQ.c.quarter == q.quarter)
-            if conn.execute(update(PQ).where(where).values(**values)).rowcount == 0:
-                conn.execute(insert(PQ).values(year=q.year, quarter=q.quarter, **values))
+            _upsert(conn, PQ, {"year": q.year, "quarter": q.quarter},
+                    {"completions": q.completions, "actor": actor, "recorded_at": now})
         for y in years:
-            values = {"budget": y.budget, "actor": actor, "recorded_at": now}
-            if conn.execute(update(PY).where(PY.c.year == y.year).values(**values)).rowcount == 0:
-                conn.execute(insert(PY).values(year=y.year, **values))
+            _upsert(conn, PY, {"year": y.year}, {"budget": y.budget, "actor": actor, "recorded_at": now})
 
     def seed(
         self,
@@ -243,6 +243,18 @@ class SqlProgrammeStore:
             )
             years = tuple(PlanYear(r.year, r.budget) for r in conn.execute(select(PY).order_by(PY.c.year)))
         return Plan(quarters, years)
+
+
+def _upsert(conn: Connection, table: Any, ident: dict[str, Any], values: dict[str, Any]) -> None:
+    """INSERT ... ON CONFLICT (the row's unique key) DO UPDATE: one statement, so two writers setting
+    the same line at once cannot both miss it and both insert (UPDATE-then-INSERT raced on PostgreSQL:
+    one of them failed on the unique key)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(table).values(**ident, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(ident), set_=values))
 
 
 def _save(conn: Connection, project: Project, event: Event) -> None:

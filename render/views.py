@@ -20,16 +20,13 @@ def iso(moment: dt.datetime | None, tz: ZoneInfo) -> str | None:
 
 
 def project_json(p: Project, wf: Workflow | None, tz: ZoneInfo, lang: str) -> dict[str, Any]:
+    """The listing contract's project fields (render.output.project_fields) and the project's own."""
+    from render.output import project_fields
+
     return {
-        "key": p.key,
-        "gu": p.gu,
-        "dong": p.dong,
-        "year": p.year,
-        "workflow": p.workflow_id,
+        **project_fields(p, tz),
         "workflow_version": p.workflow_version,
-        "state": p.state,
         "state_label": wf.state_label(p.state, lang) if wf else p.state,
-        "entered_at": iso(p.entered_at, tz),
         "target": p.target.isoformat(),
         "previous_state": p.previous_state,
         "facts": dict(p.facts),
@@ -67,9 +64,16 @@ def triggers_json(p: Project, wf: Workflow, lang: str) -> list[dict[str, Any]]:
     return list(out.values())
 
 
+def history_json(p: Project, events: list[Event], tz: ZoneInfo) -> list[dict[str, Any]]:
+    """The items of ``history KEY --json``: the listing contract's project fields and each event's."""
+    from render.output import project_fields
+
+    fields = project_fields(p, tz)
+    return [{**fields, **event_json(e, tz)} for e in events]
+
+
 def event_json(e: Event, tz: ZoneInfo) -> dict[str, Any]:
     return {
-        "key": e.key,
         "seq": e.seq,
         "kind": e.kind,
         "trigger": e.trigger,
@@ -83,24 +87,25 @@ def event_json(e: Event, tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def findings_json(found: list[tuple[Any, Any]], book: Any, day: dt.date, lang: str,
+def findings_json(found: list[tuple[Any, Any]], book: Any, day: dt.date, lang: str, tz: ZoneInfo,
                   levels: Any = ()) -> list[dict[str, Any]]:
-    """The items of ``overdue --json``, most severe first: (row, finding) pairs from ``DeadlineBook.scan``."""
+    """The items of ``overdue --json`` (the same fields as commands/deadlines.py writes them), most severe
+    first: (row, finding) pairs from ``DeadlineBook.scan``."""
     from engine.deadlines import SEVERITY
 
     if levels:
         found = [(r, f) for r, f in found if f.level in levels]
     found = sorted(found, key=lambda rf: (-SEVERITY[rf[1].level],
                                           -rf[1].days if rf[1].level != "due_soon" else rf[1].days, rf[0].key))
+    from render.output import project_fields
+
     items = []
     for r, f in found:
-        late = f.level in ("overdue", "escalated", "at_risk")
+        late = f.level != "due_soon"
         items.append({
-            "key": r.key, "gu": r.gu, "dong": r.dong, "year": r.year, "workflow": r.workflow_id, "state": r.state,
-            "milestone": f.milestone,
+            **project_fields(r, tz), "milestone": f.milestone,
             "milestone_label": book.milestone_label(r.workflow_id, r.workflow_version, f.milestone, lang),
-            "due": f.due.isoformat(), "level": f.level,
-            "days_late": f.days if late else None, "slack_days": None if late else f.days,
-            "reason": f.reason, "as_of": day.isoformat(),
+            "due": f.due.isoformat(), "level": f.level, "days_late": f.days if late else None,
+            "slack_days": None if late else f.days, "reason": f.reason, "as_of": day.isoformat(),
         })
     return items

@@ -71,12 +71,14 @@ def busy_timeout_s() -> float:
 class Database:
     """One database: its engine, read and write transactions, and the schema check."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, named_as: str = "--db") -> None:
+        self.named_as = named_as
+        """How the user gave the URL (``--db`` or ``DONGFLOW_DATABASE_URL``), for error messages."""
         self.url = normalize_url(url)
         try:
             parsed = make_url(self.url)
         except ArgumentError:
-            raise InvalidInput(f"{url!r} is not a database URL", field="--db") from None
+            raise InvalidInput(f"{url!r} is not a database URL", field=self.named_as) from None
         self.dialect = parsed.get_backend_name()
         self.sqlite_path: Path | None = None
         if self.dialect == "sqlite":
@@ -85,10 +87,15 @@ class Database:
         elif self.dialect != "postgresql":
             raise InvalidInput(
                 f"unsupported database {self.dialect!r}; use sqlite:///FILE or postgresql://HOST/DB",
-                field="--db",
+                field=self.named_as,
             )
         self.timeout = busy_timeout_s()
         self.engine = self._make_engine()
+        self._on_dispose: list[Any] = []
+
+    def on_dispose(self, close: Any) -> None:
+        """Call ``close()`` when the database is disposed (a driver connection kept checked out)."""
+        self._on_dispose.append(close)
 
     @property
     def is_sqlite(self) -> bool:
@@ -107,9 +114,9 @@ class Database:
                 )
                 _configure_postgresql(engine, self.timeout)
         except NoSuchModuleError:
-            raise InvalidInput(f"no driver for {display_url(self.url)}", field="--db") from None
+            raise InvalidInput(f"no driver for {display_url(self.url)}", field=self.named_as) from None
         except (ArgumentError, ImportError) as exc:
-            raise InvalidInput(f"cannot use {display_url(self.url)}: {exc}", field="--db") from None
+            raise InvalidInput(f"cannot use {display_url(self.url)}: {exc}", field=self.named_as) from None
         return engine
 
     def describe(self) -> str:
@@ -120,11 +127,22 @@ class Database:
         return self.sqlite_path is None or self.sqlite_path.exists()
 
     def prepare_file(self) -> None:
-        """Create the SQLite file's folder, so a first ``init`` works on a fresh machine."""
+        """Make sure the SQLite file's folder is there.
+
+        Only the default location's folder (``~/.local/share/dongflow``) is created, so a first
+        ``init`` works on a fresh machine; a folder named with ``--db`` must exist already: a typo
+        in a path should be an error, not a new folder tree somewhere.
+        """
         if self.sqlite_path is not None:
             blocking = next((p for p in self.sqlite_path.parents if p.exists() and not p.is_dir()), None)
             if blocking is not None:
                 raise DatabaseError(f"cannot create {self.sqlite_path}: {blocking} is a file, not a folder")
+            if not self.sqlite_path.parent.is_dir() and self.url != normalize_url(default_url()):
+                raise InvalidInput(
+                    f"the folder {self.sqlite_path.parent} does not exist; create it first "
+                    "(dongflow creates only its default folder)",
+                    field=self.named_as,
+                )
             try:
                 self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -212,6 +230,11 @@ class Database:
             raise SchemaOutdated(current, SCHEMA_REVISION)
 
     def dispose(self) -> None:
+        while self._on_dispose:
+            try:
+                self._on_dispose.pop()()
+            except Exception:  # noqa: BLE001 - closing a connection that already failed
+                pass
         self.engine.dispose()
 
 

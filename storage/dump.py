@@ -130,8 +130,17 @@ def _kind(type_: Any) -> str:
     return "plain"
 
 
-def dump(db: Database, path: Path, now: dt.datetime, *, force: bool = False) -> dict[str, int]:
-    """Write every table to ``path`` (atomically: a partial file never replaces a good one)."""
+def dump(
+    db: Database,
+    path: Path,
+    now: dt.datetime,
+    *,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
+    """Write every table to ``path`` (atomically: a partial file never replaces a good one).
+
+    ``progress(n, total)`` is told as each ``n`` more rows of ``total`` are written."""
     db.require_schema()
     if path.exists() and not force:
         raise InvalidInput("the file exists; choose another name or use --force", file=str(path))
@@ -156,8 +165,10 @@ def dump(db: Database, path: Path, now: dt.datetime, *, force: bool = False) -> 
                     out.write('{"dongflow_dump": ' + json.dumps(header, ensure_ascii=False) + ",\n")
                     out.write('"tables": {\n')
                     tables = _tables()
+                    total = sum(counts.values())
+                    tick = None if progress is None else (lambda n: progress(n, total))
                     for index, table in enumerate(tables):
-                        _write_table(conn, table, out)
+                        _write_table(conn, table, out, tick)
                         out.write("],\n" if index < len(tables) - 1 else "]\n")
                     out.write("}}\n")
                     out.flush()
@@ -171,17 +182,23 @@ def dump(db: Database, path: Path, now: dt.datetime, *, force: bool = False) -> 
     return counts
 
 
-def _write_table(conn: Any, table: Table, out: TextIO) -> None:
+def _write_table(conn: Any, table: Table, out: TextIO, tick: Callable[[int], None] | None = None) -> None:
     encode = _encoder(table)
     out.write(json.dumps(table.name) + ": [\n")
     order = [c for c in table.primary_key.columns]
     first = True
+    written = 0
     result = conn.execution_options(yield_per=BATCH).execute(select(table).order_by(*order))
     for row in result:
         if not first:
             out.write(",\n")
         out.write(json.dumps(encode(row), ensure_ascii=False, separators=(",", ":")))
         first = False
+        written += 1
+        if tick is not None and written % BATCH == 0:
+            tick(BATCH)
+    if tick is not None and written % BATCH:
+        tick(written % BATCH)
     if not first:
         out.write("\n")
 

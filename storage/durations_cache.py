@@ -11,9 +11,7 @@ Any problem with the cache means: compute. The nightly alert run does not use it
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,12 +20,12 @@ from sqlalchemy import Connection
 import engine.deadlines
 from engine.deadlines import Durations
 from engine.definition import Workflow
+from storage import cache
 from storage.tracking import completed_stamp
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "dongflow" / "durations"
+    return cache.cache_dir("durations")
 
 
 class CachedDurations:
@@ -42,21 +40,17 @@ class CachedDurations:
         stamp = completed_stamp(self.conn, workflow.id, workflow.target.state)
         ident = json.dumps([
             self.database, workflow.id, workflow.version, repr((workflow.target, workflow.states)), stamp,
-            os.stat(engine.deadlines.__file__).st_mtime_ns, engine.deadlines.MIN_OBSERVED,
+            cache.code_stamp("engine.deadlines"), engine.deadlines.MIN_OBSERVED,
         ], ensure_ascii=False)
-        path = self.folder / (hashlib.sha256(ident.encode("utf-8")).hexdigest()[:32] + ".json")
-        try:
-            data = json.loads(path.read_text("utf-8"))
-            return Durations(dict(data["days"]), dict(data["observed"]), int(data["samples"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+        path = cache.entry(self.folder, ident, ".json")
+        raw = cache.read(path)
+        if raw is not None:
+            try:
+                data = json.loads(raw)
+                return Durations(dict(data["days"]), dict(data["observed"]), int(data["samples"]))
+            except (ValueError, KeyError, TypeError):
+                pass
         found = compute()
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            data = {"days": dict(found.days), "observed": dict(found.observed), "samples": found.samples}
-            tmp.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only home is fine: computed every time
+        data = {"days": dict(found.days), "observed": dict(found.observed), "samples": found.samples}
+        cache.write(path, json.dumps(data, ensure_ascii=False).encode("utf-8"))
         return found

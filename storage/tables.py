@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.ext.mutable import MutableDict
-from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -46,11 +45,8 @@ class ProjectRow(SQLModel, table=True):
     )
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
-
-    @declared_attr.directive
-    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
-        # Optimistic locking for any ORM write; the repository's Core UPDATEs check it explicitly.
-        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+    """The optimistic lock: every write is a Core (or driver) UPDATE ... WHERE version = :expected
+    (storage/repository.py, storage/hotpath.py); no ORM session ever writes a row."""
 
 
 class EventRow(SQLModel, table=True):

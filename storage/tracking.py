@@ -17,34 +17,18 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, String, func, or_, select, type_coerce
 from sqlalchemy.engine import processors
 
+from engine.tracked import TrackedRow
 from storage.repository import P, _utc
 
-
-@dataclass(slots=True)
-class TrackedRow:
-    """A project as the deadline check sees it (satisfies engine.deadlines.Tracked)."""
-
-    id: int
-    key: str
-    gu: str
-    dong: str
-    year: int
-    workflow_id: str
-    workflow_version: int
-    state: str
-    previous_state: str | None
-    target: dt.date
-    entered_at: dt.datetime
-    reached: dict[str, dt.datetime]
+__all__ = ["TRACKED_COLUMNS", "TrackedRow", "tracked_row", "tracked_rows"]
 
 
-_COLUMNS = (
+TRACKED_COLUMNS = (
     P.c.id,
     P.c.key,
     P.c.gu,
@@ -54,10 +38,36 @@ _COLUMNS = (
     P.c.workflow_version,
     P.c.state,
     P.c.previous_state,
-    type_coerce(P.c.target_date, String),
-    type_coerce(P.c.entered_at, String),
-    type_coerce(P.c.reached, String),
+    type_coerce(P.c.target_date, String).label("target_date"),
+    type_coerce(P.c.entered_at, String).label("entered_at"),
+    type_coerce(P.c.reached, String).label("reached"),
 )
+"""The columns of a TrackedRow, as the driver returns them (text on SQLite), in its field order."""
+
+
+def tracked_row(r: Any, days: dict[Any, dt.date] | None = None, parse: bool = False) -> TrackedRow:
+    """A TrackedRow from a row of TRACKED_COLUMNS (``days``: a memo of parsed target dates). With
+    ``parse``, first-entry times are parsed now, in the same pass (the check reads every one)."""
+    target = days.get(r[9]) if days is not None else None
+    if target is None:
+        target = stored_date(r[9])
+        if days is not None:
+            days[r[9]] = target
+    raw = r[11]
+    if isinstance(raw, (str, bytes)):
+        raw = json.loads(raw)
+    intern = sys.intern
+    if parse:
+        reached = {intern(state): _utc(at) if isinstance(at, str) else at for state, at in (raw or {}).items()}
+        return TrackedRow(
+            r[0], r[1], intern(r[2]), intern(r[3]), r[4], intern(r[5]), r[6], intern(r[7]),
+            None if r[8] is None else intern(r[8]), target, stored_moment(r[10]), reached, reached,
+        )
+    return TrackedRow(
+        r[0], r[1], intern(r[2]), intern(r[3]), r[4], intern(r[5]), r[6], intern(r[7]),
+        None if r[8] is None else intern(r[8]), target, stored_moment(r[10]),
+        {intern(state): at for state, at in (raw or {}).items()},
+    )
 
 
 def tracked_rows(
@@ -73,7 +83,7 @@ def tracked_rows(
     """Projects to check, without those that entered a final state (``skip_states``) before
     ``closed_before`` (the end of the as-of day: for a past date, later closures still count).
     ``districts``: only these (a caller's read scope; None: every district)."""
-    stmt = select(*_COLUMNS)
+    stmt = select(*TRACKED_COLUMNS)
     if skip_states:
         open_ = P.c.state.not_in(list(skip_states))
         stmt = stmt.where(open_ if closed_before is None else or_(open_, P.c.entered_at >= closed_before))
@@ -85,16 +95,9 @@ def tracked_rows(
         stmt = stmt.where(P.c.year == year)
     if key is not None:
         stmt = stmt.where(P.c.key == key)
-    intern = sys.intern
     days: dict[Any, dt.date] = {}
     for r in conn.execute(stmt.order_by(P.c.key)):
-        target = days.get(r[9])
-        if target is None:
-            target = days[r[9]] = stored_date(r[9])
-        yield TrackedRow(
-            r[0], r[1], intern(r[2]), intern(r[3]), r[4], intern(r[5]), r[6], intern(r[7]),
-            None if r[8] is None else intern(r[8]), target, stored_moment(r[10]), _reached(r[11]),
-        )
+        yield tracked_row(r, days, parse=True)
 
 
 def stored_date(value: Any) -> dt.date:

@@ -2,54 +2,49 @@
 
 Parsing and validating the shipped workflow (and importing PyYAML) costs about 30 ms, a tenth of a
 one-project ``dongflow status``. A parsed file is stored as a pickle keyed by the file's path, size
-and modification time and by the definition module's own modification time (a new dongflow with a
-changed data model never reads an old pickle). Only files that loaded without error are cached.
-The cache lives in the user's own folder (``$XDG_CACHE_HOME/dongflow/workflows``): whoever can write
-there can already change the user's installed code.
+and modification time and by the code that made it: the definition model (a new data model never
+reads an old pickle) and the loader with its YAML reader (a new validation rule re-checks every
+cached workflow). Only files that loaded without error are cached. See storage/cache.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import pickle
 from pathlib import Path
 
-import engine.definition
 from engine.definition import Workflow
+from storage import cache
+
+LOADER_MODULES = ("engine.definition", "engine.loader", "engine.yaml_reader")
+"""The code a cached workflow depends on (found and stamped without importing the loader)."""
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "dongflow" / "workflows"
+    return cache.cache_dir("workflows")
 
 
 class CachedLoader:
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder or cache_dir()
-        self._model_stamp = os.stat(engine.definition.__file__).st_mtime_ns
+        self._model_stamp = cache.code_stamp(*LOADER_MODULES)
 
     def __call__(self, path: Path) -> Workflow:
         try:
             st = path.stat()
         except OSError:
             return _load(path)  # reports the problem
-        ident = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{self._model_stamp}"
-        cached = self.folder / (hashlib.sha256(ident.encode("utf-8")).hexdigest()[:32] + ".pickle")
-        try:
-            workflow = pickle.loads(cached.read_bytes())  # noqa: S301 - the user's own cache, see above
-            if isinstance(workflow, Workflow):
-                return workflow
-        except Exception:  # noqa: BLE001 - a missing or unreadable cache entry just means: parse
-            pass
+        cached = cache.entry(self.folder, f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{self._model_stamp}",
+                             ".pickle")
+        data = cache.read(cached)
+        if data is not None:
+            try:
+                workflow = pickle.loads(data)  # noqa: S301 - the user's own cache, see storage/cache.py
+                if isinstance(workflow, Workflow):
+                    return workflow
+            except Exception:  # noqa: BLE001 - an unreadable cache entry just means: parse
+                pass
         workflow = _load(path)
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(pickle.dumps(workflow, protocol=pickle.HIGHEST_PROTOCOL))
-            os.replace(tmp, cached)
-        except OSError:
-            pass
+        cache.write(cached, pickle.dumps(workflow, protocol=pickle.HIGHEST_PROTOCOL))
         return workflow
 
 

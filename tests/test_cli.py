@@ -78,11 +78,25 @@ def test_init_twice_is_safe(runner, db_url) -> None:
     assert dump(db_url) == after_first
 
 
-def test_init_creates_the_folder_of_a_new_sqlite_file(runner, tmp_path) -> None:
+def test_init_refuses_a_folder_that_is_not_there_instead_of_creating_it(runner, tmp_path) -> None:
     path = tmp_path / "new" / "deeper" / "dongflow.db"
-    result = runner.invoke(cli, ["init", "--db", str(path)])  # a bare path is a SQLite file
-    assert result.exit_code == 0, result.output
+    for args in (["init", "--db", str(path)], ["--db", f"sqlite:///{path}", "demo"]):
+        result = runner.invoke(cli, args)  # a bare path is a SQLite file
+        assert result.exit_code == 3, result.output
+        assert result.stderr == (f"Error: --db: the folder {path.parent} does not exist; create it first "
+                                 "(dongflow creates only its default folder)\n")
+        assert not (tmp_path / "new").exists()
+    (tmp_path / "new" / "deeper").mkdir(parents=True)
+    assert runner.invoke(cli, ["init", "--db", str(path)]).exit_code == 0
     assert path.exists()
+
+
+def test_init_creates_the_default_folder_on_a_fresh_machine(runner, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("DONGFLOW_DATABASE_URL", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "fresh" / "share"))
+    result = runner.invoke(cli, ["init"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "fresh" / "share" / "dongflow" / "dongflow.db").exists()
 
 
 def test_default_database_comes_from_the_environment(runner, tmp_path, monkeypatch) -> None:
@@ -151,7 +165,7 @@ def test_fact_set_then_advance(one) -> None:
     assert result.exit_code == 0, result.output
     result = one("advance", KEY, "agree", "--actor", "김민준")
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"{KEY}: 현장조사 -> 사업협약 (agree, 2016-03-02 18:30, by 김민준)")
+    assert result.stdout.startswith(f"{KEY}: 현장조사 -> 사업협약 (agree, 2016-03-02 18:30 KST, by 김민준)")
     (p,) = status_json(one)
     assert (p["state"], p["previous_state"], p["version"]) == ("agreement", "survey", 4)
     assert (p["facts"]["resident_meetings"], p["facts"]["design_revisions"]) == (2, 2)
@@ -212,7 +226,7 @@ ERRORS = [
     (["project", "add", "k2", "--gu", "g", "--dong", "d", "--year", "16", "--actor", "a"], 3, "year: 16 is outside 2000-2100"),
     (["project", "add", "k2", "--gu", "g", "--dong", "d", "--year", "2016", "--target", "July", "--actor", "a"], 3,
      "target: 'July' is not a date"),
-    (["project", "add", "k2", "--gu", "g", "--dong", "d", "--year", "2016", "--workflow", "nope", "--actor", "a"], 3,
+    (["project", "add", "k2", "--gu", "g", "--dong", "d", "--year", "2016", "--workflow", "nope", "--actor", "a"], 4,
      "workflow: no workflow nope (known: space-improvement)"),
     (["project", "add", "k\x07", "--gu", "g", "--dong", "d", "--year", "2016", "--actor", "a"], 3, "control character"),
     (["fact", "set", KEY, "design_revisions", "many", "--actor", "a"], 3, "fact design_revisions: 'many' is not a valid integer"),
@@ -474,7 +488,7 @@ def test_workflow_graph_highlights_the_projects_state(one) -> None:
 
 def test_workflow_graph_needs_an_id_or_a_project(runner) -> None:
     result = runner.invoke(cli, ["workflow", "graph"])
-    assert result.exit_code == 2 and "name a workflow ID or give --project KEY" in result.stderr
+    assert result.exit_code == 3 and "name a workflow ID or give --project KEY" in result.stderr
 
 
 # --------------------------------------------------------------------------------------------------

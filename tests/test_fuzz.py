@@ -120,8 +120,8 @@ def mutated_documents(draw: st.DrawFn) -> str:
                 parent[draw(st.sampled_from(KEYS))] = draw(values)
             else:
                 parent.insert(last, draw(values))
-        except (KeyError, IndexError, TypeError):
-            continue  # an earlier mutation removed or replaced this path
+        except (KeyError, IndexError, TypeError, AttributeError):
+            continue  # an earlier mutation removed or replaced this path (e.g. a list by None)
     return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
 
 

@@ -40,10 +40,22 @@ DEMO_AS_OF = "2016-05-20"
 
 
 class Watched:
-    """A subprocess whose stderr is read in the background, to wait for a marker in it."""
+    """A subprocess whose stderr is read in the background, to wait for a marker in it.
 
-    def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ``terminal=True`` puts stderr on a pseudo-terminal, as a person watching would see it: the
+    import's progress bar is drawn only there (piped, it prints nothing)."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str], *, terminal: bool = False) -> None:
+        if terminal:
+            import pty
+
+            self._fd, child = pty.openpty()
+            self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=child)
+            os.close(child)
+        else:
+            self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            assert self.proc.stderr is not None
+            self._fd = self.proc.stderr.fileno()
         self.started = time.monotonic()
         self.err = b""
         self.changed = threading.Condition()
@@ -51,8 +63,15 @@ class Watched:
         self.reader.start()
 
     def _read(self) -> None:
-        assert self.proc.stderr is not None
-        while chunk := os.read(self.proc.stderr.fileno(), 4096):
+        while True:
+            try:
+                chunk = os.read(self._fd, 4096)
+            except OSError:  # a pseudo-terminal whose other end has closed
+                chunk = b""
+            if not chunk:
+                with self.changed:
+                    self.changed.notify_all()
+                return
             with self.changed:
                 self.err += chunk
                 self.changed.notify_all()
@@ -112,7 +131,7 @@ def test_kill_during_an_import_of_100k_rows(tmp_path) -> None:
     rng = random.Random(SEED)
     csv = tmp_path / "big.csv"
     write_csv(csv, 100_000, "2016-big")
-    run = Watched([*faultkit.dongflow_cmd(), "project", "import", str(csv)], env)
+    run = Watched([*faultkit.dongflow_cmd(), "project", "import", str(csv)], env, terminal=True)
     assert run.wait_for(b"importing", timeout=120), run.err  # writing: 2,000 rows are in the open transaction
     delay = rng.uniform(0, 2.0)  # the remaining 98,000 rows take several seconds more
     code = run.kill_after(delay)
@@ -138,7 +157,7 @@ def test_kill_during_imports_again_and_again(tmp_path, env, initialised_db) -> N
         size = rng.choice([6000, 8000]) if n % 2 == 0 else rng.choice([2000, 4000, 6000])
         csv = tmp_path / f"import-{n}.csv"
         keys = write_csv(csv, size, f"2016-r{n}")
-        run = Watched([*faultkit.dongflow_cmd(), "project", "import", str(csv)], env)
+        run = Watched([*faultkit.dongflow_cmd(), "project", "import", str(csv)], env, terminal=True)
         if n % 2 == 0:  # mid-write: 2,000 rows are in the open transaction, 4,000 or more still to come
             writing = run.wait_for(b"importing", timeout=60)
             delay = rng.uniform(0, 0.2)

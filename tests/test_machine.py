@@ -208,3 +208,25 @@ def test_engine_never_reads_the_clock() -> None:
             if node.func.attr in clock or (node.func.attr in time_module and owner == "time"):
                 offenders.append(f"{path.name}:{node.lineno}: {owner}.{node.func.attr}()")
     assert offenders == []
+
+
+@pytest.mark.parametrize("folder", [SHIPPED_DIR, Path(__file__).resolve().parent.parent / "bench" / "workflows"])
+def test_direct_transitions_agree_with_the_machine_for_every_state_and_trigger(folder: Path) -> None:
+    """fire() looks up unguarded single-candidate transitions itself; the transitions machine must
+    decide the same (step or refusal) for every state, trigger, note and a spread of facts."""
+    for wf in Catalog.from_dirs([folder]).all():
+        m = WorkflowMachine(wf)
+        triggers = sorted({t.trigger for t in wf.transitions}) + ["no_such_trigger"]
+        fact_sets = [{}, {f: 0 for f in wf.facts}, {f: 5 for f in wf.facts}]
+        for state in [s.id for s in wf.states]:
+            for trigger in triggers:
+                for facts in fact_sets:
+                    for previous in (None, wf.initial.id):
+                        for note in (None, "why"):
+                            outcomes = []
+                            for fire in (m.fire, m.fire_on_machine):
+                                try:
+                                    outcomes.append(fire("k", state, trigger, facts, previous, note))
+                                except (TransitionRefused, UnknownTrigger) as exc:
+                                    outcomes.append((type(exc), str(exc)))
+                            assert outcomes[0] == outcomes[1], (wf.id, state, trigger, facts, previous, note)

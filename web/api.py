@@ -20,7 +20,7 @@ from engine.errors import Forbidden, InvalidInput
 from engine.ports import ProjectQuery
 from engine.values import lookup_text, parse_date
 from storage.alert_lifecycle import AlertRecord
-from render.views import event_json, findings_json, status_json, triggers_json
+from render.views import findings_json, history_json, status_json, triggers_json
 from web.auth import ApiPrincipal, Context, Scoped
 from web.context import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, WebContext
 from web.problems import responses
@@ -107,7 +107,8 @@ def get_project(ctx: Context, svc: Scoped, key: str, as_of: AsOf = None) -> dict
 @router.get("/projects/{key}/history", response_model=list[HistoryEvent], tags=["projects"], responses=READ)
 def get_history(ctx: Context, svc: Scoped, key: str) -> list[dict[str, Any]]:
     """Every change to the project, oldest first: who, when, from, to, why (``history KEY --json``)."""
-    return [event_json(e, ctx.tz) for e in svc.history(key)]
+    events = svc.history(key)
+    return history_json(svc.project(key), events, ctx.tz)
 
 
 @router.post("/projects/{key}/advance", response_model=ProjectDetail, tags=["projects"],
@@ -146,7 +147,7 @@ def overdue(ctx: Context, principal: ApiPrincipal, as_of: AsOf = None, gu: Text 
                             gu=lookup_text(gu, "gu"),
                             year=year, districts=principal.read_scope)
         _count, found = book.scan(rows, day, ctx.settings.lang)
-    return findings_json(found, book, day, ctx.settings.lang, level or ())
+    return findings_json(found, book, day, ctx.settings.lang, ctx.tz, level or ())
 
 
 @router.get("/workflows", tags=["workflows"])

@@ -81,6 +81,13 @@ class HistoryEvent(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     key: str
+    gu: str
+    dong: str
+    year: int
+    workflow: str
+    state: str
+    """The project's state now (every item carries the listing contract's project fields)."""
+    entered_at: str | None
     seq: int
     kind: str
     trigger: str | None
@@ -120,6 +127,7 @@ class Finding(BaseModel):
     year: int
     workflow: str
     state: str
+    entered_at: str | None
     milestone: str
     milestone_label: str
     due: str

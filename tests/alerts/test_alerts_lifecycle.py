@@ -133,7 +133,7 @@ def test_ack_snooze_show_from_the_command_line(initialised_url: str, catalog: Ca
     code, out, err = run_cli(*db, "alerts", "run", "--as-of", "2016-03-10", "--config", str(config))
     assert code == 0, err
     listed = json.loads(run_cli(*db, "alerts", "list", "--state", "open", "--json")[1])
-    assert listed and {d["state"] for d in listed} == {"open"}
+    assert listed and {d["alert_state"] for d in listed} == {"open"}  # "state": the project's (listing contract)
     first, second = sorted({d["alert_id"] for d in listed})[:2]
 
     before = dump(initialised_url)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+
+
+def json_history(cli, key):  # type: ignore[no-untyped-def]
+    import json
+
+    return json.loads(cli("history", key, "--json").stdout)
 
 
 def _count(db, table) -> int:  # type: ignore[no-untyped-def]
@@ -32,7 +39,7 @@ def test_resident_meeting_is_the_fact_the_agreement_guard_reads(cli, two_project
     assert "resident_meetings: 0 -> 2" in history and "participation: 주민참여 회의 +2" in history
     # Korean type names work; other types do not touch the fact.
     assert cli("participation", "add", key, "설명회", "--date", "2016-01-21").exit_code == 0
-    assert '"resident_meetings": 2' in cli("status", key, "--json").stdout
+    assert json.loads(cli("status", key, "--json").stdout)[0]["facts"]["resident_meetings"] == 2
     # Setting the counted fact by hand would count twice: refused, pointing at the right command.
     manual = cli("fact", "set", key, "resident_meetings", "5")
     assert manual.exit_code == 3 and "participation add" in manual.stderr
@@ -51,7 +58,7 @@ def test_programme_wide_participation_and_bad_input(cli, db, two_projects) -> No
         (("participation", "add", two_projects[0], "briefing", "--date", "2099-01-01"), 3, "in the future"),
         (("participation", "add", two_projects[0], "briefing", "--date", "2016-01-01", "--count", "0"), 3, "outside"),
         (("participation", "add", "no-such-key", "briefing", "--date", "2016-01-01"), 4, "no project"),
-        (("participation", "add", "press", "--date", "2016-01-01"), 2, "KEY TYPE"),
+        (("participation", "add", "press", "--date", "2016-01-01"), 3, "KEY TYPE"),  # dongflow's check: 3
     ):
         result = cli(*args)
         assert result.exit_code == code, (args, result.output)
@@ -124,8 +131,19 @@ def test_people_and_plan(cli, two_projects, tmp_path: Path) -> None:  # type: ig
     assert cli("people", "add", key, "plumber", "x").exit_code == 3
     listed = cli("people", "list", key).stdout
     assert "건축가" in listed and "김서연" in listed and "자치구 MP" in listed
-    assert cli("people", "remove", key, "architect", "김서연").exit_code == 0
-    assert cli("people", "remove", key, "architect", "김서연").exit_code == 4
+    unexplained = cli("people", "remove", key, "architect", "김서연")
+    assert unexplained.exit_code == 3 and "a note saying why is required (--note)" in unexplained.stderr
+    assert "김서연" in cli("people", "list", key).stdout
+    assert cli("people", "remove", key, "architect", "김서연", "--note", "계약 종료", "--actor", "이지은").exit_code == 0
+    assert cli("people", "remove", key, "architect", "김서연", "--note", "x").exit_code == 4
+    # The removal (and each addition) is in the project's history: who, when, why.
+    history = [line for line in cli("history", key).stdout.splitlines() if "person_" in line]
+    assert len(history) == 3
+    assert "person_removed" in history[-1] and "- architect 김서연" in history[-1]
+    assert "이지은" in history[-1] and "계약 종료" in history[-1]
+    assert "person_added" in history[0] and "+ architect 김서연" in history[0]
+    removal = json_history(cli, key)[-1]
+    assert (removal["actor"], removal["note"], removal["kind"]) == ("이지은", "계약 종료", "person_removed")
     csv_file = tmp_path / "people.csv"
     csv_file.write_text(f"키,역할,이름\n{two_projects[1]},동 담당자,이하은\n", encoding="utf-8")
     assert cli("people", "import", str(csv_file)).exit_code == 0
