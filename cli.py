@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from commands import backup, deadlines, demo, programme, projects, schema, workflows
+from commands import accounts, backup, deadlines, demo, programme, projects, schema, web, workflows
 from commands.common import LANGS, App, _dirs, _set
 from engine.errors import DongflowError, InvalidInputs
 
@@ -94,6 +94,9 @@ cli.add_command(programme.participation)
 cli.add_command(programme.people)
 cli.add_command(programme.plan)
 cli.add_command(programme.report)
+cli.add_command(web.serve)
+cli.add_command(accounts.user)
+cli.add_command(accounts.token)
 
 
 def main() -> None:

@@ -232,8 +232,9 @@ def build_database(db_url: str, catalog: Catalog, count: int, seed: int = 2025) 
     if chunk:
         service.add_with_history(chunk)
     add_programme_data(db, seed)
-    with db.engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    if db.is_sqlite:
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     db.dispose()
     return states
 

@@ -21,8 +21,8 @@ from engine.errors import InvalidInput
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
+    from engine.access import ScopedService
     from engine.catalog import Catalog
-    from engine.service import Service
     from storage.db import Database
     from storage.repository import SqlProjectStore
 
@@ -77,10 +77,21 @@ class App:
         return SqlProjectStore(self.db)
 
     @cached_property
-    def service(self) -> Service:
+    def service(self) -> ScopedService:
+        """The use cases as the operator calls them: the person at the server's terminal (who holds the
+        database's credentials) has every right and names themselves with --actor."""
+        from engine.access import Principal, ScopedService
         from engine.service import Service
 
-        return Service(self.store, self.catalog)
+        return ScopedService(Service(self.store, self.catalog), Principal.operator())
+
+    @cached_property
+    def accounts(self) -> Any:
+        from engine.accounts import AccountService
+        from storage.accounts import SqlAccountStore
+
+        self.db.require_schema()
+        return AccountService(SqlAccountStore(self.db))
 
     def now(self) -> dt.datetime:
         """The one place the CLI reads the clock; everything below receives the time."""

@@ -23,7 +23,7 @@ from commands.common import (
     pass_app,
 )
 from engine.errors import InvalidInput
-from render.output import Listing, listing_options, project_fields
+from render.output import Listing, listing_options
 
 if TYPE_CHECKING:
     from engine.definition import Workflow
@@ -157,18 +157,6 @@ def advance(app: App, key: str, trigger: str, actor: str, note: str | None, at: 
 # Queries
 
 
-def _project_json(app: App, p: Project, wf: Workflow | None) -> dict[str, Any]:
-    return {
-        **project_fields(p, app.tz),
-        "workflow_version": p.workflow_version,
-        "state_label": wf.state_label(p.state, app.lang) if wf else p.state,
-        "target": p.target.isoformat(),
-        "previous_state": p.previous_state,
-        "facts": dict(p.facts),
-        "version": p.version,
-    }
-
-
 @click.command()
 @click.argument("key", required=False)
 @click.option("--gu", help="Only this district (구).")
@@ -182,7 +170,6 @@ def _project_json(app: App, p: Project, wf: Workflow | None) -> dict[str, Any]:
 def status(app: App, key: str | None, gu: str | None, year: int | None, state: str | None,
            workflow_id: str | None, as_of: str | None, listing: Listing) -> None:
     """Where projects stand, with the next milestone and its level: one project (KEY) or a list."""
-    from engine.deadlines import as_dict as assessment_dict
     from engine.ports import ProjectQuery
 
     day = _as_of(app, as_of)
@@ -197,15 +184,10 @@ def status(app: App, key: str | None, gu: str | None, year: int | None, state: s
         book = _deadline_book(app, conn)
         assessed = book.assess(projects, day)
     if listing.machine:
-        def items() -> Any:
-            for p, a in assessed:
-                item = _project_json(app, p, workflows[(p.workflow_id, p.workflow_version)])
-                item.update(assessment_dict(a, p.target))
-                item["state"] = p.state
-                item["as_of"] = day.isoformat()
-                yield item
+        from render.views import status_json
 
-        listing.write(items())
+        listing.write(status_json(p, workflows[(p.workflow_id, p.workflow_version)], a, day, app.tz, app.lang)
+                      for p, a in assessed)
         return
     if key is not None:
         p, a = assessed[0]
@@ -295,8 +277,9 @@ def history(app: App, key: str, listing: Listing) -> None:
     p = app.service.project(key)
     wf = app.catalog.get(p.workflow_id, p.workflow_version)
     if listing.machine:
-        fields = project_fields(p, app.tz)
-        listing.write({**fields, **_event_json(app, e)} for e in events)
+        from render.views import history_json
+
+        listing.write(history_json(p, events, app.tz))
         return
     from render.table import table
 
@@ -319,18 +302,3 @@ def _describe_event(app: App, wf: Workflow, e: Event) -> str:
     if e.data.get("facts"):
         text += " (" + ", ".join(f"{k}={v}" for k, v in e.data["facts"].items()) + ")"
     return text
-
-
-def _event_json(app: App, e: Event) -> dict[str, Any]:
-    return {
-        "seq": e.seq,
-        "kind": e.kind,
-        "trigger": e.trigger,
-        "from": e.from_state,
-        "to": e.to_state,
-        "actor": e.actor,
-        "at": app.iso(e.at),
-        "recorded_at": app.iso(e.recorded_at),
-        "note": e.note,
-        "data": dict(e.data),
-    }

@@ -4,6 +4,19 @@ Every error a coordinator can cause is a :class:`DongflowError`. Each class carr
 CLI returns for it, and keeps the values it was raised with, so tests and callers can inspect them
 instead of parsing messages. The CLI maps them to one line on stderr in a single place.
 
+0     success
+1     unexpected internal error (a bug: please report it)
+2     command-line usage error (unknown option, missing argument) -- from click
+3     invalid input: a bad workflow file, CSV row, value, date or fact
+4     not found: project, workflow or trigger name that does not exist
+5     transition refused: not allowed from the current state, or a guard failed
+6     conflict: changed by someone else meanwhile, or the key already exists
+7     database problem: unreachable, locked, corrupt, or at an older schema
+8     alert delivery: some alerts could not be delivered (they will be retried)
+9     access refused: not signed in (bad, expired or revoked token or password), or the role does
+      not allow it
+====  =========================================================================
+=======
 Exit codes: :data:`EXIT_CODES` below is the one table; the README's table is checked against it
 (tests/test_exit_codes.py), and that test reaches every code with a real command. The rule behind it:
 2 is only for what click's parser finds (unknown option, missing argument, a value outside a fixed
@@ -30,6 +43,8 @@ EXIT_CODES: dict[int, str] = {
     7: "database problem: unreachable, locked longer than the busy timeout, damaged, or at an older schema "
        "(`dongflow db upgrade`)",
     8: "some alerts could not be delivered; they stay queued and are retried",
+    9: "access refused: not signed in (unknown account, wrong password, bad/expired/revoked token), or the role "
+       "does not allow it (the HTTP API's 401 and 403)",
     130: "interrupted (Ctrl-C); nothing was half-written",
 }
 """Every exit code of ``dongflow`` and what it means (the README shows this table)."""
@@ -228,3 +243,28 @@ class UnknownTrigger(NotFound):
         super().__init__(
             f"{key}: its workflow has no trigger {trigger!r}; allowed from {state}: {allowed_text}"
         )
+
+
+class AccessDenied(DongflowError):
+    """The caller may not do this: not authenticated, or their role does not allow it."""
+
+    exit_code = 9
+
+
+class NotAuthenticated(AccessDenied):
+    """No valid credentials (missing, wrong, expired, revoked, or a disabled account).
+
+    One message for every cause, so a caller cannot tell an unknown account from a wrong password.
+    """
+
+    def __init__(self, message: str = "sign-in required: unknown account, wrong password, or an invalid token") -> None:
+        super().__init__(message)
+
+
+class Forbidden(AccessDenied):
+    """Authenticated, but the role (or the districts) do not allow this action."""
+
+    def __init__(self, who: str, action: str) -> None:
+        self.who = who
+        self.action = action
+        super().__init__(f"{who} may not {action}")

@@ -20,6 +20,9 @@ class ProjectQuery:
     state: str | None = None
     workflow_id: str | None = None
     limit: int | None = None
+    offset: int = 0
+    districts: frozenset[str] | None = None
+    """Only projects in these districts (the caller's read scope); None: no restriction."""
 
 
 class ProjectStore(Protocol):
@@ -41,7 +44,10 @@ class ProjectStore(Protocol):
         """A project's events in order (ProjectNotFound if there is no such project)."""
 
     def find(self, query: ProjectQuery) -> list[Project]:
-        """Projects matching the query, ordered by key."""
+        """Projects matching the query, ordered by key (``offset`` and ``limit`` applied last)."""
+
+    def count(self, query: ProjectQuery) -> int:
+        """How many projects match the query (ignoring its limit and offset)."""
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
         """Which of ``keys`` are already taken."""

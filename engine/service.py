@@ -17,7 +17,7 @@ from engine import project as proj
 from engine.catalog import Catalog
 from engine.csv_input import read_records
 from engine.definition import Workflow
-from engine.errors import AlreadyExists, InvalidInput, InvalidInputs, NotFound, located
+from engine.errors import AlreadyExists, ChangedMeanwhile, InvalidInput, InvalidInputs, NotFound, located
 from engine.ports import ProjectQuery, ProjectStore
 from engine.project import Event, Project
 from engine.values import clean_note, clean_text, lookup_text, parse_date, parse_datetime, parse_year
@@ -189,11 +189,14 @@ class Service:
         now: dt.datetime,
         at: dt.datetime | None = None,
         note: str | None = None,
+        expected_version: int | None = None,
     ) -> tuple[Project, Event]:
+        """Fire ``trigger``; ``expected_version`` (the version the caller saw) refuses a stale request."""
         actor = clean_text(actor, "actor")
         note = clean_note(note)
         trigger = clean_text(trigger, "trigger")
         project = self.project(key)
+        _check_version(project, expected_version)
         workflow = self.workflow_of(project)
         step = self.catalog.machine(workflow).fire(
             project.key, project.state, trigger, project.facts, project.previous_state, note
@@ -217,9 +220,11 @@ class Service:
         now: dt.datetime,
         note: str | None = None,
         at: dt.datetime | None = None,
+        expected_version: int | None = None,
     ) -> tuple[Project, Any]:
         actor = clean_text(actor, "actor")
         project = self.project(key)
+        _check_version(project, expected_version)
         workflow = self.workflow_of(project)
         spec = workflow.facts.get(name)
         if spec is None:
@@ -240,22 +245,20 @@ class Service:
 
     def project(self, key: str) -> Project:
         """One project by key (typed keys are NFC-normalised like stored ones)."""
-        return self.store.get(lookup_text(key) or "")
+        return self.store.get(lookup_text(key, "key") or "")
 
     def status(self, query: ProjectQuery) -> list[Project]:
-        query = replace(
-            query,
-            key=lookup_text(query.key),
-            gu=lookup_text(query.gu),
-            state=lookup_text(query.state),
-            workflow_id=lookup_text(query.workflow_id),
-        )
+        query = _normalised(query)
         if query.key is not None:
             return [self.store.get(query.key)]
         return self.store.find(query)
 
+    def count(self, query: ProjectQuery) -> int:
+        """How many projects ``status`` lists for ``query`` without its limit and offset."""
+        return self.store.count(_normalised(query))
+
     def history(self, key: str) -> list[Event]:
-        return self.store.events(lookup_text(key) or "")
+        return self.store.events(lookup_text(key, "key") or "")
 
     def add_with_history(self, items: Sequence[tuple[Project, Sequence[Event]]]) -> None:
         """Insert ready-made projects with their whole histories (the demo), all or none."""
@@ -264,3 +267,20 @@ class Service:
             if replayed.state != project.state or replayed.version != project.version:
                 raise InvalidInput(f"history of {project.key} does not lead to its state", field="history")
         self.store.add(items)
+
+
+def _normalised(query: ProjectQuery) -> ProjectQuery:
+    """Typed text NFC-normalised like stored text."""
+    return replace(
+        query,
+        key=lookup_text(query.key, "key"),
+        gu=lookup_text(query.gu, "gu"),
+        state=lookup_text(query.state, "state"),
+        workflow_id=lookup_text(query.workflow_id, "workflow"),
+        districts=None if query.districts is None else frozenset(lookup_text(d, "gu") or "" for d in query.districts),
+    )
+
+
+def _check_version(project: Project, expected: int | None) -> None:
+    if expected is not None and expected != project.version:
+        raise ChangedMeanwhile(project.key)

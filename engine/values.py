@@ -36,9 +36,16 @@ def clean_text(value: object, field: str, *, max_len: int = MAX_TEXT, required: 
     return text
 
 
-def lookup_text(value: str | None) -> str | None:
-    """Text used to look something up (a key, a district): NFC like stored text, outer spaces dropped."""
-    return None if value is None else unicodedata.normalize("NFC", value).strip()
+def lookup_text(value: str | None, field: str = "text") -> str | None:
+    """Text used to look something up (a key, a district): NFC like stored text, outer spaces dropped.
+    Stored text never holds control characters (``clean_text``), and PostgreSQL refuses a NUL even in a
+    comparison, so a lookup with one is invalid input rather than a database error."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFC", value).strip()
+    if _CONTROL.search(text):
+        raise InvalidInput(f"contains a control character: {text[:50]!r}", field=field)
+    return text
 
 
 def clean_note(value: str | None, field: str = "note") -> str | None:

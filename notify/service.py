@@ -79,7 +79,9 @@ class AlertService:
     def _actor(actor: str) -> str:
         return clean_text(actor, "actor", max_len=200)
 
-    def list(self, actor: str, states: Sequence[str] = (), limit: int | None = None) -> list[AlertRecord]:
+    def list(self, actor: str, states: Sequence[str] = (), limit: int | None = None,
+             districts: frozenset[str] | None = None) -> list[AlertRecord]:
+        """Alerts, newest first; ``districts`` limits them to a caller's scope (engine.access)."""
         self._actor(actor)
         bad = sorted(set(states) - set(STATES))
         if bad:
@@ -87,7 +89,12 @@ class AlertService:
         if limit is not None and limit < 1:
             raise InvalidInput("must be 1 or more", field="limit")
         with self.db.read() as conn:
-            return list_alerts(conn, states, limit)
+            return list_alerts(conn, states, limit, districts)
+
+    def get(self, alert_id: int) -> AlertRecord:
+        """One alert (NotFound if there is none): the scoped service checks its district first."""
+        with self.db.read() as conn:
+            return get_alert(conn, alert_id)
 
     def show(self, actor: str, alert_id: int) -> Timeline:
         self._actor(actor)

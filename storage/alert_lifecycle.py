@@ -270,10 +270,14 @@ def get_alert(conn: Connection, alert_id: int) -> AlertRecord:
     return AlertRecord(*row)
 
 
-def list_alerts(conn: Connection, states: Sequence[str] = (), limit: int | None = None) -> list[AlertRecord]:
+def list_alerts(conn: Connection, states: Sequence[str] = (), limit: int | None = None,
+                districts: frozenset[str] | None = None) -> list[AlertRecord]:
+    """Alerts, newest first; ``districts``: only those of projects in these districts (a caller's scope)."""
     stmt = select(*_RECORD).select_from(A.join(P, A.c.project_id == P.c.id))
     if states:
         stmt = stmt.where(A.c.state.in_(list(states)))
+    if districts is not None:
+        stmt = stmt.where(P.c.gu.in_(sorted(districts)))
     stmt = stmt.order_by(A.c.id.desc())
     if limit:
         stmt = stmt.limit(limit)

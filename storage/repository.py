@@ -180,19 +180,25 @@ class SqlProjectStore:
             )
         return [row_to_event(r, key) for r in rows]
 
-    def find(self, query: ProjectQuery) -> list[Project]:
-        stmt = select(P)
+    def _filtered(self, stmt: Any, query: ProjectQuery) -> Any:
         if query.key is not None:
             stmt = stmt.where(P.c.key == query.key)
         if query.gu is not None:
             stmt = stmt.where(P.c.gu == query.gu)
+        if query.districts is not None:
+            stmt = stmt.where(P.c.gu.in_(sorted(query.districts)))
         if query.year is not None:
             stmt = stmt.where(P.c.year == query.year)
         if query.state is not None:
             stmt = stmt.where(P.c.state == query.state)
         if query.workflow_id is not None:
             stmt = stmt.where(P.c.workflow_id == query.workflow_id)
-        stmt = stmt.order_by(P.c.key)
+        return stmt
+
+    def find(self, query: ProjectQuery) -> list[Project]:
+        stmt = self._filtered(select(P), query).order_by(P.c.key)
+        if query.offset:
+            stmt = stmt.offset(query.offset)
         if query.limit is not None:
             stmt = stmt.limit(query.limit)
         with self.db.read() as conn:
@@ -206,9 +212,12 @@ class SqlProjectStore:
                 found.update(conn.execute(select(P.c.key).where(P.c.key.in_(chunk))).scalars())
         return found
 
-    def count(self) -> int:
+    def count(self, query: ProjectQuery | None = None) -> int:
+        stmt = select(func.count()).select_from(P)
+        if query is not None:
+            stmt = self._filtered(stmt, query)
         with self.db.read() as conn:
-            return int(conn.execute(select(func.count()).select_from(P)).scalar() or 0)
+            return int(conn.execute(stmt).scalar() or 0)
 
     def all_histories(self) -> Iterable[tuple[Project, list[Event]]]:
         """Every project with its events (for verification); streams project by project."""

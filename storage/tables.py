@@ -289,3 +289,7 @@ class PlanYearRow(SQLModel, table=True):
     budget: int = Field(sa_column=Column(BigInteger, nullable=False))
     actor: str = Field(sa_column=Column(String(200), nullable=False))
     recorded_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+# Accounts (schema 0007) live beside their store; imported here so the metadata holds every table.
+from storage.accounts import ApiTokenRow, UserRow  # noqa: E402,F401

@@ -78,15 +78,19 @@ def tracked_rows(
     gu: str | None = None,
     year: int | None = None,
     key: str | None = None,
+    districts: frozenset[str] | None = None,
 ) -> Iterator[TrackedRow]:
     """Projects to check, without those that entered a final state (``skip_states``) before
-    ``closed_before`` (the end of the as-of day: for a past date, later closures still count)."""
+    ``closed_before`` (the end of the as-of day: for a past date, later closures still count).
+    ``districts``: only these (a caller's read scope; None: every district)."""
     stmt = select(*TRACKED_COLUMNS)
     if skip_states:
         open_ = P.c.state.not_in(list(skip_states))
         stmt = stmt.where(open_ if closed_before is None else or_(open_, P.c.entered_at >= closed_before))
     if gu is not None:
         stmt = stmt.where(P.c.gu == gu)
+    if districts is not None:
+        stmt = stmt.where(P.c.gu.in_(sorted(districts)))
     if year is not None:
         stmt = stmt.where(P.c.year == year)
     if key is not None:

@@ -105,8 +105,15 @@ class MemoryStore:
             and (query.year is None or p.year == query.year)
             and (query.state is None or p.state == query.state)
             and (query.workflow_id is None or p.workflow_id == query.workflow_id)
+            and (query.districts is None or p.gu in query.districts)
         ]
-        return sorted(out, key=lambda p: p.key)[: query.limit]
+        end = None if query.limit is None else query.offset + query.limit
+        return sorted(out, key=lambda p: p.key)[query.offset : end]
+
+    def count(self, query: ProjectQuery) -> int:
+        import dataclasses
+
+        return len(self.find(dataclasses.replace(query, limit=None, offset=0)))
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
         return set(keys) & set(self.projects)

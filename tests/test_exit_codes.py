@@ -1,5 +1,6 @@
 """One table of exit codes (engine/errors.py's EXIT_CODES): the README shows exactly it, every error
-class uses a code from it, and each code is reached by a real `dongflow` invocation."""
+class uses a code from it, and each code is reached by a real `dongflow` invocation (9, access refused,
+by a real request to the HTTP API: the CLI is the operator's and has every right)."""
 
 from __future__ import annotations
 
@@ -104,6 +105,19 @@ def test_each_code_is_reached_by_a_real_command(runner, project_db: str, tmp_pat
 
     monkeypatch.setattr(cli_common.App, "now", interrupted)
     run(130, [*db, *add], "Interrupted")
+
+    # 9 is the HTTP API's (401, 403 problems carry it): the CLI is the operator's tool and has every right.
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+    from web.context import WebSettings
+
+    before = dump(project_db)
+    with TestClient(create_app(WebSettings(db_url=project_db)), raise_server_exceptions=False) as client:
+        refused = client.post(f"/api/projects/{KEY}/advance", json={"trigger": "hold", "note": "x", "version": 1})
+    assert (refused.status_code, refused.json()["code"]) == (401, 9)
+    assert dump(project_db) == before
+    reached[9] = [f"POST /api/projects/{KEY}/advance without a token"]
     assert set(reached) == set(EXIT_CODES)
 
 

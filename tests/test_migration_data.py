@@ -61,9 +61,8 @@ def fill(db: Database, catalog) -> None:
     """The demo portfolio (283 projects, ~2,000 events) and, where the revision has them, alerts,
     their deliveries and the job row; all through plain INSERTs at the database's revision."""
     present = set(_inspect(db).get_table_names()) - {"alembic_version"}
-    known = {"projects", "events", "alerts", "alert_deliveries", "jobs", "alert_events", "alert_destinations"}
-    # The programme's tables (0003) are left empty here (nothing later changes them yet).
-    known |= {"project_budgets", "programme_budgets", "participation", "project_people", "plan_years", "plan_quarters"}
+    known = {"projects", "events", "alerts", "alert_deliveries", "jobs", "alert_events", "alert_destinations",
+             *PROGRAMME_ROWS, "users", "api_tokens"}
     assert present <= known, f"fill() does not know how to put rows in {sorted(present - known)}; teach it"
     dongs = demo_data.read_dongs(files("programme").joinpath("data/seoul-dongs-2016.csv").read_bytes())
     items = demo_data.build(catalog, dongs, as_of=DEMO_AS_OF, tz=ZoneInfo("Asia/Seoul"))
@@ -108,6 +107,46 @@ def fill(db: Database, catalog) -> None:
             jobs = table_at_revision(db, "jobs")
             conn.execute(insert(jobs), [cut(jobs, {"name": "alerts", "last_success_as_of": DEMO_AS_OF,
                                                    "last_success_at": at, "last_error": None})])
+        who = {"actor": "migration-test", "recorded_at": at}
+        for name, make in PROGRAMME_ROWS.items():
+            if name in present:
+                table = table_at_revision(db, name)
+                conn.execute(insert(table), [cut(table, {**who, **values}) for values in make(ids)])
+        if "users" in present:
+            users = table_at_revision(db, "users")
+            user_ids = conn.execute(insert(users).returning(users.c.id, sort_by_parameter_order=True), [
+                cut(users, {"name": name, "display_name": display, "role": role, "districts": gus, "disabled": False,
+                            "created_at": at, "password_hash": "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA",
+                            "password_changed_at": at})
+                for name, display, role, gus in (("kim", "김민준", "coordinator", ["성동구"]),
+                                                 ("boss", None, "admin", []))]).scalars().all()
+            if "api_tokens" in present:
+                tokens = table_at_revision(db, "api_tokens")
+                conn.execute(insert(tokens), [
+                    cut(tokens, {"name": "kim-laptop", "prefix": "0123456789ab", "token_hash": "0" * 64,
+                                 "owner_id": user_ids[0], "role": None, "districts": [], "created_at": at,
+                                 "created_by": "boss", "expires_at": None, "revoked_at": None, "last_used_at": at}),
+                    cut(tokens, {"name": "city", "prefix": "ba9876543210", "token_hash": "1" * 64, "owner_id": None,
+                                 "role": "officer", "districts": [], "created_at": at, "created_by": "boss",
+                                 "expires_at": at + dt.timedelta(days=365), "revoked_at": None,
+                                 "last_used_at": None})])
+
+
+PROGRAMME_ROWS: dict[str, Any] = {
+    "project_budgets": lambda ids: [{"project_id": ids[0], "year": 2016, "allocated": 150_000_000,
+                                     "executed": 90_000_000, "note": "1차"}],
+    "programme_budgets": lambda ids: [{"item": "운영", "year": 2016, "allocated": 3_000_000_000, "executed": 0,
+                                       "note": None}],
+    "participation": lambda ids: [{"project_id": ids[1], "kind": "resident_meeting", "held_on": dt.date(2016, 3, 3),
+                                   "times": 2, "note": "주민 회의"},
+                                  {"project_id": None, "kind": "briefing", "held_on": dt.date(2016, 2, 1), "times": 1,
+                                   "note": None}],
+    "project_people": lambda ids: [{"project_id": ids[0], "role": "architect", "name": "이건축",
+                                    "contact": "010-0000-0000"}],
+    "plan_quarters": lambda ids: [{"year": 2016, "quarter": 2, "completions": 80}],
+    "plan_years": lambda ids: [{"year": 2016, "budget": 12_000_000_000}],
+}
+"""A row or two for each programme table (schema 0003), given the ids of the filled projects."""
 
 
 def rows(db: Database) -> dict[str, list[dict[str, Any]]]:

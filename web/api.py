@@ -1,0 +1,278 @@
+"""The JSON API (mounted at ``/api``): thin routes over the scoped service layer.
+
+Every route takes the caller through a typed dependency (``Scoped`` or ``ApiPrincipal``), so none can
+forget authentication; the scoped service applies the district rules (404 for another district's
+project, 403 for a write without the right). Responses are built by :mod:`render.views`, the same
+functions as the CLI's ``--json`` output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from engine.access import Principal, ScopedService
+from engine.errors import Forbidden, InvalidInput
+from engine.ports import ProjectQuery
+from engine.values import lookup_text, parse_date
+from storage.alert_lifecycle import AlertRecord
+from render.views import findings_json, history_json, status_json, triggers_json
+from web.auth import ApiPrincipal, Context, Scoped
+from web.context import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, WebContext
+from web.problems import responses
+from web.schemas import (
+    AcknowledgeRequest,
+    AdvanceRequest,
+    FactRequest,
+    Finding,
+    FindingLevel,
+    HistoryEvent,
+    Level,
+    ProjectDetail,
+    ProjectPage,
+    SnoozeRequest,
+)
+
+router = APIRouter(responses=responses(401, 422, 503))
+READ = responses(404)
+WRITE = responses(400, 403, 404, 409)
+
+Text = Annotated[str | None, Query(max_length=200)]
+Year = Annotated[int | None, Query(ge=1900, le=2200)]
+AsOf = Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD (default: today, Asia/Seoul)")]
+
+
+def _day(ctx: WebContext, as_of: str | None) -> dt.date:
+    return ctx.today() if as_of is None else parse_date(as_of, "as_of")
+
+
+def assess(ctx: WebContext, projects: list[Any], day: dt.date) -> list[tuple[Any, Any]]:
+    with ctx.db.read() as conn:
+        return ctx.deadline_book(conn).assess(projects, day)
+
+
+def project_detail(ctx: WebContext, svc: ScopedService, key: str, day: dt.date) -> dict[str, Any]:
+    """``status KEY --json`` plus the triggers from its state (the pages use it too)."""
+    project = svc.project(key)
+    wf = svc.workflow_of(project)
+    ((p, a),) = assess(ctx, [project], day)
+    item = status_json(p, wf, a, day, ctx.tz, ctx.settings.lang)
+    item["triggers"] = triggers_json(p, wf, ctx.settings.lang)
+    return item
+
+
+# ------------------------------------------------------------------------------------------------
+# Projects
+
+
+@router.get("/projects", response_model=ProjectPage, tags=["projects"])
+def list_projects(
+    request: Request, ctx: Context, svc: Scoped, gu: Text = None, year: Year = None, state: Text = None,
+    workflow: Text = None, level: Level | None = None, as_of: AsOf = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> dict[str, Any]:
+    """Projects the caller may read, ordered by key, a page at a time (``next`` links the next page).
+
+    Items have the fields of ``dongflow status --json``. ``level`` keeps projects whose overall level
+    on the as-of day is that one (``at_risk`` also matches projects flagged at risk).
+    """
+    day = _day(ctx, as_of)
+    query = ProjectQuery(gu=gu, year=year, state=state, workflow_id=workflow)
+    if level is None:
+        total = svc.count(query)
+        assessed = assess(ctx, svc.status(dataclasses.replace(query, limit=limit, offset=offset)), day)
+    else:
+        everything = [(p, a) for p, a in assess(ctx, svc.status(query), day)
+                      if a.level == level or (level == "at_risk" and a.risk is not None and a.risk.at_risk)]
+        total = len(everything)
+        assessed = everything[offset:offset + limit]
+    lang = ctx.settings.lang
+    items = [status_json(p, svc.workflow_of(p), a, day, ctx.tz, lang) for p, a in assessed]
+    more = offset + len(items) < total and bool(items)
+    return {"items": items, "total": total,
+            "next": str(request.url.include_query_params(offset=offset + limit)) if more else None}
+
+
+@router.get("/projects/{key}", response_model=ProjectDetail, tags=["projects"], responses=READ)
+def get_project(ctx: Context, svc: Scoped, key: str, as_of: AsOf = None) -> dict[str, Any]:
+    """One project: ``dongflow status KEY --json``, its ``version`` and the triggers from its state."""
+    return project_detail(ctx, svc, key, _day(ctx, as_of))
+
+
+@router.get("/projects/{key}/history", response_model=list[HistoryEvent], tags=["projects"], responses=READ)
+def get_history(ctx: Context, svc: Scoped, key: str) -> list[dict[str, Any]]:
+    """Every change to the project, oldest first: who, when, from, to, why (``history KEY --json``)."""
+    events = svc.history(key)
+    return history_json(svc.project(key), events, ctx.tz)
+
+
+@router.post("/projects/{key}/advance", response_model=ProjectDetail, tags=["projects"],
+             responses=WRITE)
+def advance(ctx: Context, svc: Scoped, key: str, body: AdvanceRequest) -> dict[str, Any]:
+    """Fire a trigger. 409 when ``version`` is not the project's current one (someone moved it
+    meanwhile); 422 when the trigger is refused, with the reason and the allowed triggers."""
+    p, _event = svc.advance(key, body.trigger, now=ctx.now(), note=body.note, expected_version=body.version)
+    return project_detail(ctx, svc, p.key, ctx.today())
+
+
+@router.post("/projects/{key}/facts", response_model=ProjectDetail, tags=["projects"], responses=WRITE)
+def set_fact(ctx: Context, svc: Scoped, key: str, body: FactRequest) -> dict[str, Any]:
+    """Record one fact (a value guards read), e.g. ``{"name": "design_approved", "value": true, "version": 4}``."""
+    value = body.value
+    raw = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    p, _value = svc.set_fact(key, body.name, raw, now=ctx.now(), note=body.note, expected_version=body.version)
+    return project_detail(ctx, svc, p.key, ctx.today())
+
+
+# ------------------------------------------------------------------------------------------------
+# Deadlines, workflows, report, health
+
+
+@router.get("/overdue", response_model=list[Finding], tags=["deadlines"])
+def overdue(ctx: Context, principal: ApiPrincipal, as_of: AsOf = None, gu: Text = None, year: Year = None,
+            level: Annotated[list[FindingLevel] | None, Query()] = None) -> list[dict[str, Any]]:
+    """Milestones due soon, overdue or escalated, and projects at risk (``dongflow overdue --json``),
+    in the districts the caller may read."""
+    from storage.tracking import tracked_rows
+
+    day = _day(ctx, as_of)
+    with ctx.db.read() as conn:
+        book = ctx.deadline_book(conn)
+        rows = tracked_rows(conn, skip_states=book.skip_states(), closed_before=book.closed_before(day),
+                            gu=lookup_text(gu, "gu"),
+                            year=year, districts=principal.read_scope)
+        _count, found = book.scan(rows, day, ctx.settings.lang)
+    return findings_json(found, book, day, ctx.settings.lang, ctx.tz, level or ())
+
+
+@router.get("/workflows", tags=["workflows"])
+def list_workflows(ctx: Context, principal: ApiPrincipal) -> list[dict[str, Any]]:
+    """The latest version of every workflow (each as ``dongflow workflow show ID --json``)."""
+    return [wf.as_dict() for wf in ctx.catalog.latest_all()]
+
+
+@router.get("/workflows/{workflow_id}", tags=["workflows"], responses=READ)
+def get_workflow(ctx: Context, principal: ApiPrincipal, workflow_id: str,
+                 version: Annotated[int | None, Query(ge=1, le=100_000)] = None) -> dict[str, Any]:
+    """One workflow: states, transitions with guards, milestones (``workflow show ID --json``)."""
+    return ctx.catalog.get(workflow_id, version).as_dict()
+
+
+REPORT_TYPES = {
+    "html": "text/html; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@router.get("/report", tags=["report"], response_class=Response, responses={
+    200: {"description": "The report", "content": {t.split(";")[0]: {} for t in REPORT_TYPES.values()}},
+    **responses(403)})
+def report(ctx: Context, principal: ApiPrincipal, format: Literal["html", "xlsx", "csv", "md"] = "html",
+           as_of: AsOf = None, year: Year = None, gu: Text = None) -> Response:
+    """The programme office's report (``dongflow report``) as HTML, an Excel workbook, CSV or Markdown.
+    A caller limited to some districts gets one district's report (``gu``; their only one by default)."""
+    from programme.report import ReportBuilder, ReportFilter
+    from programme.report_queries import SqlReportSource
+
+    day = _day(ctx, as_of)
+    gu = report_district(principal, lookup_text(gu, "gu"))
+    builder = ReportBuilder(SqlReportSource(ctx.db), ctx.catalog, ctx.tz)
+    result = builder.build(day, ReportFilter(gu=gu, year=year), None, timeline=format == "html")
+    lang = ctx.settings.lang
+    name = f"dongflow-report-{day.isoformat()}.{format}"
+    if format == "xlsx":
+        import tempfile
+        from pathlib import Path
+
+        from programme.report_xlsx import write_xlsx
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / name
+            write_xlsx(result, path, lang)
+            content: bytes | str = path.read_bytes()
+    elif format == "html":
+        from programme.report_html import render_html
+
+        content = render_html(result, lang)
+    else:
+        from programme.report_text import render_csv, render_markdown
+
+        content = (render_csv if format == "csv" else render_markdown)(result, lang)
+        if format == "csv":
+            content = "\ufeff" + content  # Excel reads Korean CSV only with a BOM
+    headers = {"Content-Disposition": f'{"inline" if format == "html" else "attachment"}; filename="{name}"'}
+    if format == "html":
+        # Its charts need their inline scripts, but they run in an opaque origin: no cookies, no API.
+        headers["Content-Security-Policy"] = "sandbox allow-scripts"
+    return Response(content, media_type=REPORT_TYPES[format], headers=headers)
+
+
+def report_district(principal: Principal, gu: str | None) -> str | None:
+    """The district a report may cover for ``principal``: any (or all) for a caller without limits;
+    otherwise one of theirs (their only one when none is named)."""
+    scope = principal.read_scope
+    if scope is None:
+        return gu
+    if gu is None:
+        if len(scope) == 1:
+            return next(iter(scope))
+        raise InvalidInput(f"name one of your districts: {', '.join(sorted(scope))}", field="gu")
+    if gu not in scope:
+        raise Forbidden(principal.describe(), f"read the report of {gu}")
+    return gu
+
+
+# ------------------------------------------------------------------------------------------------
+# Alerts (the lifecycle of notify/service.py)
+
+AlertState = Literal["open", "acknowledged", "snoozed", "resolved", "superseded"]
+
+
+def _alert_json(a: Any) -> dict[str, Any]:
+    return dataclasses.asdict(a)
+
+
+@router.get("/alerts", response_model=list[AlertRecord], tags=["alerts"])
+def list_alerts(svc: Scoped, state: Annotated[list[AlertState] | None, Query()] = None,
+                limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE) -> list[dict[str, Any]]:
+    """Alerts in the districts the caller may read, newest first (``dongflow alerts ...``)."""
+    return [_alert_json(a) for a in svc.alerts(state or (), limit)]
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertRecord, tags=["alerts"], responses=READ)
+def get_alert(svc: Scoped, alert_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> dict[str, Any]:
+    """One alert (another district's is not found)."""
+    return _alert_json(svc.alert(alert_id))
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertRecord, tags=["alerts"], responses=WRITE)
+def acknowledge_alert(svc: Scoped, alert_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                      body: AcknowledgeRequest) -> dict[str, Any]:
+    """Someone deals with it: no more reminders or escalation (409 unless it is open or snoozed)."""
+    return _alert_json(svc.acknowledge_alert(alert_id, body.note))
+
+
+@router.post("/alerts/{alert_id}/snooze", response_model=AlertRecord, tags=["alerts"], responses=WRITE)
+def snooze_alert(svc: Scoped, alert_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                 body: SnoozeRequest) -> dict[str, Any]:
+    """No reminders or escalation until ``until``; then it is open again."""
+    return _alert_json(svc.snooze_alert(alert_id, body.until, body.note))
+
+
+@router.get("/health", tags=["health"], responses=responses(503))
+def health(ctx: Context) -> dict[str, str]:
+    """For a load balancer or a monitor (no token needed): 200 when this process can read the database at
+    the schema it needs, else a 503 problem (code 7)."""
+    from sqlalchemy import text
+
+    ctx.db.require_schema()
+    with ctx.db.read() as conn:
+        conn.execute(text("SELECT 1"))
+    return {"status": "ok"}

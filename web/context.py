@@ -1,0 +1,140 @@
+"""What the web application holds between requests: configuration and shared, stateless services.
+
+Nothing about a caller is kept here (no sessions in memory): every request carries its credentials,
+so several server processes can run against one database. The database engine's connection pool,
+the workflow catalog and the password hasher are shared by the requests of one process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from engine.access import Principal, ScopedService
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """How the server runs (read once, at start-up, from the command line and the environment)."""
+
+    db_url: str | None = None
+    workflow_dirs: tuple[str, ...] = ()
+    tz_name: str = "Asia/Seoul"
+    lang: str = "ko"
+    root_path: str = ""
+    """The path prefix when served behind a reverse proxy under a sub-path (e.g. ``/dongflow``)."""
+    secret_key: str | None = None
+    """Signs session cookies (pages); every process of one deployment needs the same one."""
+    max_body: int = 1024 * 1024
+    """Largest request body accepted, in bytes (413 beyond)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> WebSettings:
+        env = os.environ
+        values: dict[str, Any] = {
+            "db_url": env.get("DONGFLOW_DATABASE_URL"),
+            "workflow_dirs": tuple(p for p in env.get("DONGFLOW_WORKFLOWS", "").split(os.pathsep) if p),
+            "tz_name": env.get("DONGFLOW_TIMEZONE") or "Asia/Seoul",
+            "lang": env.get("DONGFLOW_LANG") or "ko",
+            "root_path": env.get("DONGFLOW_ROOT_PATH", ""),
+            "secret_key": env.get("DONGFLOW_SECRET_KEY"),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+class WebContext:
+    """The services one server process shares between requests."""
+
+    def __init__(self, settings: WebSettings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.tz_name)
+
+    @cached_property
+    def db(self) -> Any:
+        from storage.db import Database, default_url
+
+        db = Database(self.settings.db_url or default_url())
+        db.require_schema()
+        return db
+
+    @cached_property
+    def catalog(self) -> Any:
+        from engine.catalog import Catalog
+        from storage.workflow_cache import CachedLoader
+        from workflows import SHIPPED_DIR
+
+        return Catalog.from_dirs([SHIPPED_DIR, *self.settings.workflow_dirs], CachedLoader())
+
+    @cached_property
+    def service(self) -> Any:
+        from engine.service import Service
+        from storage.repository import SqlProjectStore
+
+        return Service(SqlProjectStore(self.db), self.catalog)
+
+    @cached_property
+    def accounts(self) -> Any:
+        from engine.accounts import AccountService
+        from storage.accounts import SqlAccountStore
+
+        return AccountService(SqlAccountStore(self.db))
+
+    def scoped(self, principal: Principal) -> ScopedService:
+        """The use cases as ``principal`` may call them (every route goes through this)."""
+        return ScopedService(self.service, principal, self.programme, self.alerts)
+
+    @cached_property
+    def alerts(self) -> Any:
+        from notify.service import AlertService
+
+        return AlertService(self.db, self.now)
+
+    @cached_property
+    def programme(self) -> Any:
+        from programme.records import ProgrammeService
+        from programme.repository import SqlProgrammeStore
+
+        return ProgrammeService(SqlProgrammeStore(self.db), self.catalog)
+
+    def authenticate(self, name: str, password: str) -> Principal:
+        """Sign in with a password: the principal, or NotAuthenticated (same for every cause)."""
+        return self.accounts.authenticate(name, password, now=self.now())
+
+    def principal_for(self, name: str) -> Principal:
+        """The principal of a user a session names (NotAuthenticated if gone or disabled)."""
+        return self.accounts.principal_for(name)
+
+    def authenticate_token(self, token: str) -> Principal:
+        return self.accounts.authenticate_token(token, now=self.now())
+
+    def now(self) -> dt.datetime:
+        """The one place the web side reads the clock."""
+        return dt.datetime.now(dt.timezone.utc)
+
+    def today(self) -> dt.date:
+        return self.now().astimezone(self.tz).date()
+
+    def deadline_book(self, conn: Any) -> Any:
+        from engine.monitor import DeadlineBook
+        from storage.durations_cache import CachedDurations
+        from storage.holiday_cache import CachedHolidays
+        from storage.tracking import TrackingReader
+
+        return DeadlineBook(self.catalog, self.tz, TrackingReader(conn), CachedHolidays(),
+                            CachedDurations(conn, self.db.url))
+
+    def close(self) -> None:
+        if "db" in self.__dict__:
+            self.db.dispose()

@@ -1,0 +1,153 @@
+"""The API's request and response bodies (pydantic): the OpenAPI document is generated from these.
+
+Responses are built by :mod:`render.views` (the same functions as ``status --json``), and validated
+against these models, so the document and the CLI's JSON cannot drift apart. Accounts use the SQLModel
+classes of :mod:`storage.accounts` directly (``UserPublic``, ``TokenPublic``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+LEVELS = ("pending", "due_soon", "overdue", "escalated", "at_risk", "met", "met_late", "closed")
+Level = Literal["pending", "due_soon", "overdue", "escalated", "at_risk", "met", "met_late", "closed"]
+FindingLevel = Literal["due_soon", "overdue", "escalated", "at_risk"]
+
+
+class MilestoneStatus(BaseModel):
+    id: str
+    state: str
+    due: str
+    level: str
+    days: int | None = None
+    reached_on: str | None = None
+
+
+class ProjectStatus(BaseModel):
+    """One project as ``dongflow status --json`` prints it."""
+
+    key: str
+    gu: str
+    dong: str
+    year: int
+    workflow: str
+    workflow_version: int
+    state: str
+    state_label: str
+    entered_at: str | None
+    target: str
+    previous_state: str | None
+    facts: dict[str, Any]
+    version: int
+    """Send it back with a change: a change to a project that moved meanwhile is refused (409)."""
+    level: str
+    next_milestone: str | None
+    next_due: str | None
+    at_risk: bool
+    earliest_completion: str | None
+    slack_days: int | None
+    durations: Any = None
+    risk_reason: str | None
+    milestones: list[MilestoneStatus]
+    as_of: str
+
+
+class TriggerOption(BaseModel):
+    trigger: str
+    label: str
+    dest: str | None
+    note_required: bool
+    unmet_guards: list[str]
+    """Guards that do not hold now; empty: the trigger may fire."""
+
+
+class ProjectDetail(ProjectStatus):
+    """``status KEY --json`` plus the triggers that leave the current state."""
+
+    triggers: list[TriggerOption]
+
+
+class ProjectPage(BaseModel):
+    items: list[ProjectStatus]
+    total: int
+    """How many projects match (in the districts the caller may read), over every page."""
+    next: str | None
+    """The URL of the next page, or null on the last."""
+
+
+class HistoryEvent(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    key: str
+    gu: str
+    dong: str
+    year: int
+    workflow: str
+    state: str
+    """The project's state now (every item carries the listing contract's project fields)."""
+    entered_at: str | None
+    seq: int
+    kind: str
+    trigger: str | None
+    from_: str | None = Field(alias="from")
+    to: str
+    actor: str
+    at: str | None
+    recorded_at: str | None
+    note: str | None
+    data: dict[str, Any]
+
+
+class AdvanceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    trigger: str = Field(min_length=1, max_length=100)
+    note: str | None = Field(default=None, max_length=2000)
+    version: int = Field(ge=1, le=2**31 - 1)
+    """The project's version as the client saw it (from GET /api/projects/{key})."""
+
+
+class FactRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    value: str | int | float | bool
+    note: str | None = Field(default=None, max_length=2000)
+    version: int = Field(ge=1, le=2**31 - 1)
+
+
+class Finding(BaseModel):
+    """One item of ``dongflow overdue --json``."""
+
+    key: str
+    gu: str
+    dong: str
+    year: int
+    workflow: str
+    state: str
+    entered_at: str | None
+    milestone: str
+    milestone_label: str
+    due: str
+    level: str
+    days_late: int | None
+    slack_days: int | None
+    reason: str
+    as_of: str
+
+
+class AcknowledgeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=2000)
+    """What is being done about it (required)."""
+
+
+class SnoozeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    until: str = Field(min_length=1, max_length=40)
+    """YYYY-MM-DD: no reminders or escalation before this day."""
+    note: str = Field(min_length=1, max_length=2000)
