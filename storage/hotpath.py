@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import threading
 from typing import Any
 
 from sqlalchemy import JSON, Date
@@ -87,7 +86,6 @@ class HotPath:
             f"VALUES ({', '.join([mark] * len(self.new_columns))})"
         )
         self._new_conv = [_converter(P.c[c], self.sqlite) for c in self.new_columns]
-        self._local = threading.local()
 
     def insert_many(self, conn: Any, projects: list[dict[str, Any]], events_of: Any) -> None:
         """Insert new projects (``project_values`` dicts) and then their events inside the caller's
@@ -117,20 +115,22 @@ class HotPath:
         finally:
             cur.close()
 
+    @contextlib.contextmanager
     def _conn(self) -> Any:
-        """This thread's driver connection from the pool (SQLite: autocommit, dongflow's pragmas),
-        kept checked out between calls (a checkout and checkin cost a fifth of an advance) and given
-        back by Database.dispose()."""
-        raw = getattr(self._local, "raw", None)
-        if raw is None:
-            with self.db.translate_errors():
-                raw = self._local.raw = self.db.engine.raw_connection()
-            self.db.on_dispose(raw.close)
-        return raw
+        """A driver connection from the pool (SQLite: autocommit, dongflow's pragmas) for one call,
+        given back afterwards. Keeping one checked out per thread was faster (a checkout and checkin
+        cost a fifth of an advance) but a web server's worker threads then held every connection of
+        the pool, and a connection closed at dispose could still be in use by another thread."""
+        with self.db.translate_errors():
+            raw = self.db.engine.raw_connection()
+        try:
+            yield raw
+        finally:
+            with contextlib.suppress(Exception):
+                raw.close()
 
     def _failed(self, raw: Any, exc: Exception) -> Exception:
         """A driver error, translated as Database.translate_errors does; the connection is dropped."""
-        self._local.raw = None
         with contextlib.suppress(Exception):
             raw.invalidate()
         wrapped = _wrap(exc, self._dbapi_error)
@@ -142,15 +142,16 @@ class HotPath:
         return wrapped  # pragma: no cover
 
     def get(self, key: str) -> Project:
-        raw = self._conn()
-        try:
-            cur = raw.execute(self.get_sql, (key,)) if self.sqlite else raw.cursor().execute(self.get_sql, (key,))
-            row = cur.fetchone()
-            cur.close()
-            if not self.sqlite:
-                raw.commit()
-        except self._dbapi_error as exc:
-            raise self._failed(raw, exc) from None
+        with self._conn() as raw:
+            try:
+                cur = raw.cursor()
+                cur.execute(self.get_sql, (key,))
+                row = cur.fetchone()
+                cur.close()
+                if not self.sqlite:
+                    raw.commit()
+            except self._dbapi_error as exc:
+                raise self._failed(raw, exc) from None
         if row is None:
             raise ProjectNotFound(key)
         (_id, key, gu, dong, year, workflow_id, workflow_version, state, previous_state, target, entered_at, facts,
@@ -170,36 +171,36 @@ class HotPath:
         params = [v if conv is None else conv(v) for conv, v in
                   zip(self._project_conv, [values[c] for c in self.update_columns])]
         params += (key, expected_version)
-        raw = self._conn()
-        try:
-            cur = raw.cursor()
-            if self.sqlite:
-                cur.execute("BEGIN IMMEDIATE")
+        with self._conn() as raw:
             try:
-                cur.execute(self.update_sql, params)
-                found = cur.fetchone()
-                if found is None:
-                    cur.execute(self.exists_sql, (key,))
-                    if cur.fetchone() is None:
-                        raise ProjectNotFound(key)
-                    raise ChangedMeanwhile(key)
-                event["project_id"] = found[0]
-                cur.execute(self.event_sql, [v if conv is None else conv(v) for conv, v in
-                                             zip(self._event_conv, [event[c] for c in self.event_columns])])
+                cur = raw.cursor()
                 if self.sqlite:
-                    cur.execute("COMMIT")
-                else:
-                    raw.commit()
-            except BaseException:
-                if not self.sqlite:
-                    raw.rollback()
-                elif raw.in_transaction:
-                    cur.execute("ROLLBACK")
-                raise
-            finally:
-                cur.close()
-        except self._dbapi_error as exc:
-            raise self._failed(raw, exc) from None
+                    cur.execute("BEGIN IMMEDIATE")
+                try:
+                    cur.execute(self.update_sql, params)
+                    found = cur.fetchone()
+                    if found is None:
+                        cur.execute(self.exists_sql, (key,))
+                        if cur.fetchone() is None:
+                            raise ProjectNotFound(key)
+                        raise ChangedMeanwhile(key)
+                    event["project_id"] = found[0]
+                    cur.execute(self.event_sql, [v if conv is None else conv(v) for conv, v in
+                                                 zip(self._event_conv, [event[c] for c in self.event_columns])])
+                    if self.sqlite:
+                        cur.execute("COMMIT")
+                    else:
+                        raw.commit()
+                except BaseException:
+                    if not self.sqlite:
+                        raw.rollback()
+                    elif raw.in_transaction:
+                        cur.execute("ROLLBACK")
+                    raise
+                finally:
+                    cur.close()
+            except self._dbapi_error as exc:
+                raise self._failed(raw, exc) from None
 
 
 def _wrap(exc: Exception, base: type[Exception]) -> Exception:
