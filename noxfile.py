@@ -8,7 +8,6 @@ test command there (pytest -n 2); arguments after ``--`` go to pytest.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import nox
@@ -22,11 +21,12 @@ def _pyenv_on_path() -> None:
     root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     extra = []
     for version in PYTHONS:
-        if shutil.which(f"python{version}") is None:
-            found = sorted(root.glob(f"{version}.*/bin"), key=lambda p: [int(x) for x in p.parent.name.split(".")
-                                                                          if x.isdigit()])
-            if found:
-                extra.append(str(found[-1]))
+        # pyenv's own folders first: a pyenv *shim* named python3.X is on PATH even when that version is
+        # not the active one, and then fails to run.
+        found = sorted(root.glob(f"{version}.*/bin"), key=lambda p: [int(x) for x in p.parent.name.split(".")
+                                                                      if x.isdigit()])
+        if found:
+            extra.append(str(found[-1]))
     if extra:
         os.environ["PATH"] = os.pathsep.join([*extra, os.environ.get("PATH", "")])
 
