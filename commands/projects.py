@@ -13,6 +13,7 @@ from commands.common import (
     App,
     _actor_default,
     _as_of,
+    _cutoff,
     _deadline_book,
     _gu_filter,
     _h,
@@ -177,11 +178,13 @@ def status(app: App, key: str | None, gu: str | None, year: int | None, state: s
         workflow_id = _workflow_filter(app, workflow_id)
         state = _state_filter(app, state, workflow_id)
         gu = _gu_filter(app, gu)
-    projects = app.service.status(ProjectQuery(key=key, gu=gu, year=year, state=state, workflow_id=workflow_id))
+    cutoff = _cutoff(app, day)  # a past day: the record as it stood then (storage/asof.py)
+    projects = app.service.status(ProjectQuery(key=key, gu=gu, year=year, state=state, workflow_id=workflow_id),
+                                  cutoff)
     workflows = {(p.workflow_id, p.workflow_version): app.catalog.get(p.workflow_id, p.workflow_version)
                  for p in projects}
     with app.db.read() as conn:
-        book = _deadline_book(app, conn)
+        book = _deadline_book(app, conn, cutoff)
         assessed = book.assess(projects, day)
     if listing.machine:
         from render.views import status_json

@@ -158,14 +158,17 @@ class ScopedService:
             raise ProjectNotFound(project.key)
         return project
 
-    def status(self, query: ProjectQuery) -> list[Project]:
+    def status(self, query: ProjectQuery, cutoff: dt.datetime | None = None) -> list[Project]:
+        """Projects as they stand, or as their record stood before ``cutoff`` (engine.asof)."""
         if query.key is not None:
-            return [self.project(query.key)]
-        return self._service.status(scoped_query(self.principal, query))
+            project = self.project(query.key)
+            if cutoff is None:
+                return [project]
+        return self._service.status(scoped_query(self.principal, query), cutoff)
 
-    def count(self, query: ProjectQuery) -> int:
+    def count(self, query: ProjectQuery, cutoff: dt.datetime | None = None) -> int:
         """How many projects ``status`` would list without limit and offset."""
-        return self._service.count(scoped_query(self.principal, query))
+        return self._service.count(scoped_query(self.principal, query), cutoff)
 
     def history(self, key: str) -> list[Event]:
         self.project(key)
