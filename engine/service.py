@@ -18,7 +18,15 @@ from engine import project as proj
 from engine.catalog import Catalog
 from engine.csv_input import read_records
 from engine.definition import Workflow
-from engine.errors import AlreadyExists, ChangedMeanwhile, InvalidInput, InvalidInputs, NotFound, located
+from engine.errors import (
+    AlreadyExists,
+    ChangedMeanwhile,
+    InvalidInput,
+    InvalidInputs,
+    NotFound,
+    TransitionRefused,
+    located,
+)
 from engine.ports import ProjectQuery, ProjectStore
 from engine.display import show_time
 from engine.project import Event, Project
@@ -209,7 +217,11 @@ class Service:
             backdating.check_at(project, at, now, kind=proj.TRANSITION)
             then = proj.replay_until(self.store.events(project.key), at + _INSTANT)
             if then is not None and then.facts != dict(project.facts):
-                machine.fire(project.key, project.state, trigger, then.facts, project.previous_state, note)
+                try:  # rule 4: the guards as the facts stood at ``at``
+                    machine.fire(project.key, project.state, trigger, then.facts, project.previous_state, note)
+                except TransitionRefused as exc:
+                    raise TransitionRefused(exc.key, exc.trigger, exc.state, f"on {show_time(at)}, {exc.reason}",
+                                            exc.allowed) from None
         if at is None:
             # "Now", as read before the project was: another coordinator (or a machine whose clock is a
             # little ahead) may have moved it since, a moment "later". Record this step at that moment
