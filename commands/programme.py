@@ -422,6 +422,9 @@ def report(app: App, sections: tuple[str, ...], fmt: str | None, output: str | N
         fmt = format_for_suffix(output, _SUFFIX_FORMAT)
     elif output and Path(output).suffix and Path(output).suffix.lower() not in _SUFFIX_FORMAT:
         format_for_suffix(output, _SUFFIX_FORMAT)  # -o report.pdf is refused even with --format
+    elif output and Path(output).suffix and format_for_suffix(output, _SUFFIX_FORMAT) != fmt:
+        raise InvalidInput(f"{output}: its suffix names {format_for_suffix(output, _SUFFIX_FORMAT)}, "
+                           f"not --format {fmt}", field="--output")
     fmt = fmt or "table"
     if fmt == "xlsx" and not output:
         raise InvalidInput("an Excel workbook needs a file: add --output report.xlsx", field="--output")
