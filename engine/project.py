@@ -89,9 +89,10 @@ def new_project(
     at: dt.datetime | None = None,
 ) -> tuple[Project, Event]:
     """A project entering its workflow's initial state at ``at`` (default ``now``)."""
+    recorded = now
     if at is not None:
         check_not_future(at, now)
-        now = at
+        now = at  # its effective time; the event keeps when it was recorded
     if target is not None and target.year < year:
         raise InvalidInput(f"target {target} is before the cohort year {year}", field="target")
     facts = workflow.default_facts()
@@ -120,7 +121,7 @@ def new_project(
         at=now,
         note=note,
         data={"facts": dict(facts)},
-        recorded_at=now,
+        recorded_at=recorded,
     )
     return project, event
 
