@@ -63,11 +63,11 @@ class App:
 
     @cached_property
     def catalog(self) -> Catalog:
-        from engine.catalog import Catalog
-        from storage.workflow_cache import CachedLoader
-        from workflows import SHIPPED_DIR
+        """The shipped workflows and --workflows folders merged with the versions stored in the
+        database (storage/workflow_store.py): reads never need a local folder."""
+        from storage.workflow_store import load_catalog
 
-        return Catalog.from_dirs([SHIPPED_DIR, *self.workflow_dirs], CachedLoader())
+        return load_catalog(self.db, self.workflow_dirs)
 
     @cached_property
     def store(self) -> SqlProjectStore:
