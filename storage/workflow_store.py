@@ -28,6 +28,7 @@ from storage.types import UTCDateTime
 
 if TYPE_CHECKING:
     from engine.catalog import Catalog
+    from engine.project import Event, Project
     from storage.db import Database
 
 
@@ -193,11 +194,41 @@ def refresh(catalog: Catalog, db: Database) -> None:
         merge_stored(catalog, fresh, StoredParser())
 
 
-def publish(db: Database, source: WorkflowSource, *, actor: str, now: dt.datetime) -> tuple[WorkflowSource, bool]:
-    """Store a validated version: (the stored version, True) or, when that content is stored already,
-    (the stored version, False). Other content for the same id and version: WorkflowVersionConflict."""
-    with db.write() as conn:
-        new = store_versions(conn, [replace(source, published_at=now, published_by=actor)])
-        if new:
-            return new[0], True
-        return read_stored(conn, source.ref)[0], False
+class SqlWorkflowWriter:
+    """Publishing and migrating (engine.workflow_migration.MigrationWriter) on one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def publish(self, source: WorkflowSource) -> tuple[WorkflowSource, bool]:
+        """(the stored version, True), or (the stored version, False) when that content is stored
+        already. Other content for the same id and version: WorkflowVersionConflict, nothing written."""
+        with self.db.write() as conn:
+            new = store_versions(conn, [source])
+            if new:
+                return new[0], True
+            return read_stored(conn, source.ref)[0], False
+
+    def apply_migration(self, moves: Sequence[tuple[Project, Event]], workflows: Sequence[WorkflowSource]) -> None:
+        """One transaction: the target version if not stored, then each project (versioned UPDATE, as
+        advance does) and its event. A project changed since it was read: ChangedMeanwhile, nothing written."""
+        from sqlalchemy import insert, update
+        from sqlalchemy.exc import IntegrityError
+
+        from engine.errors import ChangedMeanwhile
+        from storage.repository import E, P, event_values, project_values
+
+        key = None
+        try:
+            with self.db.write() as conn:
+                store_versions(conn, workflows)
+                for project, event in moves:
+                    key = project.key
+                    values = {k: v for k, v in project_values(project).items() if k not in ("key", "created_at")}
+                    found = conn.execute(update(P).where(P.c.key == project.key, P.c.version == project.version - 1)
+                                         .values(values).returning(P.c.id)).first()
+                    if found is None:
+                        raise ChangedMeanwhile(project.key)
+                    conn.execute(insert(E).values(event_values(event, found.id)))
+        except IntegrityError:
+            raise ChangedMeanwhile(key or "a project") from None
