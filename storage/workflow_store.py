@@ -80,8 +80,9 @@ def store_versions(conn: Connection, sources: Iterable[WorkflowSource]) -> list[
         else:
             from sqlalchemy.dialects.sqlite import insert
         # Two writers storing the same version at once: the second waits for the first and inserts nothing.
-        result = conn.execute(insert(W).values(values).on_conflict_do_nothing(index_elements=["workflow_id", "version"]))
-        if result.rowcount:
+        inserted = conn.execute(insert(W).values(values).on_conflict_do_nothing(
+            index_elements=["workflow_id", "version"]).returning(W.c.id)).first()
+        if inserted is not None:
             stored.append(replace(source, origin=STORED))
             continue
         existing = read_stored(conn, source.ref)[0]
