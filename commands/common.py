@@ -228,7 +228,8 @@ def _state_filter(app: App, value: str | None, workflow_id: str | None = None) -
         if workflow_id is not None and wf.id != workflow_id:
             continue
         for s in wf.states:
-            choices.setdefault(s.id, []).extend([s.label.get("ko"), s.label.get("en")])
+            labels = choices.setdefault(s.id, [])
+            labels.extend(x for x in (s.label.get("ko"), s.label.get("en")) if x not in labels)
     return choose(value, choices, "state", "--state")
 
 

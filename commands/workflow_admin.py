@@ -62,14 +62,19 @@ def _where(app: App, workflow_id: str, text: str | None) -> Any:
             raise InvalidInput(f"{part.strip()!r} is not NAME=VALUE (names: gu, year, state)", field="--where")
         if name in fields:
             raise InvalidInput(f"{name} is given twice", field="--where")
-        if name == "gu":
-            fields["gu"] = _gu_filter(app, value)
-        elif name == "year":
-            fields["year"] = parse_year(value)
-        elif name == "state":
-            fields["state"] = _state_filter(app, value, workflow_id)
-        else:
+        if name not in ("gu", "year", "state"):
             raise InvalidInput(f"unknown name {name!r} (names: gu, year, state)", field="--where")
+        try:
+            if name == "gu":
+                fields["gu"] = _gu_filter(app, value)
+            elif name == "year":
+                fields["year"] = parse_year(value)
+            else:
+                fields["state"] = _state_filter(app, value, workflow_id)
+        except InvalidInput as exc:
+            renamed = InvalidInput(exc.problem, field=f"--where {name}")
+            renamed.exit_code = exc.exit_code
+            raise renamed from None
     from dataclasses import replace
 
     return replace(query, **fields)
