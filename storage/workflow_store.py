@@ -55,10 +55,24 @@ def _row_source(r: Any) -> WorkflowSource:
                           r.published_by)
 
 
+READ_ALL_SQL = ("SELECT workflow_id, version, source, content_hash, published_at, published_by "
+                "FROM workflow_versions ORDER BY workflow_id, version")
+"""Every stored version, as driver SQL: every command that opens the database runs it, and compiling
+the equivalent select (and processing its datetime column) in a new process cost more than the query."""
+
+
+def _moment(value: Any) -> dt.datetime:
+    """What ``UTCDateTime`` returns for a stored value (SQLite: naive UTC text; PostgreSQL: aware)."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+
+
 def read_stored(conn: Connection, ref: tuple[str, int] | None = None) -> list[WorkflowSource]:
-    stmt = select(W).order_by(W.c.workflow_id, W.c.version)
-    if ref is not None:
-        stmt = stmt.where(and_(W.c.workflow_id == ref[0], W.c.version == ref[1]))
+    if ref is None:
+        return [WorkflowSource(wid, version, text, digest, STORED, None, _moment(at), by)
+                for wid, version, text, digest, at, by in conn.exec_driver_sql(READ_ALL_SQL)]
+    stmt = select(W).where(and_(W.c.workflow_id == ref[0], W.c.version == ref[1]))
     return [_row_source(r) for r in conn.execute(stmt)]
 
 
@@ -170,7 +184,13 @@ def load_catalog(db: Database | None, dirs: Sequence[str | Path] = ()) -> Catalo
             stored = read_stored(conn)
     except SchemaOutdated:
         return catalog  # no schema, or an older one: the command that needs it says so
-    parse = StoredParser()
+    parser: list[StoredParser] = []
+
+    def parse(source: WorkflowSource) -> Workflow:  # the parser (its code stamp) only when needed
+        if not parser:
+            parser.append(StoredParser())
+        return parser[0](source)
+
     merge_stored(catalog, stored, parse)
 
     def fetch(workflow_id: str, version: int) -> Workflow | None:
