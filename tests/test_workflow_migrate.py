@@ -220,3 +220,65 @@ def test_replay_of_a_migration_is_pure() -> None:
                                                  "agreement": t0 + dt.timedelta(days=3)}
     assert replayed.entered_at == project.entered_at == after.entered_at  # the stage did not change
     assert (after.workflow_version, event.kind, event.data["from_version"]) == (2, "migrated", 1)
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.calls: list = []
+
+    def apply_migration(self, moves, workflows) -> None:
+        self.calls.append(("migrate", list(moves), list(workflows)))
+
+    def publish(self, source):
+        self.calls.append(("publish", source))
+        return source, True
+
+
+@pytest.mark.parametrize(("role", "districts", "allowed"), [
+    ("officer", (), True), ("admin", (), False), ("coordinator", ("성동구",), False), ("viewer", (), False)])
+def test_only_the_operator_and_officers_publish_and_migrate(catalog, role, districts, allowed) -> None:
+    from engine.access import Principal
+    from engine.errors import Forbidden
+    from engine.ports import ProjectQuery
+    from engine.service import ProjectSpec, Service
+    from engine.workflow_migration import WorkflowAdmin
+    from engine.workflow_versions import WorkflowSource
+    from support import MemoryStore
+    from wfkit import variant
+
+    store = MemoryStore()
+    now = dt.datetime(2017, 1, 2, tzinfo=dt.timezone.utc)
+    Service(store, catalog).add_project(ProjectSpec(SURVEY, "성동구", "마장동", 2017), actor="kim", now=now)
+    writer = _Writer()
+    admin = WorkflowAdmin(store, writer, catalog, Principal.of("someone", role, districts))
+    wf = catalog.latest("space-improvement")
+    source = WorkflowSource.of(wf.id, wf.version, variant(1))
+    if allowed:
+        admin.publish(wf, source, now=now)
+        plan = admin.migrate(wf.id, 1, mapping={}, query=ProjectQuery(), dry_run=False, now=now)
+        assert plan.unchanged == [SURVEY] and writer.calls[0][1].published_by == "someone"
+    else:
+        with pytest.raises(Forbidden):
+            admin.publish(wf, source, now=now)
+        with pytest.raises(Forbidden):
+            admin.migrate(wf.id, 1, mapping={}, query=ProjectQuery(), dry_run=True, now=now)
+        assert writer.calls == []
+
+
+def test_a_fact_the_new_version_lacks_or_types_otherwise_is_a_refusal(catalog) -> None:
+    import dataclasses
+
+    from engine.workflow_migration import plan_migration
+
+    v1 = catalog.latest("space-improvement")
+    facts = dict(v1.facts)
+    facts["design_revisions"] = dataclasses.replace(facts["design_revisions"], type="string")
+    del facts["failed_tenders"]
+    v2 = dataclasses.replace(v1, version=2, facts=facts)
+    now = dt.datetime(2017, 1, 2, tzinfo=dt.timezone.utc)
+    project, _ = proj.new_project(v1, key=SURVEY, gu="성동구", dong="마장동", year=2017, target=None, actor="kim",
+                                  now=now)
+    plan = plan_migration([project], {1: v1}, v2, {}, actor="office", now=now)
+    assert plan.moves == [] and len(plan.refusals) == 1
+    reason = plan.refusals[0].reason
+    assert "fact design_revisions = 0 is not a string" in reason and "fact failed_tenders is not a fact of version 2" in reason
