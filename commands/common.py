@@ -65,6 +65,14 @@ class App:
     def catalog(self) -> Catalog:
         """The shipped workflows and --workflows folders merged with the versions stored in the
         database (storage/workflow_store.py): reads never need a local folder."""
+        from storage.sqlite_path import absent_sqlite_file
+
+        if absent_sqlite_file(self.db_url):  # no database yet: the files, without importing the ORM
+            from engine.catalog import Catalog
+            from storage.workflow_cache import CachedLoader
+            from workflows import SHIPPED_DIR
+
+            return Catalog.from_dirs([SHIPPED_DIR, *self.workflow_dirs], CachedLoader())
         from storage.workflow_store import load_catalog
 
         return load_catalog(self.db, self.workflow_dirs)

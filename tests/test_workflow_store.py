@@ -226,3 +226,20 @@ def dt_now():
     import datetime as dt
 
     return dt.datetime(2026, 11, 26, 6, 0, tzinfo=dt.timezone.utc)
+
+
+def test_the_light_sqlite_check_agrees_with_the_database_class(tmp_path, monkeypatch) -> None:
+    from storage.db import default_url, normalize_url
+    from storage.sqlite_path import absent_sqlite_file, default_sqlite_file
+
+    monkeypatch.chdir(tmp_path)
+    assert normalize_url(default_url()) == normalize_url(str(default_sqlite_file()))
+    (tmp_path / "there.db").touch()
+    for url in (None, "there.db", "missing.db", str(tmp_path / "there.db"), f"sqlite:///{tmp_path / 'missing.db'}",
+                "sqlite:///there.db", "sqlite:///missing.db", "postgresql://127.0.0.1:1/x"):
+        db = Database(url or default_url())
+        try:
+            expected = db.sqlite_path is not None and not db.exists()
+        finally:
+            db.dispose()
+        assert absent_sqlite_file(url) == expected, url
