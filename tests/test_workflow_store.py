@@ -243,3 +243,22 @@ def test_the_light_sqlite_check_agrees_with_the_database_class(tmp_path, monkeyp
         finally:
             db.dispose()
         assert absent_sqlite_file(url) == expected, url
+
+
+def test_stored_versions_are_parsed_once_per_content_hash(tmp_path, monkeypatch) -> None:
+    import engine.loader
+    from engine.workflow_versions import WorkflowSource
+    from storage.workflow_store import StoredParser
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    source = WorkflowSource.of("space-improvement", 2, variant(2))
+    first = StoredParser()(source)
+    assert (first.id, first.version, first.source) == ("space-improvement", 2, "database:space-improvement@2")
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(engine.loader, "load_text", no_parsing)
+    assert StoredParser()(source) == first  # from the cache, in a new parser (a new process)
+    with pytest.raises(AssertionError, match="parsed again"):
+        StoredParser()(WorkflowSource.of("space-improvement", 2, variant(2, title="다른 내용")))
