@@ -378,3 +378,21 @@ def test_alerts_acknowledge_and_snooze(site) -> None:
         db.dispose()
     assert [(e.kind, e.actor, e.note) for e in timeline.events][-1] == ("acknowledged", "coordinator",
                                                                         "시공사와 일정 조정 중")
+
+
+def test_as_of_rebuilds_the_record_as_it_stood_then(site) -> None:
+    """`as_of` reads the record as it stood then (storage/asof.py): a project created later is absent,
+    a later move is not shown."""
+    key = site.keys["own"]
+    assert site.get("/api/projects?as_of=2026-02-01", "officer").json() == {"items": [], "total": 0, "next": None}
+    body = _problem(site.get(f"/api/projects/{key}?as_of=2026-02-01", "officer"), 404, 4)
+    assert "did not exist yet on 2026-02-01" in body["detail"]
+    version = site.get(f"/api/projects/{key}", "officer").json()["version"]
+    moved = site.post(f"/api/projects/{key}/advance", "officer",
+                      json={"trigger": "hold", "note": "예산 대기", "version": version})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["state"] == "on_hold"
+    then = site.get(f"/api/projects/{key}?as_of=2026-03-10", "officer").json()
+    assert then["state"] == "survey" and then["as_of"] == "2026-03-10"
+    listed = site.get(f"/api/projects?as_of=2026-03-10&state=survey&gu={OWN}", "officer").json()
+    assert key in [i["key"] for i in listed["items"]]
