@@ -156,4 +156,17 @@ def iter_tracked(conn: Connection, cutoff: dt.datetime | None, **filters: Any) -
     yield from tracked_as_of(conn, cutoff, **filters)
 
 
-__all__ = ["events_before", "find_as_of", "iter_tracked", "tracked_as_of"]
+def completed_since(conn: Connection, cutoff: dt.datetime, targets: Iterable[tuple[str, str]]) -> bool:
+    """Whether any project reached its workflow's target state at or after ``cutoff`` (``targets``:
+    (workflow id, target state)). If none did, the completions by then are the completions now, and
+    a forecast as of then may use the durations observed now (and their cache)."""
+    wanted = sorted(set(targets))
+    if not wanted:
+        return False
+    from sqlalchemy import and_
+
+    reached = or_(*(and_(P.c.workflow_id == wf, P.c.state == state) for wf, state in wanted))
+    return conn.execute(select(P.c.id).where(reached, P.c.entered_at >= cutoff).limit(1)).first() is not None
+
+
+__all__ = ["completed_since", "events_before", "find_as_of", "iter_tracked", "tracked_as_of"]

@@ -171,3 +171,17 @@ def test_status_and_report_as_of_agree_on_every_project(demo_db: str, as_of: str
     assert late_keys == {p["key"] for p in open_projects
                          if any(m["level"] in ("overdue", "escalated") for m in p["milestones"])}
     assert risk_keys == {p["key"] for p in open_projects if p["at_risk"]}
+
+
+def test_the_forecast_as_of_a_date_counts_only_the_completions_by_then(demo_db: str) -> None:
+    def status(as_of: str) -> list[dict]:
+        result = CliRunner().invoke(cli, ["--db", demo_db, "status", "--year", "2015", "--json", "--as-of", as_of])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    early = status("2015-05-01")
+    assert len(early) == 79 and {p["durations"] for p in early} == {"declared"}  # nothing completed yet
+    mid = status("2015-07-05")
+    done = sum(p["state"] == "completed" for p in mid)
+    assert 0 < done < 79
+    assert {p["durations"] for p in mid if p["state"] != "completed"} == {f"observed (median of {done} completed)"}
