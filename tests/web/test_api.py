@@ -396,3 +396,14 @@ def test_as_of_rebuilds_the_record_as_it_stood_then(site) -> None:
     assert then["state"] == "survey" and then["as_of"] == "2026-03-10"
     listed = site.get(f"/api/projects?as_of=2026-03-10&state=survey&gu={OWN}", "officer").json()
     assert key in [i["key"] for i in listed["items"]]
+
+
+def test_a_filter_naming_nothing_is_a_problem_listing_the_valid_values(site) -> None:
+    for path, field, listed in (("/api/projects?state=building", "state", "construction"),
+                                ("/api/projects?workflow=nope", "workflow", "space-improvement"),
+                                ("/api/projects?gu=부산진구", "gu", "성동구"),
+                                ("/api/overdue?gu=없는구", "gu", "종로구")):
+        body = _problem(site.get(path, "officer"), 422, 3)
+        assert field in body["detail"] and "valid:" in body["detail"] and listed in body["detail"], body
+    by_label = site.get(f"/api/projects?state=현장조사&gu={OWN[:-1]}", "officer").json()
+    assert by_label["total"] == 2 and {i["state"] for i in by_label["items"]} == {"survey"}
