@@ -135,8 +135,16 @@ def tracked_as_of(
 
 def _rebuilt_row(row: TrackedRow, events: Iterable[Event], cutoff: dt.datetime) -> TrackedRow | None:
     r = replay_until(events, cutoff)
-    if r is None:
+    if r is None or r.flags.get("retired"):
         return None
+    identity = r.flags.get("identity") or {}
+    if identity:
+        row = TrackedRow(
+            row.id, identity.get("key", row.key), identity.get("gu", row.gu), identity.get("dong", row.dong),
+            identity.get("year", row.year), identity.get("workflow_id", row.workflow_id),
+            identity.get("workflow_version", row.workflow_version), row.state, row.previous_state,
+            identity.get("target", row.target), row.entered_at, row.reached_text,
+        )
     return TrackedRow(
         row.id, row.key, row.gu, row.dong, row.year, row.workflow_id, row.workflow_version, r.state,
         r.previous_state, row.target, r.entered_at, r.reached, dict(r.reached), replayed=True,
