@@ -12,7 +12,8 @@ first; the second is always now. The rules for ``at``:
    before the meeting its guard needs;
 5. a fact set by hand not before the latest time the same fact was set (by hand, or counted by a
    transition such as ``tender_failed``), so its value now is the value the dated history ends
-   with. (Counts raised by participation add up in any order.)
+   with; likewise a transition that counts a fact is not dated before that fact was last set.
+   (Counts raised by participation add up in any order.)
 
 Pure: the time is passed in.
 """

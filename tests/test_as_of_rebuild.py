@@ -166,3 +166,20 @@ def test_a_fact_cannot_be_dated_before_a_transition_that_counted_it() -> None:
     service.set_fact("k", "design_revisions", "0", actor="a", now=START + 20 * HOUR, at=START + 11 * HOUR)
     r = replay_until(store.events("k"))
     assert r is not None and r.facts["design_revisions"] == store.get("k").facts["design_revisions"] == 0
+
+
+def test_a_counting_transition_cannot_be_dated_before_the_fact_it_counts_was_set() -> None:
+    from engine.errors import InvalidInput
+
+    store = MemoryStore()
+    service = Service(store, CATALOG)
+    service.add_project(ProjectSpec("k", "성동구", "마장동", 2016), actor="a", now=START)
+    service.set_fact("k", "resident_meetings", "1", actor="a", now=START + HOUR)
+    for hours, trigger in ((2, "agree"), (3, "present_design")):
+        service.advance("k", trigger, actor="a", now=START + hours * HOUR)
+    service.set_fact("k", "design_revisions", "2", actor="a", now=START + 10 * HOUR)
+    with pytest.raises(InvalidInput, match="before design_revisions was last set"):
+        service.advance("k", "request_revision", actor="a", now=START + 20 * HOUR, at=START + 5 * HOUR)
+    service.advance("k", "request_revision", actor="a", now=START + 20 * HOUR, at=START + 11 * HOUR)
+    r = replay_until(store.events("k"))
+    assert r is not None and r.facts["design_revisions"] == store.get("k").facts["design_revisions"] == 3
