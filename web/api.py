@@ -106,9 +106,13 @@ def list_projects(
     workflow = workflow_filter(ctx.catalog, workflow, "workflow")
     query = ProjectQuery(gu=_gu(ctx, gu), year=year, state=state_filter(ctx.catalog, state, workflow, "state"),
                          workflow_id=workflow)
-    if level is None:
-        total = svc.count(query, cutoff)
-        assessed = assess(ctx, svc.status(dataclasses.replace(query, limit=limit, offset=offset), cutoff), day)
+    if level is None and cutoff is not None:  # rebuilt once: its count and its page
+        everything = svc.status(query, cutoff)
+        total = len(everything)
+        assessed = assess(ctx, everything[offset:offset + limit], day)
+    elif level is None:
+        total = svc.count(query)
+        assessed = assess(ctx, svc.status(dataclasses.replace(query, limit=limit, offset=offset)), day)
     else:
         everything = [(p, a) for p, a in assess(ctx, svc.status(query, cutoff), day)
                       if a.level == level or (level == "at_risk" and a.risk is not None and a.risk.at_risk)]
