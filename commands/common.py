@@ -210,7 +210,10 @@ def _deadline_book(app: App, conn: Any, cutoff: dt.datetime | None = None) -> An
     from storage.tracking import TrackingReader
 
     if cutoff is not None:
-        return DeadlineBook(app.catalog, app.tz, TrackingReader(conn, before=cutoff), CachedHolidays())
+        from storage.asof import completed_since
+
+        if completed_since(conn, cutoff, {(wf.id, wf.target.state) for wf in app.catalog.all()}):
+            return DeadlineBook(app.catalog, app.tz, TrackingReader(conn, before=cutoff), CachedHolidays())
     from storage.durations_cache import CachedDurations
 
     return DeadlineBook(app.catalog, app.tz, TrackingReader(conn), CachedHolidays(), CachedDurations(conn, app.db.url))

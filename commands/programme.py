@@ -117,16 +117,19 @@ def budget_set(app: App, key: str | None, item: str | None, year: str, allocated
 @click.argument("file", type=click.Path(dir_okay=False))
 @_UNIT
 @_ACTOR
+@_AT
 @app_options
 @pass_app
-def budget_import(app: App, file: str, unit: str, actor: str | None) -> None:
+def budget_import(app: App, file: str, unit: str, actor: str | None, at: str | None) -> None:
     """Import budget lines from CSV: key,item,year,allocated,executed[,note]; all rows or none.
 
     A row names a project key, or (key empty) a programme-wide item. Korean headers work
     (키,항목,연도,배정액,집행액,비고); UTF-8 or CP949 (Excel).
     """
     service = _programme(app)
-    lines = _open_csv(file, lambda s: service.import_budgets(s, file, actor=_actor(actor), now=app.now(), unit=unit))
+    when = _at(app, at)
+    lines = _open_csv(file, lambda s: service.import_budgets(s, file, actor=_actor(actor), now=app.now(), unit=unit,
+                                                             at=when))
     click.echo(f"imported {len(lines)} budget line{'s' if len(lines) != 1 else ''} from {file}")
 
 
@@ -320,12 +323,14 @@ def people_list(app: App, key: str | None, gu: str | None, listing: Listing) -> 
 @people.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @_ACTOR
+@_AT
 @app_options
 @pass_app
-def people_import(app: App, file: str, actor: str | None) -> None:
+def people_import(app: App, file: str, actor: str | None, at: str | None) -> None:
     """Import people from CSV: key,role,name[,contact]; all rows or none (키,역할,이름,연락처)."""
     service = _programme(app)
-    added = _open_csv(file, lambda s: service.import_people(s, file, actor=_actor(actor), now=app.now()))
+    when = _at(app, at)
+    added = _open_csv(file, lambda s: service.import_people(s, file, actor=_actor(actor), now=app.now(), at=when))
     click.echo(f"imported {len(added)} {'people' if len(added) != 1 else 'person'} from {file}")
 
 

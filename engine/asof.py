@@ -33,13 +33,14 @@ def cutoff_for(day: dt.date | None, today: dt.date, tz: ZoneInfo) -> dt.datetime
 
 def rebuilt(project: Project, events: Iterable[Event], cutoff: dt.datetime) -> Project | None:
     """``project`` as its record stood just before ``cutoff`` (its events replayed up to then), or
-    None if it had not been created by then. What the events do not change (key, district, dong,
-    year, workflow, target) is taken from the stored project."""
+    None if it had not been created by then (or was retired by then). What the events do not change
+    (key, district, dong, year, workflow, target) is taken from the stored project, unless a replayer
+    recorded it as it stood then (``flags["identity"]``, engine.project.Rebuild)."""
     r = replay_until(events, cutoff)
-    if r is None:
+    if r is None or r.flags.get("retired"):
         return None
     return replace(
-        project, state=r.state, previous_state=r.previous_state, facts=r.facts, reached=r.reached,
+        project, **dict(r.flags.get("identity") or {}), state=r.state, previous_state=r.previous_state, facts=r.facts, reached=r.reached,
         entered_at=r.entered_at, version=r.version, created_at=r.created_at,
     )
 

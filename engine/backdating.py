@@ -10,8 +10,10 @@ first; the second is always now. The rules for ``at``:
    states of a history follow each other in date order;
 4. a transition is checked against the facts as they stood at its ``at``: it cannot be dated
    before the meeting its guard needs;
-5. a fact set by hand not before the latest time the same fact was set, so its value now is the
-   value the dated history ends with. (Counts raised by participation add up in any order.)
+5. a fact set by hand not before the latest time the same fact was set (by hand, or counted by a
+   transition such as ``tender_failed``), so its value now is the value the dated history ends
+   with; likewise a transition that counts a fact is not dated before that fact was last set.
+   (Counts raised by participation add up in any order.)
 
 Pure: the time is passed in.
 """
@@ -58,7 +60,9 @@ def check_fact_order(events: Iterable[Event], name: str, at: dt.datetime, field:
     """Rule 5: a hand-set fact may not be dated before the latest time the same fact was set."""
     latest: dt.datetime | None = None
     for e in events:
-        if e.kind == "fact" and e.data.get("name") == name and e.data.get("delta") is None:
+        by_hand = e.kind == "fact" and e.data.get("name") == name and e.data.get("delta") is None
+        counted = e.kind in STATE_CHANGING and name in (e.data.get("facts") or {})  # e.g. failed_tenders
+        if by_hand or counted:
             latest = e.at if latest is None else max(latest, e.at)
     if latest is not None and at < latest:
         raise InvalidInput(

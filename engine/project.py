@@ -258,6 +258,8 @@ class Replayed:
     entered_at: dt.datetime
     version: int
     created_at: dt.datetime | None = None
+    flags: Mapping[str, Any] = field(default_factory=dict)
+    """What replayers of other kinds recorded (see :attr:`Rebuild.flags`)."""
 
 
 @dataclass
@@ -274,13 +276,15 @@ class Rebuild:
     created_at: dt.datetime | None = None
     version: int = 0
     flags: dict[str, Any] = field(default_factory=dict)
-    """What other kinds of event record beside state and facts (e.g. retired)."""
+    """What other kinds of event record beside state and facts. Two are read by the as-of views
+    (engine.asof.rebuilt): ``retired`` (true: the project is left out, as in listings today) and
+    ``identity`` (a dict of Project fields such as ``gu`` or ``target`` as they stood then)."""
 
     def result(self) -> Replayed:
         if self.state is None or self.entered_at is None:
             raise InvalidInput("no creation event", field="history")
         return Replayed(self.state, self.previous_state, dict(self.facts), dict(self.reached), self.entered_at,
-                        self.version, self.created_at)
+                        self.version, self.created_at, dict(self.flags))
 
 
 Replayer = Callable[[Rebuild, Event], None]

@@ -216,7 +216,10 @@ class Service:
         if backdating.is_backdated(at, now):
             assert at is not None
             backdating.check_at(project, at, now, kind=proj.TRANSITION)
-            then = proj.replay_until(self.store.events(project.key), at + _INSTANT)
+            events = self.store.events(project.key)
+            for name in step.changed_facts:  # rule 5 for the facts it counts (failed_tenders ...)
+                backdating.check_fact_order(events, name, at)
+            then = proj.replay_until(events, at + _INSTANT)
             if then is not None and then.facts != dict(project.facts):
                 try:  # rule 4: the guards as the facts stood at ``at``
                     machine.fire(project.key, project.state, trigger, then.facts, project.previous_state, note)

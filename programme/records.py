@@ -374,7 +374,8 @@ class ProgrammeService:
         return line
 
     def import_budgets(
-        self, stream: BinaryIO, source: str, *, actor: str, now: dt.datetime, unit: str = WON
+        self, stream: BinaryIO, source: str, *, actor: str, now: dt.datetime, unit: str = WON,
+        at: dt.datetime | None = None,
     ) -> list[BudgetLine]:
         actor = clean_text(actor, "actor")
         rows = _Rows(source)
@@ -406,7 +407,11 @@ class ProgrammeService:
         projects = self._check_keys(rows, [(n, line.key) for n, line in parsed])
         rows.finish(len(parsed))
         lines = [line for _, line in parsed]
-        self.store.put_budgets(lines, actor, now, _budget_events(lines, projects, actor, now))
+        if at is not None:
+            for project in projects.values():
+                check_at(project, at, now, kind="budget")
+            check_at(None, at, now)
+        self.store.put_budgets(lines, actor, now, _budget_events(lines, projects, actor, now, at))
         return lines
 
     def _check_keys(self, rows: _Rows, keyed: Sequence[tuple[int, str | None]]) -> dict[str, Project]:
@@ -516,7 +521,9 @@ class ProgrammeService:
                 raise ProjectNotFound(p.key)
         self.store.put_people(people, actor, now, _people_events(people, "person_added", found, actor, now, note, at))
 
-    def import_people(self, stream: BinaryIO, source: str, *, actor: str, now: dt.datetime) -> list[Person]:
+    def import_people(
+        self, stream: BinaryIO, source: str, *, actor: str, now: dt.datetime, at: dt.datetime | None = None
+    ) -> list[Person]:
         actor = clean_text(actor, "actor")
         rows = _Rows(source)
         parsed: list[tuple[int, Person]] = []
@@ -537,7 +544,7 @@ class ProgrammeService:
         found = self._check_keys(rows, [(n, p.key) for n, p in parsed])
         rows.finish(len(parsed))
         people = [p for _, p in parsed]
-        self.store.put_people(people, actor, now, _people_events(people, "person_added", found, actor, now, source))
+        self.store.put_people(people, actor, now, _people_events(people, "person_added", found, actor, now, source, at))
         return people
 
     def remove_person(

@@ -21,7 +21,7 @@ from programme.report import ReportFilter
 from storage.db import Database
 from programme.repository import GB, PART, PB, SqlProgrammeStore
 from storage.repository import P
-from storage.tracking import TRACKED_COLUMNS, TrackedRow, completed_reached, stored_moment, tracked_row
+from storage.tracking import TrackedRow, completed_reached, stored_moment
 
 
 def _raw(column: Any) -> Any:

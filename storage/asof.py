@@ -135,8 +135,16 @@ def tracked_as_of(
 
 def _rebuilt_row(row: TrackedRow, events: Iterable[Event], cutoff: dt.datetime) -> TrackedRow | None:
     r = replay_until(events, cutoff)
-    if r is None:
+    if r is None or r.flags.get("retired"):
         return None
+    identity = r.flags.get("identity") or {}
+    if identity:
+        row = TrackedRow(
+            row.id, identity.get("key", row.key), identity.get("gu", row.gu), identity.get("dong", row.dong),
+            identity.get("year", row.year), identity.get("workflow_id", row.workflow_id),
+            identity.get("workflow_version", row.workflow_version), row.state, row.previous_state,
+            identity.get("target", row.target), row.entered_at, row.reached_text,
+        )
     return TrackedRow(
         row.id, row.key, row.gu, row.dong, row.year, row.workflow_id, row.workflow_version, r.state,
         r.previous_state, row.target, r.entered_at, r.reached, dict(r.reached), replayed=True,
@@ -156,4 +164,17 @@ def iter_tracked(conn: Connection, cutoff: dt.datetime | None, **filters: Any) -
     yield from tracked_as_of(conn, cutoff, **filters)
 
 
-__all__ = ["events_before", "find_as_of", "iter_tracked", "tracked_as_of"]
+def completed_since(conn: Connection, cutoff: dt.datetime, targets: Iterable[tuple[str, str]]) -> bool:
+    """Whether any project reached its workflow's target state at or after ``cutoff`` (``targets``:
+    (workflow id, target state)). If none did, the completions by then are the completions now, and
+    a forecast as of then may use the durations observed now (and their cache)."""
+    wanted = sorted(set(targets))
+    if not wanted:
+        return False
+    from sqlalchemy import and_
+
+    reached = or_(*(and_(P.c.workflow_id == wf, P.c.state == state) for wf, state in wanted))
+    return conn.execute(select(P.c.id).where(reached, P.c.entered_at >= cutoff).limit(1)).first() is not None
+
+
+__all__ = ["completed_since", "events_before", "find_as_of", "iter_tracked", "tracked_as_of"]

@@ -36,7 +36,7 @@ HOUR = dt.timedelta(hours=1)
 op = st.one_of(
     st.tuples(st.just("advance"), st.integers(0, 10), st.sampled_from([0, 0, 0, 3, 30, 200])),
     st.tuples(st.just("meetings"), st.integers(0, 4), st.sampled_from([0, 0, 5, 50])),
-    st.tuples(st.just("revisions"), st.integers(0, 3), st.sampled_from([0, 0, 5])),
+    st.tuples(st.just("revisions"), st.integers(0, 3), st.sampled_from([0, 0, 5, 60, 300])),
 )
 portfolios = st.lists(
     st.tuples(st.integers(0, 2), st.integers(1, 40), op),  # (project, hours later, what)
@@ -148,3 +148,38 @@ def test_the_sql_reader_rebuilds_what_the_engine_does(store, actions, hours) -> 
             rows = [r for r in tracked_as_of(conn, cutoff) if r.key in keys]
         assert [(r.key, r.state, r.previous_state, r.entered_at, dict(r.reached)) for r in rows] == [
             (p.key, p.state, p.previous_state, p.entered_at, dict(p.reached)) for p in mine]
+
+
+def test_a_fact_cannot_be_dated_before_a_transition_that_counted_it() -> None:
+    """Rule 5 with a counting transition: request_revision sets design_revisions; a hand-set value
+    dated before it would leave the stored value and the dated history disagreeing."""
+    from engine.errors import InvalidInput
+
+    store = MemoryStore()
+    service = Service(store, CATALOG)
+    service.add_project(ProjectSpec("k", "성동구", "마장동", 2016), actor="a", now=START)
+    service.set_fact("k", "resident_meetings", "1", actor="a", now=START + HOUR)
+    for hours, trigger in ((2, "agree"), (3, "present_design"), (10, "request_revision")):
+        service.advance("k", trigger, actor="a", now=START + hours * HOUR)
+    with pytest.raises(InvalidInput, match="before design_revisions was last set"):
+        service.set_fact("k", "design_revisions", "0", actor="a", now=START + 20 * HOUR, at=START + 5 * HOUR)
+    service.set_fact("k", "design_revisions", "0", actor="a", now=START + 20 * HOUR, at=START + 11 * HOUR)
+    r = replay_until(store.events("k"))
+    assert r is not None and r.facts["design_revisions"] == store.get("k").facts["design_revisions"] == 0
+
+
+def test_a_counting_transition_cannot_be_dated_before_the_fact_it_counts_was_set() -> None:
+    from engine.errors import InvalidInput
+
+    store = MemoryStore()
+    service = Service(store, CATALOG)
+    service.add_project(ProjectSpec("k", "성동구", "마장동", 2016), actor="a", now=START)
+    service.set_fact("k", "resident_meetings", "1", actor="a", now=START + HOUR)
+    for hours, trigger in ((2, "agree"), (3, "present_design")):
+        service.advance("k", trigger, actor="a", now=START + hours * HOUR)
+    service.set_fact("k", "design_revisions", "2", actor="a", now=START + 10 * HOUR)
+    with pytest.raises(InvalidInput, match="before design_revisions was last set"):
+        service.advance("k", "request_revision", actor="a", now=START + 20 * HOUR, at=START + 5 * HOUR)
+    service.advance("k", "request_revision", actor="a", now=START + 20 * HOUR, at=START + 11 * HOUR)
+    r = replay_until(store.events("k"))
+    assert r is not None and r.facts["design_revisions"] == store.get("k").facts["design_revisions"] == 3

@@ -171,3 +171,36 @@ def test_status_and_report_as_of_agree_on_every_project(demo_db: str, as_of: str
     assert late_keys == {p["key"] for p in open_projects
                          if any(m["level"] in ("overdue", "escalated") for m in p["milestones"])}
     assert risk_keys == {p["key"] for p in open_projects if p["at_risk"]}
+
+
+def test_the_forecast_as_of_a_date_counts_only_the_completions_by_then(demo_db: str) -> None:
+    def status(as_of: str) -> list[dict]:
+        result = CliRunner().invoke(cli, ["--db", demo_db, "status", "--year", "2015", "--json", "--as-of", as_of])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    early = status("2015-05-01")
+    assert len(early) == 79 and {p["durations"] for p in early} == {"declared"}  # nothing completed yet
+    mid = status("2015-07-05")
+    done = sum(p["state"] == "completed" for p in mid)
+    assert 0 < done < 79
+    assert {p["durations"] for p in mid if p["state"] != "completed"} == {f"observed (median of {done} completed)"}
+
+
+def test_alert_states_are_checked_and_named_in_korean_too(run) -> None:  # type: ignore[no-untyped-def]
+    assert_one_error(run("alerts", "list", "--state", "closed"), 3, "--state", "valid:", "acknowledged (확인됨")
+    assert ok(run("alerts", "list", "--state", "열림", "--json")).stdout == "[]\n"
+
+
+def test_imports_take_at_for_the_whole_file(run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    budget = tmp_path / "budget.csv"
+    budget.write_text(f"key,year,allocated,executed\n{KEY},2016,1000,10\n", "utf-8")
+    people = tmp_path / "people.csv"
+    people.write_text(f"key,role,name\n{KEY},architect,김서연\n", "utf-8")
+    before = dump(run.url)
+    assert_one_error(run("budget", "import", str(budget), "--at", "2015-12-01"), 3, "before the project was created")
+    assert dump(run.url) == before
+    ok(run("budget", "import", str(budget), "--at", "2016-01-10"))
+    ok(run("people", "import", str(people), "--at", "2016-01-11"))
+    history = json.loads(ok(run("history", KEY, "--json")).stdout)
+    assert [(e["kind"], e["at"][:10]) for e in history[1:]] == [("budget", "2016-01-10"), ("person_added", "2016-01-11")]

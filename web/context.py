@@ -141,7 +141,10 @@ class WebContext:
         from storage.tracking import TrackingReader
 
         if cutoff is not None:
-            return DeadlineBook(self.catalog, self.tz, TrackingReader(conn, before=cutoff), CachedHolidays())
+            from storage.asof import completed_since
+
+            if completed_since(conn, cutoff, {(wf.id, wf.target.state) for wf in self.catalog.all()}):
+                return DeadlineBook(self.catalog, self.tz, TrackingReader(conn, before=cutoff), CachedHolidays())
         return DeadlineBook(self.catalog, self.tz, TrackingReader(conn), CachedHolidays(),
                             CachedDurations(conn, self.db.url))
 
