@@ -164,6 +164,8 @@ class AlertRunner:
         report.lifecycle = dict(check.lifecycle)
 
     def _check(self, as_of: dt.date, *, dry_run: bool, lease: Lease | None) -> CheckResult:
+        self.catalog.refresh()  # versions published since the scheduler started (their final states)
+
         def compute(reader: TrackingReader) -> tuple[int, list]:  # type: ignore[type-arg]
             book = DeadlineBook(self.catalog, self.tz, reader)
             rows = reader.rows(skip_states=book.skip_states(), closed_before=book.closed_before(as_of))
