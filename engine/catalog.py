@@ -29,6 +29,8 @@ class Catalog:
         """The content (text, hash) of each version and whether it is published (engine/workflow_versions)."""
         self.on_miss: Callable[[str, int], Workflow | None] | None = None
         """Asked for a version not (yet) in the catalog, e.g. one published by another process meanwhile."""
+        self.refresh_hook: Callable[[], None] | None = None
+        """Adds the versions stored since the catalog was loaded (see :meth:`refresh`)."""
         for wf in workflows:
             self.add(wf)
 
@@ -84,6 +86,12 @@ class Catalog:
             self._by_ref[source.ref] = workflow
             self._machines.pop(source.ref, None)
         self._sources[source.ref] = source
+
+    def refresh(self) -> None:
+        """Take in the versions published since the catalog was loaded (a long-running process: the
+        web server's listings, each run of the nightly alert check). Nothing for a catalog of files."""
+        if self.refresh_hook is not None:
+            self.refresh_hook()
 
     def source(self, workflow: Workflow | tuple[str, int]) -> WorkflowSource | None:
         """The content of this version (None for a workflow built in code)."""

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from engine import project as proj
 from engine.definition import Workflow
-from engine.errors import Forbidden, InvalidInput
+from engine.errors import Forbidden, InvalidInput, NotFound
 from engine.ports import ProjectQuery, ProjectStore
 from engine.project import Event, Project
 from engine.values import clean_note, clean_text
@@ -197,8 +197,14 @@ class WorkflowAdmin:
         if source is None:
             raise InvalidInput(f"{target.ref} is neither stored nor a file that can be published", field="--to")
         projects = self.store.find(replace(query, workflow_id=workflow_id, limit=None, offset=0))
-        numbers = {*self.catalog.versions(workflow_id), *(p.workflow_version for p in projects)}
-        versions = {n: self.catalog.get(workflow_id, n) for n in sorted(numbers)}
+        # The versions the projects are on (for --map's names); a version found nowhere (a database
+        # upgraded without its file) does not stop its projects from moving to a stored one.
+        versions = {}
+        for n in sorted({*self.catalog.versions(workflow_id), *(p.workflow_version for p in projects)}):
+            try:
+                versions[n] = self.catalog.get(workflow_id, n)
+            except NotFound:
+                pass
         plan = plan_migration(projects, versions, target, mapping, actor=who, now=now, note=note)
         if not source.published:
             plan = replace(plan, publishes=replace(source, published_at=now, published_by=who))

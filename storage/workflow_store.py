@@ -203,6 +203,7 @@ def load_catalog(db: Database | None, dirs: Sequence[str | Path] = ()) -> Catalo
         return workflow
 
     catalog.on_miss = fetch
+    catalog.refresh_hook = lambda: refresh(catalog, db)
     return catalog
 
 

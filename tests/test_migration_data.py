@@ -289,3 +289,10 @@ def test_the_workflows_step_stores_the_versions_projects_use(at_revision, runner
     assert_one_error(runner.invoke(cli, ["--db", db_url, "status", on_v3[0]]), 4, "no workflow space-improvement version 3")
     again = runner.invoke(cli, ["db", "upgrade", "--db", db_url])
     assert again.exit_code == 0 and "version 3" in again.stderr  # said again until it is published
+    # Its projects can be moved to a stored version (their version's file is gone, their state is not).
+    moved = runner.invoke(cli, ["--db", db_url, "workflow", "migrate", "space-improvement", "--to", "1",
+                                "--where", f"year={on_v3[0][:4]}", "--json"])
+    assert moved.exit_code == 0, moved.output
+    assert set(on_v3) <= {m["key"] for m in json.loads(moved.stdout)["moved"]}
+    assert runner.invoke(cli, ["--db", db_url, "status", on_v3[0]]).exit_code == 0
+    assert "version 3" not in runner.invoke(cli, ["db", "upgrade", "--db", db_url]).stderr

@@ -282,3 +282,70 @@ def test_a_fact_the_new_version_lacks_or_types_otherwise_is_a_refusal(catalog) -
     assert plan.moves == [] and len(plan.refusals) == 1
     reason = plan.refusals[0].reason
     assert "fact design_revisions = 0 is not a string" in reason and "fact failed_tenders is not a fact of version 2" in reason
+
+
+# -- property: histories made by the engine, with migrations back and forth, replay to the stored project ----
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+STEPS = st.lists(st.one_of(
+    st.tuples(st.just("advance"), st.sampled_from(["agree", "present_design", "request_revision", "resubmit_design",
+                                                   "approve_design", "announce_tender", "tender_failed", "award",
+                                                   "complete", "hold", "resume", "cancel"])),
+    st.tuples(st.just("fact"), st.sampled_from(["resident_meetings", "design_revisions"]), st.integers(0, 5)),
+    st.tuples(st.just("migrate"), st.booleans()),
+), max_size=30)
+
+
+def _two_version_catalog():
+    from engine.catalog import Catalog
+    from engine.loader import load_text
+    from support import without_participation
+    from wfkit import variant
+    from workflows import SHIPPED_DIR
+
+    shipped = Catalog.from_dirs([SHIPPED_DIR]).get("space-improvement", 1)
+    return without_participation(Catalog([shipped, load_text(variant(2, rename_survey=True), "v2.yaml")]))
+
+
+TWO_VERSIONS = _two_version_catalog()
+
+
+@settings(max_examples=60, deadline=None)
+@given(STEPS)
+def test_histories_with_migrations_replay_to_the_stored_project(steps) -> None:
+    from engine.errors import DongflowError
+    from engine.service import ProjectSpec, Service
+    from engine.workflow_migration import plan_migration
+    from support import MemoryStore
+
+    service = Service(MemoryStore(), TWO_VERSIONS)
+    t = dt.datetime(2017, 1, 2, tzinfo=dt.timezone.utc)
+    service.add_project(ProjectSpec("k", "성동구", "마장동", 2017, workflow="space-improvement"), actor="a", now=t)
+    versions = {1: TWO_VERSIONS.get("space-improvement", 1), 2: TWO_VERSIONS.get("space-improvement", 2)}
+    for step in steps:
+        t += dt.timedelta(hours=1)
+        project = service.project("k")
+        try:
+            if step[0] == "advance":
+                service.advance("k", step[1], actor="a", now=t, note="why")
+            elif step[0] == "fact":
+                service.set_fact("k", step[1], str(step[2]), actor="a", now=t)
+            else:
+                to = 1 if project.workflow_version == 2 else 2
+                mapping = {"survey": "site_survey"} if to == 2 else {"site_survey": "survey"}
+                plan = plan_migration([project], versions, versions[to], mapping if step[1] else {}, actor="m", now=t)
+                for move in plan.moves:
+                    service.store.save(move.after, move.event)
+        except DongflowError:
+            pass
+    project = service.project("k")
+    events = service.history("k")
+    replayed = proj.replay(events)
+    assert (replayed.state, replayed.previous_state, replayed.facts, replayed.reached, replayed.entered_at,
+            replayed.version) == (project.state, project.previous_state, dict(project.facts), dict(project.reached),
+                                  project.entered_at, project.version)
+    on = TWO_VERSIONS.get("space-improvement", project.workflow_version)
+    assert on.has_state(project.state)  # a migration never leaves a project in a state its version lacks
+    assert project.previous_state is None or on.has_state(project.previous_state)

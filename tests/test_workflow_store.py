@@ -198,8 +198,13 @@ def test_a_long_running_process_sees_versions_published_later(initialised_db, tm
         import dataclasses
 
         SqlWorkflowWriter(db).publish(dataclasses.replace(source, published_at=dt_now(), published_by="x"))
+        assert catalog.latest("space-improvement").version == 1  # until asked for, or refreshed
         assert catalog.get("space-improvement", 2).version == 2
         assert catalog.source(("space-improvement", 2)).published
+        SqlWorkflowWriter(db).publish(dataclasses.replace(WorkflowSource.of("space-improvement", 3, variant(3)),
+                                                          published_at=dt_now(), published_by="x"))
+        catalog.refresh()
+        assert catalog.versions("space-improvement") == [1, 2, 3]
     finally:
         db.dispose()
 

@@ -79,9 +79,7 @@ class WebContext:
 
     def refresh_catalog(self) -> Any:
         """The catalog with the versions stored since it was loaded (for the workflow listings)."""
-        from storage.workflow_store import refresh
-
-        refresh(self.catalog, self.db)
+        self.catalog.refresh()
         return self.catalog
 
     @cached_property
