@@ -21,6 +21,8 @@ CREATED = "created"
 TRANSITION = "transition"
 FACT = "fact"
 RECORDS = ("budget", "person_added", "person_removed")
+UNDONE, EDITED, RETIRED = "undone", "edited", "retired"
+"""Corrections (engine/corrections.py): an undone transition, an edited identity, a retired project."""
 """Changes to what is recorded about a project beside its state and facts (the programme's people and
 budget lines): in its history with who, when and why; replay leaves state and facts alone."""
 
@@ -53,6 +55,8 @@ class Project:
     previous_state: str | None = None
     version: int = 1
     created_at: dt.datetime | None = None
+    retired_at: dt.datetime | None = None
+    """When it was retired as entered by mistake (``project retire``): kept, but out of every view."""
 
 
 @dataclass(frozen=True)
@@ -229,6 +233,9 @@ class Replayed:
     reached: dict[str, dt.datetime]
     entered_at: dt.datetime
     version: int
+    edits: dict[str, Any] = field(default_factory=dict)
+    """The project's key, gu, dong, year and target as corrected by ``edited`` events (latest wins)."""
+    retired_at: dt.datetime | None = None
 
 
 def replay(events: Iterable[Event]) -> Replayed:
@@ -239,6 +246,8 @@ def replay(events: Iterable[Event]) -> Replayed:
     reached: dict[str, dt.datetime] = {}
     entered_at: dt.datetime | None = None
     version = 0
+    edits: dict[str, Any] = {}
+    retired_at: dt.datetime | None = None
     for event in events:
         version += 1
         if event.seq != version:
@@ -264,8 +273,17 @@ def replay(events: Iterable[Event]) -> Replayed:
             facts[event.data["name"]] = event.data["new"]
         elif event.kind in RECORDS:
             pass  # people and budget records: history only
+        elif event.kind in (UNDONE, EDITED, RETIRED):
+            from engine import corrections
+
+            if event.kind == UNDONE:
+                state, previous, entered_at, reached = corrections.undone_snapshot(event)
+            elif event.kind == EDITED:
+                edits.update(corrections.edited_values(event))
+            else:
+                retired_at = event.recorded_at or event.at
         else:
             raise InvalidInput(f"unknown event kind {event.kind!r}", field=event.key)
     if state is None or entered_at is None:
         raise InvalidInput("no creation event", field="history")
-    return Replayed(state, previous, facts, reached, entered_at, version)
+    return Replayed(state, previous, facts, reached, entered_at, version, edits, retired_at)

@@ -17,6 +17,18 @@ from engine.project import Event, Project
 DATA = Path(__file__).parent / "data"
 
 
+def seoul_rows(count: int) -> list[tuple[str, str, str, str]]:
+    """``count`` distinct (key, gu, dong, year) of real Seoul dongs (the shipped workflow checks them):
+    every dong of the 2016 list, year after year from 2016."""
+    import csv
+    from importlib.resources import files
+
+    text = files("programme").joinpath("data/seoul-dongs-2016.csv").read_text("utf-8-sig")
+    dongs = [(r["gu"], r["dong_common"]) for r in csv.DictReader(text.splitlines())]
+    return [(f"{2016 + i // len(dongs)}-{gu}-{dong}", gu, dong, str(2016 + i // len(dongs)))
+            for i, (gu, dong) in ((i, dongs[i % len(dongs)]) for i in range(count))]
+
+
 def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (ordered), to compare a database before and after a command."""
     from sqlalchemy import MetaData, create_engine, select
