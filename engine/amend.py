@@ -111,6 +111,10 @@ def edit(service: Service, key: str, *, actor: str, now: dt.datetime, note: str 
         "year": parse_year(year) if year is not None else None,
         "target": parse_date(target, "target") if target is not None else None,
     }
+    if changes["year"] is not None and changes["target"] is None:
+        workflow = service.workflow_of(project)
+        if project.target == workflow.default_target(project.year):  # the default moves with the year
+            changes["target"] = workflow.default_target(changes["year"])
     updated, event = corrections.edit(project, changes, actor=clean_text(actor, "actor"), now=now, note=note)
     check_identity(service, updated)
     if updated.key != project.key and service.store.existing_keys([updated.key]):
