@@ -19,7 +19,7 @@ from engine.errors import DongflowError, InvalidInputs
 
 def _error_line(exc: DongflowError) -> None:
     click.echo(f"Error: {exc.message}", err=True)
-    if isinstance(exc, InvalidInputs):
+    if isinstance(exc, InvalidInputs) or hasattr(exc, "problems"):  # a file's bad rows, a bulk move's refusals
         for problem in exc.problems:
             click.echo(f"  {problem.message}", err=True)
 

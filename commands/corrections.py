@@ -108,7 +108,7 @@ def parse_where(app: App, text: str) -> Any:
 
 def bulk_advance(app: App, trigger: str, *, where: str | None, keys_from: str | None, actor: str,
                  note: str | None, at: Any, dry_run: bool, partial: bool, as_json: bool) -> None:
-    from engine.bulk import BulkRefused, read_keys
+    from engine.bulk import read_keys
 
     query = parse_where(app, where) if where is not None else None
     keys = None
@@ -120,13 +120,8 @@ def bulk_advance(app: App, trigger: str, *, where: str | None, keys_from: str | 
             raise InvalidInput(f"cannot read: {exc.strerror or exc}", file=keys_from) from None
         except UnicodeDecodeError:
             raise InvalidInput("not a UTF-8 text file", file=keys_from) from None
-    try:
-        result = app.service.bulk_advance(trigger, actor=actor, now=app.now(), query=query, keys=keys, note=note,
-                                          at=at, dry_run=dry_run, partial=partial)
-    except BulkRefused as exc:
-        for r in exc.refusals:
-            click.echo(f"  refused {r.key}: {r.reason}", err=True)
-        raise
+    result = app.service.bulk_advance(trigger, actor=actor, now=app.now(), query=query, keys=keys, note=note,
+                                      at=at, dry_run=dry_run, partial=partial)
     if as_json:
         _json({"batch": result.batch, "trigger": result.trigger, "dry_run": result.dry_run,
                "moves": [{"key": m.key, "from": m.from_state, "to": m.to_state} for m in result.moves],

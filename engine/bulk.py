@@ -57,6 +57,8 @@ class BulkRefused(ChangeRefused):
 
     def __init__(self, trigger: str, refusals: Sequence[Refusal], total: int) -> None:
         self.refusals = list(refusals)
+        self.problems = [ChangeRefused(r.key, r.reason) for r in self.refusals]
+        """One per refused project (shown under the error line, like a file's bad rows)."""
         n = len(self.refusals)
         super().__init__(
             "bulk " + trigger,
