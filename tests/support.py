@@ -104,6 +104,21 @@ class MemoryStore:
         self.projects[project.key] = project
         self.history[project.key].append(event)
 
+    def save_batch(self, items: Sequence[tuple[str, Project, Event]], *, skip_stale: bool = False) -> list[str]:
+        stale = [old for old, project, _ in items if self.get(old).version != project.version - 1]
+        if stale and not skip_stale:
+            raise ChangedMeanwhile(stale[0])
+        renamed = [p.key for old, p, _ in items if p.key != old and p.key in self.projects]
+        if renamed:
+            raise AlreadyExists(f"project {renamed[0]}", field="key")
+        for old, project, event in items:
+            if old in stale:
+                continue
+            self.history[project.key] = self.history.pop(old) + [event]
+            del self.projects[old]
+            self.projects[project.key] = project
+        return stale
+
     def events(self, key: str) -> list[Event]:
         self.get(key)
         return list(self.history[key])
