@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
+from engine.corrections import check_live
 from engine.errors import Forbidden, InvalidInput, ProjectNotFound
 from engine.ports import ProjectQuery
 from engine.project import Event, Project
@@ -178,8 +179,6 @@ class ScopedService:
     def _writable(self, project: Project, action: str) -> None:
         if not self.principal.can_write(project.gu):
             raise Forbidden(self.principal.describe(), f"{action} {project.key}")
-        from engine.corrections import check_live
-
         check_live(project, action)
 
     # -- corrections and bulk moves (engine/amend.py, engine/bulk.py) --------------------------

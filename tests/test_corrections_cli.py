@@ -59,6 +59,7 @@ def test_undo_edit_retire_show_in_history_with_who_and_why(run) -> None:
     listing = json.loads(run("status", "--json").stdout)
     assert [p["key"] for p in listing] == ["2016-성동구-송정동"]
     assert "retired" in run("status", OTHER).stdout.splitlines()[0]
+    assert json.loads(run("status", OTHER, "--json").stdout)[0]["retired_at"].startswith("2016-03-02T18:30")
     assert OTHER not in run("overdue", "--as-of", "2016-06-01").stdout
     assert run("history", OTHER).stdout.splitlines()[-1].split()[4] == "retired"
 
