@@ -97,13 +97,17 @@ def parse_where(app: App, text: str) -> Any:
         values[name] = value
     if not values:
         raise InvalidInput("name at least one of gu, year, state, workflow", field="--where")
-    workflow_id = _workflow_filter(app, values.get("workflow"))
-    return ProjectQuery(
-        gu=_gu_filter(app, values.get("gu")),
-        year=parse_year(values["year"]) if "year" in values else None,
-        state=_state_filter(app, values.get("state"), workflow_id),
-        workflow_id=workflow_id,
-    )
+    try:
+        workflow_id = _workflow_filter(app, values.get("workflow"))
+        return ProjectQuery(
+            gu=_gu_filter(app, values.get("gu")),
+            year=parse_year(values["year"]) if "year" in values else None,
+            state=_state_filter(app, values.get("state"), workflow_id),
+            workflow_id=workflow_id,
+        )
+    except InvalidInput as exc:  # named as the user wrote it: --where gu=..., not --gu
+        field = (exc.field or "").lstrip("-")
+        raise InvalidInput(exc.problem, field=f"--where {field}" if field in WHERE_FIELDS else "--where") from None
 
 
 def bulk_advance(app: App, trigger: str, *, where: str | None, keys_from: str | None, actor: str,

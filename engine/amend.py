@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from engine import corrections
-from engine.errors import AlreadyExists, ConflictError
-from engine.identity import IdentityRules
+from engine.errors import AlreadyExists, ChangedMeanwhile, ConflictError, NotFound
+from engine.identity import IdentityRule, IdentityRules
 from engine.ports import ProjectQuery
 from engine.project import Event, Project
 from engine.values import clean_text, parse_date, parse_year
@@ -36,26 +36,34 @@ class DuplicateProject(AlreadyExists):
         )
 
 
-def identity_key(rules: IdentityRules | None, workflow_id: str, gu: str, dong: str, year: int) -> tuple[str, ...]:
+def rule_of(service: Service, workflow_id: str, version: int | None = None) -> IdentityRule:
+    """The identity rule of a workflow: what its file declares, else what the programme's settings say."""
+    try:
+        workflow = service.catalog.get(workflow_id, version) if version else service.catalog.latest(workflow_id)
+        declared = workflow.identity
+    except NotFound:
+        declared = None
+    return (service.identity or IdentityRules()).of(workflow_id, declared)
+
+
+def identity_key(rule: IdentityRule, workflow_id: str, gu: str, dong: str, year: int) -> tuple[str, ...]:
     """What makes two projects the same place and cohort (two spellings of one dong are the same)."""
-    rule = rules.of(workflow_id) if rules is not None else None
-    canonical = rule.places.canonical(gu, dong) if rule is not None and rule.places is not None else dong
+    canonical = rule.places.canonical(gu, dong) if rule.places is not None else dong
     return (workflow_id, gu, canonical, str(year))
 
 
 def check_identity(service: Service, project: Project) -> None:
-    if service.identity is not None:
-        service.identity.of(project.workflow_id).check(project.key, project.gu, project.dong, project.year)
+    rule_of(service, project.workflow_id, project.workflow_version).check(
+        project.key, project.gu, project.dong, project.year)
 
 
 def find_twin(service: Service, project: Project, exclude: Iterable[str] = ()) -> str | None:
     """The key of another live project with the same (workflow, gu, dong, year), if any."""
-    wanted = identity_key(service.identity, project.workflow_id, project.gu, project.dong, project.year)
+    rule = rule_of(service, project.workflow_id)
+    wanted = identity_key(rule, project.workflow_id, project.gu, project.dong, project.year)
     skip = {project.key, *exclude}
     for other in service.store.find(ProjectQuery(gu=project.gu, year=project.year, workflow_id=project.workflow_id)):
-        if other.key not in skip and identity_key(
-            service.identity, other.workflow_id, other.gu, other.dong, other.year
-        ) == wanted:
+        if other.key not in skip and identity_key(rule, other.workflow_id, other.gu, other.dong, other.year) == wanted:
             return other.key
     return None
 
@@ -68,12 +76,13 @@ def find_twins(service: Service, projects: list[Project]) -> list[tuple[Project,
         groups.setdefault((project.workflow_id, project.gu, project.year), []).append(project)
     found: list[tuple[Project, str]] = []
     for (workflow_id, gu, year), members in groups.items():
+        rule = rule_of(service, workflow_id)
         stored = {
-            identity_key(service.identity, o.workflow_id, o.gu, o.dong, o.year): o.key
+            identity_key(rule, o.workflow_id, o.gu, o.dong, o.year): o.key
             for o in service.store.find(ProjectQuery(gu=gu, year=year, workflow_id=workflow_id))
         }
         for project in members:
-            twin = stored.get(identity_key(service.identity, project.workflow_id, project.gu, project.dong, year))
+            twin = stored.get(identity_key(rule, project.workflow_id, project.gu, project.dong, year))
             if twin is not None:
                 found.append((project, twin))
     return found
@@ -140,7 +149,5 @@ def retire(service: Service, key: str, *, actor: str, now: dt.datetime, note: st
 
 
 def _check_version(project: Project, expected: int | None) -> None:
-    from engine.errors import ChangedMeanwhile
-
     if expected is not None and expected != project.version:
         raise ChangedMeanwhile(project.key)

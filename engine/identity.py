@@ -15,6 +15,7 @@ import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.errors import InvalidInput
 
@@ -107,5 +108,49 @@ class IdentityRules:
 
     by_workflow: Mapping[str, IdentityRule] = field(default_factory=dict)
 
-    def of(self, workflow_id: str) -> IdentityRule:
-        return self.by_workflow.get(workflow_id, NO_RULE)
+    def of(self, workflow_id: str, declared: IdentityRule | None = None) -> IdentityRule:
+        """The rule of a workflow: what its file declares (``declared``), else the programme's."""
+        return declared if declared is not None else self.by_workflow.get(workflow_id, NO_RULE)
+
+
+# -- declared in a workflow file ---------------------------------------------------------------------
+IDENTITY_KEYS = {"key", "places"}
+
+
+def build_rule(builder: Any, value: Any, line: int | None) -> IdentityRule | None:
+    """A workflow file's ``identity:`` (engine/loader.py calls this with its builder)::
+
+        identity:
+          key: "{year}-{gu}-{dong}"     # optional: how keys are formed
+          places:                       # optional: the valid districts, each with its dongs
+            North: [Alpha, Beta]
+
+    Problems are reported through the builder, with their lines, like every other section's.
+    """
+    if value is None:
+        return None
+    top = builder.mapping(value, "identity", line)
+    if top is None:
+        return None
+    builder.check_keys(top, IDENTITY_KEYS, "identity")
+    key_format = top.get("key")
+    if key_format is not None and (not isinstance(key_format, str) or "{" not in key_format
+                                   or re.sub(r"\{(?:year|gu|dong)\}", "", key_format).count("{")):
+        builder.problem("identity key must be text naming {year}, {gu} and/or {dong}", builder.line_of(top, "key"))
+        key_format = None
+    places = None
+    if "places" in top:
+        where = builder.line_of(top, "places")
+        districts = builder.mapping(top.get("places"), "identity places", where)
+        if districts is not None:
+            dongs: dict[str, dict[str, str]] = {}
+            for gu, names in districts.items():
+                seq = builder.sequence(names, f"identity places {gu}", builder.line_of(districts, gu))
+                if seq is None:
+                    continue
+                if not seq or not all(isinstance(n, str) and n.strip() for n in seq):
+                    builder.problem(f"identity places {gu}: a list of dong names", builder.line_of(districts, gu))
+                    continue
+                dongs[str(gu)] = {n.strip(): n.strip() for n in seq}
+            places = PlaceList("workflow's", dongs)
+    return IdentityRule(places=places, key_format=key_format)

@@ -123,6 +123,7 @@ class Service:
         bad_rows = 0
         first_line: dict[str, int] = {}
         first_place: dict[tuple[str, ...], int] = {}
+        rules: dict[str, Any] = {}
 
         def bad(exc: InvalidInput) -> None:
             nonlocal bad_rows
@@ -169,7 +170,8 @@ class Service:
                 )
                 continue
             first_line[project.key] = record.line
-            place = amend.identity_key(self.identity, project.workflow_id, project.gu, project.dong, project.year)
+            place = amend.identity_key(rules.setdefault(project.workflow_id, amend.rule_of(self, project.workflow_id)),
+                                       project.workflow_id, project.gu, project.dong, project.year)
             if not allow_duplicate and place in first_place:
                 bad(InvalidInput(f"a second project for {project.gu} {project.dong} {project.year} (first on line "
                                  f"{first_place[place]}); add --allow-duplicate to import it anyway",

@@ -4,6 +4,7 @@ programme), and one project per (workflow, gu, dong, year) unless a duplicate is
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,45 @@ def test_import_refuses_bad_places_and_twins_row_by_row(svc, now) -> None:
     assert "already has project 2016-성동구-마장동" in str(info.value.problems[2])
     text = text.replace("x,성동구,월곡1동", "x,성북구,월곡1동")
     assert svc.import_csv(io.BytesIO(text.encode()), "p.csv", actor="a", now=now, allow_duplicate=True) == 4
+
+
+# -- declared in a workflow file (generic: any workflow may name its places) ---------------------------
+MINI = (Path(__file__).parent / "data" / "workflows" / "good" / "mini.yaml").read_text(encoding="utf-8")
+DECLARED = MINI + 'identity:\n  key: "{year}/{gu}/{dong}"\n  places:\n    North: [Alpha, Beta]\n    South: [Gamma]\n'
+
+
+def test_a_workflow_file_declares_its_places_and_key_format(store, now, tmp_path: Path) -> None:
+    from engine.catalog import Catalog
+
+    folder = tmp_path / "wf"
+    folder.mkdir()
+    (folder / "mini.yaml").write_text(DECLARED, encoding="utf-8")
+    svc = Service(store, Catalog.from_dirs([folder]))  # no programme settings at all
+    svc.add_project(ProjectSpec("2016/North/Alpha", "North", "Alpha", 2016, workflow="mini"), actor="a", now=now)
+    for spec, fragment in ((ProjectSpec("k", "East", "Alpha", 2016, workflow="mini"), "not a district"),
+                           (ProjectSpec("k", "South", "Alpha", 2016, workflow="mini"), "it is in North"),
+                           (ProjectSpec("2017/North/Beta", "North", "Beta", 2016, workflow="mini"), "says year"),
+                           (ProjectSpec("k2", "North", "Alpha", 2016, workflow="mini"), "--allow-duplicate")):
+        with pytest.raises((InvalidInput, AlreadyExists), match=fragment):
+            svc.add_project(spec, actor="a", now=now)
+
+
+@pytest.mark.parametrize("block,fragment", [
+    ("identity: [a]\n", "identity must be a mapping"),
+    ("identity:\n  colour: red\n", "colour"),
+    ("identity:\n  key: 12\n", "identity key must be text"),
+    ("identity:\n  key: '{year}-{district}'\n", "identity key must be text"),
+    ("identity:\n  places:\n    North: Alpha\n", "must be a list"),
+    ("identity:\n  places:\n    North: []\n", "a list of dong names"),
+])
+def test_a_bad_identity_section_is_reported_with_its_line(block, fragment) -> None:
+    from engine.errors import WorkflowDefinitionError
+    from engine.loader import load_text
+
+    with pytest.raises(WorkflowDefinitionError) as info:
+        load_text(MINI + block, "mini.yaml")
+    import re
+
+    assert fragment in str(info.value), str(info.value)
+    line = int(re.search(r"mini\.yaml:(\d+)", str(info.value)).group(1))
+    assert line > MINI.count("\n"), str(info.value)  # on the identity section's own lines
