@@ -327,6 +327,11 @@ def _milestone_text(app: App, workflow_id: str, version: int, milestone: str) ->
     found = next((m.label.get(app.lang) for m in wf.milestones if m.id == milestone), None)
     if found is not None:
         return found
+    from engine.backward import planning_label
+
+    found = planning_label(wf, milestone, app.lang)
+    if found is not None:
+        return found
     return wf.state_label(milestone, app.lang) if any(s.id == milestone for s in wf.states) else milestone
 
 

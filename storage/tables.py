@@ -293,3 +293,5 @@ class PlanYearRow(SQLModel, table=True):
 
 # Accounts (schema 0007) live beside their store; imported here so the metadata holds every table.
 from storage.accounts import ApiTokenRow, UserRow  # noqa: E402,F401
+# Planning (schema 0012): blackout windows and baselines, beside their store.
+from storage.planning import BaselineRow, BlackoutRow  # noqa: E402,F401
