@@ -123,10 +123,18 @@ def consequence_label(consequence: str, lang: str) -> str:
     return en if lang == "en" else ko
 
 
+def topic(label: str) -> str:
+    """``label`` with the Korean topic particle: 은 after a final consonant, else 는 (시공은, 발주는)."""
+    last = label.rstrip()[-1:] if label.strip() else ""
+    if "가" <= last <= "힣":
+        return label + ("은" if (ord(last) - 0xAC00) % 28 else "는")
+    return label + "는"
+
+
 def late_start_reason(state_label: str, latest: dt.date, target: dt.date, as_of: dt.date, lang: str) -> str:
     days = (as_of - latest).days
     if lang == "ko":
-        return (f"{state_label}는 늦어도 {latest.isoformat()} 시작해야 목표일 {target.isoformat()}을 지킬 수 있음 "
+        return (f"{topic(state_label)} 늦어도 {latest.isoformat()} 시작해야 목표일 {target.isoformat()}을 지킬 수 있음 "
                 f"({days}일 지남)")
     return (f"{state_label} should have started by {latest.isoformat()} (its latest start for the target "
             f"{target.isoformat()}); {days} day{'s' if days != 1 else ''} ago")

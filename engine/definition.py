@@ -290,6 +290,8 @@ class Workflow:
     """The parties states are owned by (``owners:``), with their labels."""
     cutoffs: tuple[Cutoff, ...] = ()
     """Fiscal cut-offs (``cutoffs:``), checked by the nightly check."""
+    baseline_state: str | None = None
+    """Entering this state takes the project's baseline (``baseline: {state: ..}``)."""
 
     def owner_label(self, owner: str | None, lang: str = "ko") -> str:
         if owner is None:

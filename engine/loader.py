@@ -82,6 +82,7 @@ TOP_KEYS = {
     "participation_kinds",
     "owners",
     "cutoffs",
+    "baseline",
 }
 STATE_KEYS = {"id", "label", "initial", "final", "expected_days", "owner"}
 TRANSITION_KEYS = {"trigger", "source", "dest", "label", "guards", "counts", "note_required"}
@@ -259,7 +260,7 @@ class _Builder:
         )
         facts = self.build_facts(top.get("facts"), self.line_of(top, "facts"))
         states = self.build_states(top.get("states"), self.line_of(top, "states")) if "states" in top else []
-        states, owners, cutoffs = build_planning(self, top, states)  # owner:, owners:, cutoffs:
+        states, owners, cutoffs, baseline = build_planning(self, top, states)  # owner(s):, cutoffs:, baseline:
         state_ids = {s.id for s in states}
         transitions = (
             self.build_transitions(top.get("transitions"), self.line_of(top, "transitions"), states, facts)
@@ -299,6 +300,7 @@ class _Builder:
             participation_kinds=self.participation_kinds,
             owners=owners,
             cutoffs=cutoffs,
+            baseline_state=baseline,
         )
 
     def build_kinds(self, value: Any, line: int | None) -> tuple[str, ...]:

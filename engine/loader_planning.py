@@ -11,6 +11,7 @@ builder (one line each, with the file's line), so a file with a bad owner and a 
     states:
       - id: design_review
         owner: district_office
+    baseline: {state: agreement}  # entering it takes the project's baseline (planned date per milestone)
     cutoffs:                      # fiscal cut-offs: the state must be reached by the month-day
       - id: construction_contract
         state: construction
@@ -33,12 +34,31 @@ CONSEQUENCES = ("carry_over", "lapse")
 MONTH_DAY_RE = re.compile(r"^(\d{2})-(\d{2})$")
 
 
-def build_planning(builder: Any, top: Any, states: list[State]) -> tuple[list[State], dict[str, Label], tuple[Cutoff, ...]]:
-    """States with their owners, the declared owners, and the cut-offs (problems reported to ``builder``)."""
+def build_planning(builder: Any, top: Any, states: list[State]
+                   ) -> tuple[list[State], dict[str, Label], tuple[Cutoff, ...], str | None]:
+    """States with their owners, the declared owners, the cut-offs and the baseline state (problems
+    reported to ``builder``)."""
     owners = _owners(builder, top.get("owners"), builder.line_of(top, "owners"))
     states = _state_owners(builder, top.get("states"), states, owners)
-    cutoffs = _cutoffs(builder, top.get("cutoffs"), builder.line_of(top, "cutoffs"), {s.id: s for s in states})
-    return states, owners, cutoffs
+    by_id = {s.id: s for s in states}
+    cutoffs = _cutoffs(builder, top.get("cutoffs"), builder.line_of(top, "cutoffs"), by_id)
+    return states, owners, cutoffs, _baseline(builder, top.get("baseline"), builder.line_of(top, "baseline"), by_id)
+
+
+def _baseline(builder: Any, value: Any, line: int | None, states: dict[str, State]) -> str | None:
+    """``baseline: {state: agreement}``: entering that state takes the project's baseline."""
+    if value is None:
+        return None
+    m = builder.mapping(value, "baseline", line)
+    if m is None:
+        return None
+    builder.check_keys(m, {"state"}, "baseline")
+    state = m.get("state")
+    if state not in states or states[state].final:
+        builder.problem(f"baseline: state must be a non-final state of the workflow, not {state!r}",
+                        builder.line_of(m, "state"))
+        return None
+    return state
 
 
 def _owners(builder: Any, value: Any, line: int | None) -> dict[str, Label]:

@@ -72,6 +72,17 @@ class DeadlineBook:
             self._blackouts = BlackoutIndex(read() if read is not None else ())
         return self._blackouts
 
+    @property
+    def holidays(self) -> HolidaySource | None:
+        return self._holidays
+
+    def completed(self, workflow_id: str) -> list[dict[str, dt.datetime]]:
+        """First-entry times of the workflow's completed projects (for duration distributions)."""
+        if self._source is None:
+            return []
+        latest = self.catalog.latest(workflow_id)
+        return self._source.completed_reached(workflow_id, latest.target.state)
+
     def off(self, row: Tracked) -> frozenset[dt.date]:
         """The blackout days that apply to a project."""
         index = self.blackouts

@@ -11,9 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-LEVELS = ("pending", "due_soon", "overdue", "escalated", "at_risk", "met", "met_late", "closed")
-Level = Literal["pending", "due_soon", "overdue", "escalated", "at_risk", "met", "met_late", "closed"]
-FindingLevel = Literal["due_soon", "overdue", "escalated", "at_risk"]
+LEVELS = ("pending", "due_soon", "overdue", "escalated", "at_risk", "late_start", "cutoff_risk", "met", "met_late", "closed")
+Level = Literal["pending", "due_soon", "overdue", "escalated", "at_risk", "late_start", "cutoff_risk", "met", "met_late",
+                "closed"]
+FindingLevel = Literal["due_soon", "overdue", "escalated", "at_risk", "late_start", "cutoff_risk"]
 
 
 class MilestoneStatus(BaseModel):
