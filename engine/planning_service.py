@@ -190,6 +190,22 @@ class PlanningService:
         return b
 
     # -- calendar ------------------------------------------------------------------------------------
+    def feed_events(self, gu: str, year: int | None, as_of: dt.date) -> tuple[str, list[CalendarEvent]]:
+        """A district's feed for a calendar app. Its token sits in a URL (logs, the app's settings), so
+        only a read-only principal -- a viewer -- may use one, and only for a district it reads."""
+        from engine.roles import VIEWER
+        from engine.values import clean_text
+
+        district = clean_text(gu, "gu")
+        who = self.principal
+        if who.role != VIEWER:
+            raise Forbidden(who.describe(), "use a feed URL: a feed takes a read-only (viewer) token, "
+                                            "dongflow token create NAME --role viewer --gu GU")
+        if not who.can_read(district):
+            raise Forbidden(who.describe(), f"read the feed of {district}")
+        return district, self.calendar_events(district, year, as_of)
+
+
     def calendar_events(self, gu: str | None, year: int | None, as_of: dt.date) -> list[CalendarEvent]:
         """One event per open milestone (its due date) and per latest start still ahead, per project."""
         lang = self.lang
