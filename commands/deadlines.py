@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 @click.option("--gu", help="Only this district (구).")
 @click.option("--year", type=int, help="Only this cohort year.")
 @click.option("--level", "levels", multiple=True, metavar="LEVEL",
-              help="Only these levels (repeatable): due_soon, overdue, escalated, at_risk (Korean labels work). "
+              help="Only these levels (repeatable): due_soon, overdue, escalated, at_risk, late_start, cutoff_risk "
+                   "(Korean labels work). "
                    "Default: all.")
 @listing_options
 @app_options
