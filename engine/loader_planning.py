@@ -54,7 +54,7 @@ def _baseline(builder: Any, value: Any, line: int | None, states: dict[str, Stat
         return None
     builder.check_keys(m, {"state"}, "baseline")
     state = m.get("state")
-    if state not in states or states[state].final:
+    if not isinstance(state, str) or state not in states or states[state].final:
         builder.problem(f"baseline: state must be a non-final state of the workflow, not {state!r}",
                         builder.line_of(m, "state"))
         return None
@@ -126,7 +126,7 @@ def _cutoffs(builder: Any, value: Any, line: int | None, states: dict[str, State
             continue
         seen.add(cid)
         state = m.get("state")
-        if state not in states:
+        if not isinstance(state, str) or state not in states:
             builder.problem(f"cut-off {cid}: unknown state {state!r}", builder.line_of(m, "state"))
             continue
         by = _month_day(builder, m.get("by"), f"cut-off {cid}: by", builder.line_of(m, "by"))

@@ -26,6 +26,28 @@ class MilestoneStatus(BaseModel):
     reached_on: str | None = None
 
 
+class LatestStart(BaseModel):
+    """The backward pass: the latest day a state may be entered for the target to hold."""
+
+    state: str
+    latest_start: str
+    entered: str | None
+    passed: bool
+
+
+class CutoffStatus(BaseModel):
+    """A fiscal cut-off: reached, or the day its state is forecast to be entered."""
+
+    id: str
+    state: str
+    consequence: str
+    date: str
+    reached_on: str | None
+    expected: str | None
+    at_risk: bool
+    days: int
+
+
 class ProjectStatus(BaseModel):
     """One project as ``dongflow status --json`` prints it."""
 
@@ -52,6 +74,8 @@ class ProjectStatus(BaseModel):
     durations: Any = None
     risk_reason: str | None
     milestones: list[MilestoneStatus]
+    latest_starts: list[LatestStart] = []
+    cutoffs: list[CutoffStatus] = []
     as_of: str
 
 
