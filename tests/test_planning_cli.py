@@ -146,3 +146,19 @@ def test_backtest_on_a_small_record(run) -> None:
     assert sum(row["count"] for row in found["calibration"]) == found["predictions"]
     text = run("risk", "backtest", "--from", "2016-01-10", "--to", "2016-03-01", "--as-of", "2016-08-01").output
     assert "Brier score" in text and "median-only forecast" in text
+
+
+def test_the_nightly_check_alerts_a_passed_latest_start(run) -> None:
+    result = run("alerts", "run", "--as-of", "2016-02-05", "--dry-run")
+    assert result.exit_code == 0, result.output
+    lines = [x for x in result.output.splitlines() if "would alert" in x]
+    # Back from 1 July with the declared days: construction by 4 May (7 May is a Saturday, 5-6 May
+    # holidays), tender by 12 April (13 April, election day), detailed design by 8 March, design review
+    # by 16 February, agreement by 2 February. On 5 February that has passed, while the first milestone
+    # (agreement, 22 February) is not even due soon and the median forecast (survey over, 146 days
+    # ahead: 30 June) still holds the target: only the latest start tells.
+    assert len(lines) == 2 and all("start:agreement" in x and "late start" in x for x in lines), result.output
+    assert run("alerts", "run", "--as-of", "2016-02-05").exit_code == 0
+    listed = _json_of(run("alerts", "list", "--json"))
+    assert {(a["key"], a["milestone"], a["level"]) for a in listed} >= {
+        (KEY, "start:agreement", "late_start"), (OTHER, "start:agreement", "late_start")}
