@@ -248,6 +248,15 @@ class DeadlinePlanner:
         self._risks: dict[tuple[dt.date, str, int, dt.date, str, frozenset[dt.date]], tuple[int, str]] = {}
         self._latest: dict[tuple[dt.date, str, frozenset[dt.date]], tuple[tuple[str, dt.date], ...]] = {}
         self._cutoff_states = {c.id: self._states_satisfying(c.state) for c in workflow.cutoffs}
+        # For the scan: per remaining course, each cut-off whose state lies ahead on it, with the days of
+        # the states between the first one and it; and each cut-off's date per cohort year.
+        self._cutoff_course = {
+            state: tuple((c, sum(self.durations.days.get(s, 0) for s in path[1:path.index(c.state)]))
+                         for c in workflow.cutoffs if c.state in path[1:])
+            for state, (_total, path) in self._remaining.items()
+        }
+        self._cutoff_dates: dict[tuple[str, int], dt.date] = {}
+        self._late_reasons: dict[tuple[str, dt.date, dt.date, dt.date, str], str] = {}
 
     # -- per-workflow preparation --------------------------------------------------------
     def _states_satisfying(self, state: str) -> frozenset[str]:
@@ -476,12 +485,6 @@ class DeadlinePlanner:
         ]
         if state in finals:
             return out
-        if self.workflow.cutoffs:
-            course_info = self.course(p, state, entered, as_of)
-            for c in self.cutoff_statuses(p, as_of, course_info, off):
-                if c.at_risk:
-                    out.append(Finding(key, CUTOFF_PREFIX + c.cutoff_id, CUTOFF_RISK, c.date, c.days,
-                                       cutoff_reason(c, self.workflow.state_label(c.state, lang), lang)))
         # The forecast of :meth:`forecast`, reduced to its sum; the full Risk only when at risk.
         course_from, start = state, entered
         if state not in self._course_days and p.previous_state in self._course_days:
@@ -490,15 +493,24 @@ class DeadlinePlanner:
         if course is None:
             return out
         first, rest = course
-        ahead = max(0, first - max(0, (as_of - start).days)) + rest
+        first_left = max(0, first - max(0, (as_of - start).days))
+        ahead = first_left + rest
         end = as_of + dt.timedelta(days=ahead) if not off else finish_for(as_of, ahead, self.calendar.is_working_day, off)
         slack = (p.target - end).days
+        cuts = self._cutoff_course.get(course_from)
+        if cuts:
+            self._cutoff_findings(out, p, cuts, first_left, as_of, lang, off)
         late = self._late_start(p.target, course_from, as_of, off)
         if late is not None:
             next_state, latest = late
-            out.append(Finding(key, START_PREFIX + next_state, LATE_START, latest, (as_of - latest).days,
-                               late_start_reason(self.workflow.state_label(next_state, lang), latest, p.target,
-                                                 as_of, lang)))
+            reason_key = (next_state, latest, p.target, as_of, lang)
+            reason = self._late_reasons.get(reason_key)
+            if reason is None:
+                if len(self._late_reasons) > 50_000:
+                    self._late_reasons.clear()
+                reason = self._late_reasons[reason_key] = late_start_reason(
+                    self.workflow.state_label(next_state, lang), latest, p.target, as_of, lang)
+            out.append(Finding(key, START_PREFIX + next_state, LATE_START, latest, (as_of - latest).days, reason))
         if slack < 0:
             # The reason text depends only on these (and the planner's durations): shared, not rebuilt.
             cache_key = (as_of, course_from, ahead - rest, p.target, lang, off)
@@ -512,6 +524,30 @@ class DeadlinePlanner:
                 self._risks[cache_key] = found
             out.append(Finding(key, self._completion_id, AT_RISK, p.target, found[0], found[1]))
         return out
+
+    def _cutoff_findings(self, out: list[Finding], p: Tracked, cuts: Any, first_left: int, as_of: dt.date,
+                         lang: str, off: frozenset[dt.date]) -> None:
+        """The cut-off findings of :meth:`cutoff_statuses`, from the scan's sums (no status objects
+        for the projects in time)."""
+        tz = self.tz
+        for c, before in cuts:
+            reached = False
+            for s in self._cutoff_states[c.id]:
+                at = p.reached.get(s)
+                if at is not None and at.astimezone(tz).date() <= as_of:
+                    reached = True
+                    break
+            if reached:
+                continue
+            date = self._cutoff_dates.get((c.id, p.year))
+            if date is None:
+                date = self._cutoff_dates[(c.id, p.year)] = c.date_for(p.year)
+            days = first_left + before
+            when = as_of + dt.timedelta(days=days) if not off else finish_for(as_of, days, self.calendar.is_working_day, off)
+            if when > date:
+                status = CutoffStatus(c.id, c.state, c.consequence, date, None, when)
+                out.append(Finding(p.key, CUTOFF_PREFIX + c.id, CUTOFF_RISK, date, status.days,
+                                   cutoff_reason(status, self.workflow.state_label(c.state, lang), lang)))
 
     def _label(self, lang: str) -> Callable[[str], str]:
         return lambda state: self.workflow.state_label(state, lang)
