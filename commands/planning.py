@@ -373,7 +373,7 @@ def calendar(app: App, gu: str | None, year: int | None, as_of: str | None, outp
 # `status KEY`: the backward pass, the cut-offs and the baseline variance under the milestones
 
 
-def print_plan(app: App, p: Any, wf: Any, a: Any, day: dt.date) -> None:
+def print_plan(app: App, p: Any, wf: Any, a: Any, day: dt.date, book: Any) -> None:
     """The latest start of each remaining state ("설계(안) 보고회는 늦어도 2017-05-03 시작"), the fiscal
     cut-offs and, when the project has a baseline, each milestone's variance from it."""
     from engine.backward import topic
@@ -400,14 +400,11 @@ def print_plan(app: App, p: Any, wf: Any, a: Any, day: dt.date) -> None:
                 _h(app, f"예상 {c.expected}", f"forecast {c.expected}") if c.expected else "-")
         flag = _h(app, f" → {what} 위험 ({c.days}일)", f" -> {what} risk ({c.days} days)") if c.at_risk else ""
         click.echo(f"  {name}: {c.date} ({when}){flag}")
-    if not app.db.exists():
-        return
     from engine.planning_service import PlanningService
     from storage.planning import SqlPlanningStore
 
-    with app.db.read() as conn:
-        svc = PlanningService(app.service, _deadline_book(app, conn), SqlPlanningStore(app.db), app.lang)
-        found = svc.variances([p], day).get(p.key)
+    # The status command's deadline book: its planners and blackouts are already read.
+    found = PlanningService(app.service, book, SqlPlanningStore(app.db), app.lang).variances([p], day).get(p.key)
     if found is not None:
         base, rows = found
         click.echo()

@@ -255,7 +255,7 @@ def _print_project(app: App, p: Project, wf: Workflow, a: Any, book: Any, day: d
                          align="<<<<<>"))
     from commands.planning import print_plan
 
-    print_plan(app, p, wf, a, day)
+    print_plan(app, p, wf, a, day, book)
 
 
 def _days_text(app: App, level: str, days: int) -> str:
