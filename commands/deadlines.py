@@ -12,6 +12,7 @@ import click
 from commands.common import (
     App,
     _as_of,
+    _cutoff,
     _deadline_book,
     _gu_filter,
     _h,
@@ -53,11 +54,13 @@ def overdue(app: App, as_of: str | None, gu: str | None, year: int | None, level
     wanted = set(_level_filter(levels))
     app.db.require_schema()
     gu = _gu_filter(app, gu)
+    cutoff = _cutoff(app, day)
     with app.db.read() as conn:
-        book = _deadline_book(app, conn)
-        from storage.tracking import tracked_rows
+        book = _deadline_book(app, conn, cutoff)
+        from storage.asof import iter_tracked
 
-        rows = tracked_rows(conn, skip_states=book.skip_states(), closed_before=book.closed_before(day), gu=gu, year=year)
+        rows = iter_tracked(conn, cutoff, skip_states=book.skip_states(), closed_before=book.closed_before(day),
+                            gu=gu, year=year)
         _count, found = book.scan(rows, day, app.lang)
     if wanted:
         found = [(r, f) for r, f in found if f.level in wanted]

@@ -19,13 +19,18 @@ from render.output import Listing, listing_options, project_fields
 
 
 @contextmanager
-def _planning(app: App) -> Iterator[Any]:
+def _planning(app: App, day: dt.date | None = None) -> Iterator[Any]:
+    """The planning use cases over the record as it stood on ``day`` (None: as it stands, the whole
+    record -- what the backtest replays)."""
+    from commands.common import _cutoff
     from engine.planning_service import PlanningService
     from storage.planning import SqlPlanningStore
 
     app.db.require_schema()
+    cutoff = _cutoff(app, day) if day is not None else None
     with app.db.read() as conn:
-        yield PlanningService(app.service, _deadline_book(app, conn), SqlPlanningStore(app.db), app.lang)
+        yield PlanningService(app.service, _deadline_book(app, conn, cutoff), SqlPlanningStore(app.db), app.lang,
+                              cutoff)
 
 
 def _pct(x: float | None) -> str:
@@ -71,7 +76,7 @@ def risk(ctx: click.Context, app: App, gu: str | None, year: int | None, as_of: 
         return
     gu = _gu_filter(app, gu)
     day = _data_end(app, as_of)
-    with _planning(app) as svc:
+    with _planning(app, day) as svc:
         ranked = svc.risk(gu, year, day, simulate or 0, seed)
     if listing.machine:
         listing.write({**project_fields(p, app.tz), "probability": r.probability, "median_forecast_late": r.median_late,
@@ -167,7 +172,7 @@ def delays(app: App, gu: str | None, year: int | None, as_of: str | None, by: st
     per state and the party responsible for it; they add up to the project's lateness."""
     gu = _gu_filter(app, gu)
     day = _data_end(app, as_of)
-    with _planning(app) as svc:
+    with _planning(app, day) as svc:
         found = svc.delays(gu, year, day)
     if listing.machine:
         listing.write({"key": d.key, "gu": d.gu, "year": d.year, "target": d.target.isoformat(),
@@ -234,8 +239,8 @@ def baseline_set(app: App, key: str, as_of: str | None, actor: str | None) -> No
 def baseline_show(app: App, key: str, as_of: str | None, as_json: bool) -> None:
     """KEY's baseline and each milestone's variance: actual (or forecast) date minus planned date."""
     day = _as_of(app, as_of)
-    with _planning(app) as svc:
-        p = svc.scoped.project(key)
+    with _planning(app, day) as svc:
+        p = svc.project(key)
         found = svc.variances([p], day).get(p.key)
     if found is None:
         raise InvalidInput(f"{p.key} has no baseline yet (it is taken on entering the baseline state, "
@@ -360,7 +365,7 @@ def calendar(app: App, gu: str | None, year: int | None, as_of: str | None, outp
         raise InvalidInput(f"{output}: write an .ics file", field="--output")
     gu = _gu_filter(app, gu)
     day = _as_of(app, as_of)
-    with _planning(app) as svc:
+    with _planning(app, day) as svc:
         events = svc.calendar_events(gu, year, day)
     name = "dongflow" + (f" {gu}" if gu else "") + (f" {year}" if year else "")
     data = calendar_bytes(events, name=name, now=app.now(), tz_name="Asia/Seoul")

@@ -40,16 +40,32 @@ class CalendarEvent:
 
 
 class PlanningService:
-    def __init__(self, scoped: Any, book: Any, store: Any = None, lang: str = "ko") -> None:
+    def __init__(self, scoped: Any, book: Any, store: Any = None, lang: str = "ko", cutoff: dt.datetime | None = None) -> None:
         self.scoped = scoped
         self.principal = scoped.principal
         self.book = book
         self.store = store
         self.lang = lang
+        self.cutoff = cutoff
+        """Reads see the record as it stood before this moment (engine.asof); None: as it stands."""
 
     # -- reads ---------------------------------------------------------------------------------------
     def projects(self, gu: str | None = None, year: int | None = None) -> list[Any]:
-        return self.scoped.status(ProjectQuery(gu=gu, year=year))
+        """The caller's projects, through the scoped service's one read (as of ``cutoff``)."""
+        if self.cutoff is None:
+            return self.scoped.status(ProjectQuery(gu=gu, year=year))
+        return self.scoped.status(ProjectQuery(gu=gu, year=year), self.cutoff)
+
+    def project(self, key: str) -> Any:
+        """One project the caller may read (as it stood before ``cutoff``; not found if added later)."""
+        if self.cutoff is None:
+            return self.scoped.project(key)
+        found = self.scoped.status(ProjectQuery(key=key), self.cutoff)
+        if not found:
+            from engine.errors import ProjectNotFound
+
+            raise ProjectNotFound(key)
+        return found[0]
 
     def risk(self, gu: str | None, year: int | None, as_of: dt.date, simulate: int = 0, seed: int = 0) -> list[Any]:
         """(project, ProjectRisk) of every open project, most likely to miss first."""

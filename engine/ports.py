@@ -5,6 +5,7 @@ The engine never imports a database library; tests can run the use cases on any 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -45,6 +46,11 @@ class ProjectStore(Protocol):
 
     def find(self, query: ProjectQuery) -> list[Project]:
         """Projects matching the query, ordered by key (``offset`` and ``limit`` applied last)."""
+
+    def find_as_of(self, query: ProjectQuery, cutoff: dt.datetime) -> list[Project]:
+        """Projects matching the query as their record stood just before ``cutoff``: each one created
+        before it, rebuilt from its events dated before it (engine.asof.rebuilt); ordered by key,
+        ``offset`` and ``limit`` applied last."""
 
     def count(self, query: ProjectQuery) -> int:
         """How many projects match the query (ignoring its limit and offset)."""

@@ -13,14 +13,26 @@ from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
+from engine import backdating
 from engine import project as proj
 from engine.catalog import Catalog
 from engine.csv_input import read_records
 from engine.definition import Workflow
-from engine.errors import AlreadyExists, ChangedMeanwhile, InvalidInput, InvalidInputs, NotFound, located
+from engine.errors import (
+    AlreadyExists,
+    ChangedMeanwhile,
+    InvalidInput,
+    InvalidInputs,
+    NotFound,
+    TransitionRefused,
+    located,
+)
 from engine.ports import ProjectQuery, ProjectStore
+from engine.display import show_time
 from engine.project import Event, Project
 from engine.values import clean_note, clean_text, lookup_text, parse_date, parse_datetime, parse_year
+
+_INSTANT = dt.timedelta(microseconds=1)
 
 IMPORT_COLUMNS = ("key", "gu", "dong", "year", "workflow", "target", "started")
 IMPORT_REQUIRED = ("key", "gu", "dong", "year")
@@ -198,9 +210,18 @@ class Service:
         project = self.project(key)
         _check_version(project, expected_version)
         workflow = self.workflow_of(project)
-        step = self.catalog.machine(workflow).fire(
-            project.key, project.state, trigger, project.facts, project.previous_state, note
-        )
+        machine = self.catalog.machine(workflow)
+        step = machine.fire(project.key, project.state, trigger, project.facts, project.previous_state, note)
+        if backdating.is_backdated(at, now):
+            assert at is not None
+            backdating.check_at(project, at, now, kind=proj.TRANSITION)
+            then = proj.replay_until(self.store.events(project.key), at + _INSTANT)
+            if then is not None and then.facts != dict(project.facts):
+                try:  # rule 4: the guards as the facts stood at ``at``
+                    machine.fire(project.key, project.state, trigger, then.facts, project.previous_state, note)
+                except TransitionRefused as exc:
+                    raise TransitionRefused(exc.key, exc.trigger, exc.state, f"on {show_time(at)}, {exc.reason}",
+                                            exc.allowed) from None
         if at is None:
             # "Now", as read before the project was: another coordinator (or a machine whose clock is a
             # little ahead) may have moved it since, a moment "later". Record this step at that moment
@@ -239,6 +260,10 @@ class Service:
         value = spec.parse(raw_value)
         if at is None and project.created_at is not None and now < project.created_at:
             at = project.created_at  # created a moment "after" our clock read (see advance)
+        if backdating.is_backdated(at, now):
+            assert at is not None
+            backdating.check_at(project, at, now, kind=proj.FACT)
+            backdating.check_fact_order(self.store.events(project.key), name, at)
         updated, event = proj.set_fact(project, name, value, actor=actor, now=now, note=clean_note(note), at=at)
         self.store.save(updated, event)
         return updated, value
@@ -247,18 +272,29 @@ class Service:
         """One project by key (typed keys are NFC-normalised like stored ones)."""
         return self.store.get(lookup_text(key, "key") or "")
 
-    def status(self, query: ProjectQuery) -> list[Project]:
+    def status(self, query: ProjectQuery, cutoff: dt.datetime | None = None) -> list[Project]:
+        """Projects as they stand, or (``cutoff``: engine.asof.cutoff_for) as their record stood then:
+        rebuilt from the events dated before it; a project created later is not there."""
         query = _normalised(query)
+        if cutoff is not None:
+            found = self.store.find_as_of(query, cutoff)
+            if query.key is not None and not found:
+                self.store.get(query.key)  # no such project at all: ProjectNotFound
+                raise NotFound(f"project {query.key!r} did not exist yet on {show_time(cutoff - _INSTANT)[:10]}")
+            return found
         if query.key is not None:
             return [self.store.get(query.key)]
         return self.store.find(query)
 
-    def count(self, query: ProjectQuery) -> int:
+    def count(self, query: ProjectQuery, cutoff: dt.datetime | None = None) -> int:
         """How many projects ``status`` lists for ``query`` without its limit and offset."""
+        if cutoff is not None:
+            return len(self.store.find_as_of(replace(_normalised(query), limit=None, offset=0), cutoff))
         return self.store.count(_normalised(query))
 
     def history(self, key: str) -> list[Event]:
-        return self.store.events(lookup_text(key, "key") or "")
+        """Every event of the project in effective order (``at``, then the order recorded)."""
+        return proj.effective_order(self.store.events(lookup_text(key, "key") or ""))
 
     def add_with_history(self, items: Sequence[tuple[Project, Sequence[Event]]]) -> None:
         """Insert ready-made projects with their whole histories (the demo), all or none."""

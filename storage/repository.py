@@ -204,6 +204,12 @@ class SqlProjectStore:
         with self.db.read() as conn:
             return [row_to_project(r) for r in conn.execute(stmt)]
 
+    def find_as_of(self, query: ProjectQuery, cutoff: dt.datetime) -> list[Project]:
+        from storage.asof import find_as_of
+
+        with self.db.read() as conn:
+            return find_as_of(conn, query, cutoff)
+
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
         found: set[str] = set()
         with self.db.read() as conn:

@@ -110,6 +110,12 @@ class MemoryStore:
         end = None if query.limit is None else query.offset + query.limit
         return sorted(out, key=lambda p: p.key)[query.offset : end]
 
+    def find_as_of(self, query: ProjectQuery, cutoff: dt.datetime) -> list[Project]:
+        from engine.asof import page, rebuilt
+
+        found = (rebuilt(p, self.history[p.key], cutoff) for p in self.projects.values())
+        return page((p for p in found if p is not None), query)
+
     def count(self, query: ProjectQuery) -> int:
         import dataclasses
 

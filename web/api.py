@@ -50,14 +50,21 @@ def _day(ctx: WebContext, as_of: str | None) -> dt.date:
     return ctx.today() if as_of is None else parse_date(as_of, "as_of")
 
 
+def _cutoff(ctx: WebContext, day: dt.date) -> dt.datetime | None:
+    """A past day: reads rebuild the record as it stood then (engine/asof.py); None: as it stands."""
+    from engine.asof import cutoff_for
+
+    return cutoff_for(day, ctx.today(), ctx.tz)
+
+
 def assess(ctx: WebContext, projects: list[Any], day: dt.date) -> list[tuple[Any, Any]]:
     with ctx.db.read() as conn:
-        return ctx.deadline_book(conn).assess(projects, day)
+        return ctx.deadline_book(conn, _cutoff(ctx, day)).assess(projects, day)
 
 
 def project_detail(ctx: WebContext, svc: ScopedService, key: str, day: dt.date) -> dict[str, Any]:
     """``status KEY --json`` plus the triggers from its state (the pages use it too)."""
-    project = svc.project(key)
+    (project,) = svc.status(ProjectQuery(key=key), _cutoff(ctx, day))
     wf = svc.workflow_of(project)
     ((p, a),) = assess(ctx, [project], day)
     item = status_json(p, wf, a, day, ctx.tz, ctx.settings.lang)
@@ -82,12 +89,13 @@ def list_projects(
     on the as-of day is that one (``at_risk`` also matches projects flagged at risk).
     """
     day = _day(ctx, as_of)
+    cutoff = _cutoff(ctx, day)
     query = ProjectQuery(gu=gu, year=year, state=state, workflow_id=workflow)
     if level is None:
-        total = svc.count(query)
-        assessed = assess(ctx, svc.status(dataclasses.replace(query, limit=limit, offset=offset)), day)
+        total = svc.count(query, cutoff)
+        assessed = assess(ctx, svc.status(dataclasses.replace(query, limit=limit, offset=offset), cutoff), day)
     else:
-        everything = [(p, a) for p, a in assess(ctx, svc.status(query), day)
+        everything = [(p, a) for p, a in assess(ctx, svc.status(query, cutoff), day)
                       if a.level == level or (level == "at_risk" and a.risk is not None and a.risk.at_risk)]
         total = len(everything)
         assessed = everything[offset:offset + limit]
@@ -138,14 +146,14 @@ def overdue(ctx: Context, principal: ApiPrincipal, as_of: AsOf = None, gu: Text 
             level: Annotated[list[FindingLevel] | None, Query()] = None) -> list[dict[str, Any]]:
     """Milestones due soon, overdue or escalated, and projects at risk (``dongflow overdue --json``),
     in the districts the caller may read."""
-    from storage.tracking import tracked_rows
+    from storage.asof import iter_tracked
 
     day = _day(ctx, as_of)
+    cutoff = _cutoff(ctx, day)
     with ctx.db.read() as conn:
-        book = ctx.deadline_book(conn)
-        rows = tracked_rows(conn, skip_states=book.skip_states(), closed_before=book.closed_before(day),
-                            gu=lookup_text(gu, "gu"),
-                            year=year, districts=principal.read_scope)
+        book = ctx.deadline_book(conn, cutoff)
+        rows = iter_tracked(conn, cutoff, skip_states=book.skip_states(), closed_before=book.closed_before(day),
+                            gu=lookup_text(gu, "gu"), year=year, districts=principal.read_scope)
         _count, found = book.scan(rows, day, ctx.settings.lang)
     return findings_json(found, book, day, ctx.settings.lang, ctx.tz, level or ())
 

@@ -126,12 +126,15 @@ class WebContext:
     def today(self) -> dt.date:
         return self.now().astimezone(self.tz).date()
 
-    def deadline_book(self, conn: Any) -> Any:
+    def deadline_book(self, conn: Any, cutoff: dt.datetime | None = None) -> Any:
+        """The deadline rules; for a past as-of date (``cutoff``), forecasts count the completions by then."""
         from engine.monitor import DeadlineBook
         from storage.durations_cache import CachedDurations
         from storage.holiday_cache import CachedHolidays
         from storage.tracking import TrackingReader
 
+        if cutoff is not None:
+            return DeadlineBook(self.catalog, self.tz, TrackingReader(conn, before=cutoff), CachedHolidays())
         return DeadlineBook(self.catalog, self.tz, TrackingReader(conn), CachedHolidays(),
                             CachedDurations(conn, self.db.url))
 
