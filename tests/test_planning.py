@@ -444,3 +444,64 @@ def test_the_shipped_workflow_declares_owners_a_cutoff_and_the_baseline(catalog)
     assert all(s.owner for s in course)
     assert [(c.state, c.by, c.consequence) for c in wf.cutoffs] == [("construction", (10, 1), "carry_over")]
     assert wf.baseline_state == "agreement"
+
+
+# -- who may change blackouts (the service layer) ---------------------------------------------------------
+
+
+class FakePlanningStore:
+    def __init__(self) -> None:
+        self.rows: list[Blackout] = []
+
+    def add_blackout(self, b: Blackout, actor: str, now: dt.datetime) -> int:
+        self.rows.append(dataclasses.replace(b, id=len(self.rows) + 1))
+        return len(self.rows)
+
+    def blackouts(self) -> list[Blackout]:
+        return list(self.rows)
+
+    def blackout(self, blackout_id: int) -> Blackout:
+        return self.rows[blackout_id - 1]
+
+    def remove_blackout(self, blackout_id: int) -> None:
+        self.rows = [b for b in self.rows if b.id != blackout_id]
+
+
+def test_blackout_rights_live_in_the_service_layer(catalog) -> None:
+    from engine.access import Principal, ScopedService
+    from engine.errors import Forbidden, ProjectNotFound
+    from engine.planning_service import PlanningService
+    from engine.service import ProjectSpec, Service
+    from support import MemoryStore
+
+    service = Service(MemoryStore(), catalog)
+    now = dt.datetime(2016, 3, 2, tzinfo=dt.timezone.utc)
+    for key, gu in (("k-own", "성동구"), ("k-other", "종로구")):
+        service.add_project(ProjectSpec(key=key, gu=gu, dong="동", year=2016), actor="seed", now=now)
+    store = FakePlanningStore()
+
+    def as_(role: str, gus: tuple[str, ...] = ()) -> PlanningService:
+        return PlanningService(ScopedService(service, Principal.of(role, role, gus)), None, store)
+
+    day = D(2016, 4, 13)
+    coordinator = as_("coordinator", ("성동구",))
+    coordinator.add_blackout("gu", "성동구", day, day, "election", now=now)
+    coordinator.add_blackout("project", "k-own", day, day, "works", now=now)
+    with pytest.raises(Forbidden):
+        coordinator.add_blackout("gu", "종로구", day, day, "x", now=now)
+    with pytest.raises(ProjectNotFound):
+        coordinator.add_blackout("project", "k-other", day, day, "x", now=now)
+    with pytest.raises(Forbidden):
+        coordinator.add_blackout("all", None, day, day, "x", now=now)
+    with pytest.raises(Forbidden):
+        as_("viewer").add_blackout("gu", "성동구", day, day, "x", now=now)
+    officer = as_("officer")
+    officer.add_blackout("all", None, day, day, "festival", now=now)
+    officer.add_blackout("project", "k-other", day, day, "works", now=now)
+    assert len(store.rows) == 4
+    seen = [(b.scope, b.target) for b in as_("viewer", ("성동구",)).blackouts()]
+    assert seen == [("gu", "성동구"), ("project", "k-own"), ("all", None)]  # not 종로구's project
+    with pytest.raises(Forbidden):
+        coordinator.remove_blackout(3)  # the programme's
+    coordinator.remove_blackout(2)
+    assert [b.id for b in store.rows] == [1, 3, 4]
