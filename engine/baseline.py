@@ -46,10 +46,13 @@ class Variance:
 
 
 def _reached_milestones(planner: DeadlinePlanner, p: Tracked, as_of: dt.date) -> dict[str, dt.date]:
+    """The day each milestone was met (its state, or one only reached after it) by ``as_of``."""
+    days = [(s, planner.local_date(at)) for s, at in p.reached.items()]
+    days = [(s, d) for s, d in days if d <= as_of]
     out = {}
     for m in planner.workflow.milestones:
-        hits = [planner.local_date(at) for s, at in p.reached.items() if s in planner.satisfying(m.id)]
-        hits = [d for d in hits if d <= as_of]
+        satisfying = planner.satisfying(m.id)
+        hits = [d for s, d in days if s in satisfying]
         if hits:
             out[m.id] = min(hits)
     return out
