@@ -95,12 +95,12 @@ def risk(ctx: click.Context, app: App, gu: str | None, year: int | None, as_of: 
              p.target.isoformat(), _pct(r.probability),
              f"{r.earliest_median}" + (_h(app, " (지연)", " (late)") if r.median_late else "")] for p, r in ranked]
     click.echo(table(headers, rows, align="<<<<<><"))
-    bases = sorted({r.basis for _, r in ranked})
+    bases = sorted({_h(app, f"{r.basis_ko}; {r.method_ko}", f"{r.basis}; {r.method}") for _, r in ranked})
     expected = sum(r.probability for _, r in ranked)
     click.echo(_h(app, f"{day} 기준 {len(ranked)}건, 예상 미달 {expected:.1f}건", f"{len(ranked)} open projects as of {day}; "
                   f"{expected:.1f} expected to miss"))
     for basis in bases:
-        click.echo(f"{_h(app, '근거', 'basis')}: {basis}; {ranked[0][1].method}")
+        click.echo(f"{_h(app, '근거', 'basis')}: {basis}")
 
 
 @risk.command("backtest")

@@ -119,6 +119,8 @@ class ProjectRisk:
     state: str
     basis: str
     method: str
+    basis_ko: str = ""
+    method_ko: str = ""
 
 
 class RiskEstimator:
@@ -177,6 +179,7 @@ class RiskEstimator:
                 misses += total > allowance
             probability = misses / simulate
             method = f"simulation ({simulate} runs, seed {seed})"
+            method_ko = f"시뮬레이션 {simulate}회, seed {seed}"
         else:
             days, cdf = self._rest_cdf(course_from, path)
             within = 0.0
@@ -188,9 +191,10 @@ class RiskEstimator:
                 within += pd * (cdf[i - 1] if i else 0.0)
             probability = min(1.0, max(0.0, 1.0 - within))
             method = "exact convolution"
+            method_ko = "분포의 정확한 합성곱"
         risk = planner.forecast(p, state, entered, as_of, off)
         return ProjectRisk(p.key, round(probability, 6), bool(risk and risk.at_risk), risk.earliest if risk else None,
-                           state, self.model.basis(), method)
+                           state, self.model.basis(), method, self.model.basis("ko"), method_ko)
 
 
 # -- the backtest ---------------------------------------------------------------------------------------
