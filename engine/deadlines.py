@@ -16,6 +16,11 @@ A reached milestone is ``met`` or ``met_late`` (with the days). A project is **a
 earliest possible completion (as-of date plus the time its remaining states take) falls after its
 target, before any milestone is missed. Durations are the workflow's declared ``expected_days``
 until enough completed projects exist; then the observed median per state is used, and said.
+
+Planning (engine/backward.py): the *latest start* of each remaining state, back from the target on
+the working-day calendar; a project whose next state's latest start has passed is ``late_start``. A
+fiscal cut-off whose state is forecast to be reached after it is ``cutoff_risk``. A project's blackout
+days (``off``, engine/blackouts.py) are skipped like holidays by due dates, latest starts and forecasts.
 """
 
 from __future__ import annotations
