@@ -262,6 +262,7 @@ class DeadlinePlanner:
         }
         self._cutoff_dates: dict[tuple[str, int], dt.date] = {}
         self._late_reasons: dict[tuple[str, dt.date, dt.date, dt.date, str], str] = {}
+        self._cutoff_reasons: dict[tuple[str, dt.date, dt.date, str], tuple[int, str]] = {}
 
     # -- per-workflow preparation --------------------------------------------------------
     def _states_satisfying(self, state: str) -> frozenset[str]:
@@ -550,9 +551,15 @@ class DeadlinePlanner:
             days = first_left + before
             when = as_of + dt.timedelta(days=days) if not off else finish_for(as_of, days, self.calendar.is_working_day, off)
             if when > date:
-                status = CutoffStatus(c.id, c.state, c.consequence, date, None, when)
-                out.append(Finding(p.key, CUTOFF_PREFIX + c.id, CUTOFF_RISK, date, status.days,
-                                   cutoff_reason(status, self.workflow.state_label(c.state, lang), lang)))
+                reason_key = (c.id, date, when, lang)
+                found = self._cutoff_reasons.get(reason_key)
+                if found is None:
+                    if len(self._cutoff_reasons) > 50_000:
+                        self._cutoff_reasons.clear()
+                    status = CutoffStatus(c.id, c.state, c.consequence, date, None, when)
+                    found = self._cutoff_reasons[reason_key] = (
+                        status.days, cutoff_reason(status, self.workflow.state_label(c.state, lang), lang))
+                out.append(Finding(p.key, CUTOFF_PREFIX + c.id, CUTOFF_RISK, date, found[0], found[1]))
 
     def _label(self, lang: str) -> Callable[[str], str]:
         return lambda state: self.workflow.state_label(state, lang)
