@@ -12,7 +12,19 @@ from typing import Any
 
 import click
 
-from commands import accounts, backup, corrections, deadlines, demo, programme, projects, schema, web, workflows
+from commands import (
+    accounts,
+    backup,
+    corrections,
+    deadlines,
+    demo,
+    planning,
+    programme,
+    projects,
+    schema,
+    web,
+    workflows,
+)
 from commands.common import LANGS, App, _dirs, _set
 from engine.errors import DongflowError, InvalidInputs
 
@@ -100,6 +112,11 @@ cli.add_command(programme.report)
 cli.add_command(web.serve)
 cli.add_command(accounts.user)
 cli.add_command(accounts.token)
+cli.add_command(planning.risk)
+cli.add_command(planning.delays)
+cli.add_command(planning.baseline)
+cli.add_command(planning.blackout)
+cli.add_command(planning.calendar)
 
 
 def main() -> None:

@@ -298,7 +298,7 @@ def _gu_filter(app: App, value: str | None) -> str | None:
                   "district", "--gu")
 
 
-LEVEL_CHOICES = ("due_soon", "overdue", "escalated", "at_risk")
+LEVEL_CHOICES = ("due_soon", "overdue", "escalated", "at_risk", "late_start", "cutoff_risk")
 
 
 def _level_filter(values: Any) -> list[str]:

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 @click.option("--gu", help="Only this district (구).")
 @click.option("--year", type=int, help="Only this cohort year.")
 @click.option("--level", "levels", multiple=True, metavar="LEVEL",
-              help="Only these levels (repeatable): due_soon, overdue, escalated, at_risk (Korean labels work). "
+              help="Only these levels (repeatable): due_soon, overdue, escalated, at_risk, late_start, cutoff_risk "
+                   "(Korean labels work). "
                    "Default: all.")
 @listing_options
 @app_options
@@ -333,6 +334,11 @@ def _milestone_text(app: App, workflow_id: str, version: int, milestone: str) ->
     except LookupError:
         return milestone
     found = next((m.label.get(app.lang) for m in wf.milestones if m.id == milestone), None)
+    if found is not None:
+        return found
+    from engine.backward import planning_label
+
+    found = planning_label(wf, milestone, app.lang)
     if found is not None:
         return found
     return wf.state_label(milestone, app.lang) if any(s.id == milestone for s in wf.states) else milestone

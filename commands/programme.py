@@ -403,7 +403,8 @@ _SUFFIX_FORMAT = {".md": "md", ".csv": "csv", ".xlsx": "xlsx", ".html": "html", 
 
 @click.command()
 @click.option("--section", "sections", multiple=True, metavar="NAME",
-              help="results, plan, budget, participation, districts, late (repeatable; default all).")
+              help="results, plan, budget, participation, districts, late (default: these six); baseline, delays, "
+                   "cutoffs (planning; with cutoffs the budget section notes the amount at risk); all (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS),
               help="Output format (default: from the --output suffix, else table).")
 @click.option("--output", "-o", "output", type=click.Path(dir_okay=False), help="Write to FILE (needed for xlsx).")

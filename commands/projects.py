@@ -287,6 +287,9 @@ def _print_project(app: App, p: Project, wf: Workflow, a: Any, book: Any, day: d
         click.echo(table([_h(app, "마일스톤", "milestone"), _h(app, "도달 단계", "state"), _h(app, "기한", "due"),
                           _h(app, "도달일", "reached"), _h(app, "수준", "level"), _h(app, "기한 대비", "vs due")], rows,
                          align="<<<<<>"))
+    from commands.planning import print_plan
+
+    print_plan(app, p, wf, a, day, book)
 
 
 def _days_text(app: App, level: str, days: int) -> str:

@@ -10,13 +10,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.deadlines import AT_RISK, DUE_SOON, ESCALATED, OVERDUE
+from engine.deadlines import AT_RISK, CUTOFF_RISK, DUE_SOON, ESCALATED, LATE_START, OVERDUE
 
 LEVEL_LABELS = {
     DUE_SOON: ("기한 임박", "due soon"),
     OVERDUE: ("기한 경과", "overdue"),
     ESCALATED: ("기한 경과(상향 보고)", "escalated"),
     AT_RISK: ("준공 지연 우려", "at risk"),
+    LATE_START: ("착수 시한 경과", "late start"),
+    CUTOFF_RISK: ("회계 기한 위험", "cut-off at risk"),
 }
 DELIVERY_LABELS = {
     "pending": ("대기", "pending"),

@@ -16,6 +16,11 @@ A reached milestone is ``met`` or ``met_late`` (with the days). A project is **a
 earliest possible completion (as-of date plus the time its remaining states take) falls after its
 target, before any milestone is missed. Durations are the workflow's declared ``expected_days``
 until enough completed projects exist; then the observed median per state is used, and said.
+
+Planning (engine/backward.py): the *latest start* of each remaining state, back from the target on
+the working-day calendar; a project whose next state's latest start has passed is ``late_start``. A
+fiscal cut-off whose state is forecast to be reached after it is ``cutoff_risk``. A project's blackout
+days (``off``, engine/blackouts.py) are skipped like holidays by due dates, latest starts and forecasts.
 """
 
 from __future__ import annotations
@@ -27,6 +32,17 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from engine.backward import (
+    CUTOFF_PREFIX,
+    START_PREFIX,
+    CutoffStatus,
+    LatestStart,
+    cutoff_reason,
+    finish_for,
+    late_start_reason,
+    latest_starts,
+)
+from engine.blackouts import NO_DAYS
 from engine.definition import PREVIOUS, Milestone, Warnings, Workflow, successor_map
 from engine.workdays import HolidaySource, WorkCalendar
 
@@ -37,11 +53,17 @@ ESCALATED = "escalated"
 MET = "met"
 MET_LATE = "met_late"
 AT_RISK = "at_risk"
+LATE_START = "late_start"
+"""The latest start of the next state (the backward pass) has passed: the target no longer holds
+unless the remaining states go faster than their durations say."""
+CUTOFF_RISK = "cutoff_risk"
+"""A fiscal cut-off's state is forecast to be reached after the cut-off (or was not reached by it)."""
 CLOSED = "closed"
 
-ALERT_LEVELS = (DUE_SOON, OVERDUE, ESCALATED, AT_RISK)
+ALERT_LEVELS = (DUE_SOON, OVERDUE, ESCALATED, AT_RISK, LATE_START, CUTOFF_RISK)
 """Levels that produce an alert."""
-SEVERITY = {CLOSED: 0, MET: 0, MET_LATE: 0, PENDING: 1, DUE_SOON: 2, AT_RISK: 3, OVERDUE: 4, ESCALATED: 5}
+SEVERITY = {CLOSED: 0, MET: 0, MET_LATE: 0, PENDING: 1, DUE_SOON: 2, LATE_START: 3, CUTOFF_RISK: 3, AT_RISK: 4,
+            OVERDUE: 5, ESCALATED: 6}
 
 MIN_OBSERVED = 5
 """Completed projects needed before observed durations replace the declared ones."""
@@ -115,6 +137,18 @@ class Assessment:
     risk: Risk | None
     closed: bool = False
     """In a final state: nothing more is due."""
+    latest_starts: tuple[LatestStart, ...] = ()
+    """The backward pass: the latest start of the current state and of each state still ahead."""
+    cutoffs: tuple[CutoffStatus, ...] = ()
+    as_of: dt.date | None = None
+
+    @property
+    def late_start(self) -> LatestStart | None:
+        """The next state, when its latest start has passed (as of the assessment's day)."""
+        ahead = [ls for ls in self.latest_starts if ls.entered is None]
+        if ahead and self.as_of is not None and ahead[0].passed(self.as_of):
+            return ahead[0]
+        return None
 
     @property
     def next(self) -> MilestoneStatus | None:
@@ -128,6 +162,10 @@ class Assessment:
         levels = [m.level for m in self.milestones if m.level not in (MET, MET_LATE)]
         if self.risk is not None and self.risk.at_risk:
             levels.append(AT_RISK)
+        if self.late_start is not None:
+            levels.append(LATE_START)
+        if any(c.at_risk for c in self.cutoffs):
+            levels.append(CUTOFF_RISK)
         return worst(levels) if levels else MET
 
 
@@ -210,8 +248,21 @@ class DeadlinePlanner:
         self._completion_id = next(
             (m.id for m in workflow.milestones if m.state == workflow.target.state), "completion"
         )
-        self._alerts: dict[tuple[dt.date, int, dt.date, str], tuple[tuple[int, str, str, dt.date, int, str], ...]] = {}
-        self._risks: dict[tuple[dt.date, str, int, dt.date, str], tuple[int, str]] = {}
+        self._alerts: dict[tuple[dt.date, int, dt.date, str, frozenset[dt.date]],
+                           tuple[tuple[int, str, str, dt.date, int, str], ...]] = {}
+        self._risks: dict[tuple[dt.date, str, int, dt.date, str, frozenset[dt.date]], tuple[int, str]] = {}
+        self._latest: dict[tuple[dt.date, str, frozenset[dt.date]], tuple[tuple[str, dt.date], ...]] = {}
+        self._cutoff_states = {c.id: self._states_satisfying(c.state) for c in workflow.cutoffs}
+        # For the scan: per remaining course, each cut-off whose state lies ahead on it, with the days of
+        # the states between the first one and it; and each cut-off's date per cohort year.
+        self._cutoff_course = {
+            state: tuple((c, sum(self.durations.days.get(s, 0) for s in path[1:path.index(c.state)]))
+                         for c in workflow.cutoffs if c.state in path[1:])
+            for state, (_total, path) in self._remaining.items()
+        }
+        self._cutoff_dates: dict[tuple[str, int], dt.date] = {}
+        self._late_reasons: dict[tuple[str, dt.date, dt.date, dt.date, str], str] = {}
+        self._cutoff_reasons: dict[tuple[str, dt.date, dt.date, str], tuple[int, str]] = {}
 
     # -- per-workflow preparation --------------------------------------------------------
     def _states_satisfying(self, state: str) -> frozenset[str]:
@@ -260,16 +311,76 @@ class DeadlinePlanner:
         """The states whose first entry meets this milestone (its own, or one only reached after it)."""
         return self._satisfying[milestone_id]
 
-    def dues(self, target: dt.date, year: int) -> tuple[tuple[Milestone, dt.date], ...]:
-        """Each milestone's due date for a project with this target and cohort year."""
-        cache_key = (target, year)
+    def dues(self, target: dt.date, year: int, off: frozenset[dt.date] = NO_DAYS) -> tuple[tuple[Milestone, dt.date], ...]:
+        """Each milestone's due date for a project with this target and cohort year (``off``: its
+        blackout days, skipped by the roll like holidays)."""
+        cache_key = (target, year, off)
         found = self._dues.get(cache_key)
         if found is None:
             found = tuple(
-                (m, self.calendar.roll(m.due.resolve(target, year))) for m in self.workflow.milestones
+                (m, self.calendar.roll(m.due.resolve(target, year), off)) for m in self.workflow.milestones
             )
+            if len(self._dues) > 10_000:
+                self._dues.clear()
             self._dues[cache_key] = found
         return found
+
+    def course(self, p: Tracked, state: str, entered: dt.date, as_of: dt.date) -> tuple[str, dt.date, tuple[str, ...]] | None:
+        """Where the remaining course starts (the state, or the state held in when on hold), the day
+        its time is counted from, and the course's states before the target; None when off it."""
+        if state not in self._remaining and p.previous_state in self._remaining:
+            return p.previous_state, as_of, self._remaining[p.previous_state][1]
+        found = self._remaining.get(state)
+        return None if found is None else (state, entered, found[1])
+
+    def latest(self, target: dt.date, course_from: str, off: frozenset[dt.date] = NO_DAYS) -> tuple[tuple[str, dt.date], ...]:
+        """The backward pass from ``target`` over the remaining course from ``course_from``."""
+        cache_key = (target, course_from, off)
+        found = self._latest.get(cache_key)
+        if found is None:
+            path = self._remaining[course_from][1]
+            found = latest_starts(path, self.durations.days, target, self.calendar.is_working_day, off)
+            if len(self._latest) > 50_000:
+                self._latest.clear()
+            self._latest[cache_key] = found
+        return found
+
+    def _late_start(self, target: dt.date, course_from: str, as_of: dt.date,
+                    off: frozenset[dt.date]) -> tuple[str, dt.date] | None:
+        """The next state and its latest start, when that has passed on ``as_of`` (the target state's
+        own "start" is the completion milestone's due date: not reported twice)."""
+        passes = self.latest(target, course_from, off)
+        if len(passes) < 2:
+            return None
+        state, latest = passes[1]
+        return (state, latest) if as_of > latest else None
+
+    def cutoff_statuses(self, p: Tracked, as_of: dt.date, course: tuple[str, dt.date, tuple[str, ...]] | None,
+                        off: frozenset[dt.date] = NO_DAYS) -> tuple[CutoffStatus, ...]:
+        """Each fiscal cut-off: reached by ``as_of`` (when), or the day its state is forecast to be entered."""
+        out = []
+        for c in self.workflow.cutoffs:
+            satisfying = self._cutoff_states[c.id]
+            hits = [self.local_date(at) for s, at in p.reached.items() if s in satisfying]
+            hits = [d for d in hits if d <= as_of]
+            date = c.date_for(p.year)
+            if hits:
+                out.append(CutoffStatus(c.id, c.state, c.consequence, date, min(hits), None))
+                continue
+            expected = None
+            if course is not None and c.state in course[2]:
+                course_from, start, path = course
+                ahead = 0
+                for i, s in enumerate(path):
+                    if s == c.state:
+                        break
+                    days = self.durations.days.get(s, 0)
+                    ahead += max(0, days - max(0, (as_of - start).days)) if i == 0 else days
+                expected = finish_for(as_of, ahead, self.calendar.is_working_day, off)
+            elif course is not None and c.state == self.workflow.target.state:
+                expected = None
+            out.append(CutoffStatus(c.id, c.state, c.consequence, date, None, expected))
+        return tuple(out)
 
     # -- per project ---------------------------------------------------------------------
     def local_date(self, moment: dt.datetime) -> dt.date:
@@ -286,14 +397,14 @@ class DeadlinePlanner:
         day, state = max(past)
         return state, day
 
-    def assess(self, p: Tracked, as_of: dt.date) -> Assessment:
+    def assess(self, p: Tracked, as_of: dt.date, off: frozenset[dt.date] = NO_DAYS) -> Assessment:
         state, entered = self.state_on(p, as_of)
         if state in self.finals and state != self.workflow.target.state:
             return Assessment(p.key, state, (), None, closed=True)
         reached_days = {s: self.local_date(at) for s, at in p.reached.items()}
         warnings = self.workflow.warnings
         statuses = []
-        for milestone, due in self.dues(p.target, p.year):
+        for milestone, due in self.dues(p.target, p.year, off):
             hits = [day for s, day in reached_days.items() if s in self._satisfying[milestone.id] and day <= as_of]
             if hits:
                 on = min(hits)
@@ -303,10 +414,21 @@ class DeadlinePlanner:
             level, days = milestone_level(due, as_of, warnings)
             statuses.append(MilestoneStatus(milestone, due, level, days))
         closed = state in self.finals
-        risk = None if closed else self.forecast(p, state, entered, as_of)
-        return Assessment(p.key, state, tuple(statuses), risk, closed=closed)
+        risk = None if closed else self.forecast(p, state, entered, as_of, off)
+        if closed:
+            return Assessment(p.key, state, tuple(statuses), risk, closed=closed, as_of=as_of)
+        course = self.course(p, state, entered, as_of)
+        starts: tuple[LatestStart, ...] = ()
+        if course is not None:
+            starts = tuple(
+                LatestStart(s, day, course[1] if i == 0 else None)
+                for i, (s, day) in enumerate(self.latest(p.target, course[0], off))
+            )
+        return Assessment(p.key, state, tuple(statuses), risk, closed=closed, latest_starts=starts,
+                          cutoffs=self.cutoff_statuses(p, as_of, course, off), as_of=as_of)
 
-    def forecast(self, p: Tracked, state: str, entered: dt.date, as_of: dt.date) -> Risk | None:
+    def forecast(self, p: Tracked, state: str, entered: dt.date, as_of: dt.date,
+                 off: frozenset[dt.date] = NO_DAYS) -> Risk | None:
         course_from = state
         if state not in self._remaining and p.previous_state in self._remaining:
             # Off the course (on hold): resuming goes back to where it was held, with that state's
@@ -324,7 +446,7 @@ class DeadlinePlanner:
             if index == 0:
                 days = max(0, days - elapsed)
             remaining.append((s, days))
-        earliest = as_of + dt.timedelta(days=sum(d for _, d in remaining))
+        earliest = finish_for(as_of, sum(d for _, d in remaining), self.calendar.is_working_day, off)
         slack = (p.target - earliest).days
         return Risk(
             slack < 0, earliest, slack, self.durations.basis, tuple(remaining),
@@ -332,7 +454,7 @@ class DeadlinePlanner:
         )
 
     # -- the portfolio scan -------------------------------------------------------------------
-    def findings(self, p: Tracked, as_of: dt.date, lang: str = "en") -> list[Finding]:
+    def findings(self, p: Tracked, as_of: dt.date, lang: str = "en", off: frozenset[dt.date] = NO_DAYS) -> list[Finding]:
         """What an alert run reports about ``p`` on ``as_of``: milestones due soon, overdue or
         escalated, and the project at risk. Equal to :func:`findings_of` (a test checks it), but
         it builds no :class:`Assessment`: the nightly check calls it for every open project, and
@@ -364,7 +486,7 @@ class DeadlinePlanner:
         key = p.key
         out = [
             Finding(key, milestone_id, level, due, days, reason)
-            for i, milestone_id, level, due, days, reason in self._alerting(p.target, p.year, as_of, lang)
+            for i, milestone_id, level, due, days, reason in self._alerting(p.target, p.year, as_of, lang, off)
             if i not in met
         ]
         if state in finals:
@@ -377,14 +499,30 @@ class DeadlinePlanner:
         if course is None:
             return out
         first, rest = course
-        ahead = max(0, first - max(0, (as_of - start).days)) + rest
-        slack = (p.target - (as_of + dt.timedelta(days=ahead))).days
+        first_left = max(0, first - max(0, (as_of - start).days))
+        ahead = first_left + rest
+        end = as_of + dt.timedelta(days=ahead) if not off else finish_for(as_of, ahead, self.calendar.is_working_day, off)
+        slack = (p.target - end).days
+        cuts = self._cutoff_course.get(course_from)
+        if cuts:
+            self._cutoff_findings(out, p, cuts, first_left, as_of, lang, off)
+        late = self._late_start(p.target, course_from, as_of, off)
+        if late is not None:
+            next_state, latest = late
+            reason_key = (next_state, latest, p.target, as_of, lang)
+            reason = self._late_reasons.get(reason_key)
+            if reason is None:
+                if len(self._late_reasons) > 50_000:
+                    self._late_reasons.clear()
+                reason = self._late_reasons[reason_key] = late_start_reason(
+                    self.workflow.state_label(next_state, lang), latest, p.target, as_of, lang)
+            out.append(Finding(key, START_PREFIX + next_state, LATE_START, latest, (as_of - latest).days, reason))
         if slack < 0:
             # The reason text depends only on these (and the planner's durations): shared, not rebuilt.
-            cache_key = (as_of, course_from, ahead - rest, p.target, lang)
+            cache_key = (as_of, course_from, ahead - rest, p.target, lang, off)
             found = self._risks.get(cache_key)
             if found is None:
-                risk = self.forecast(p, state, entered, as_of)
+                risk = self.forecast(p, state, entered, as_of, off)
                 assert risk is not None and risk.slack_days == slack
                 found = (-slack, risk.reason(p.target, lang, self._label(lang)))
                 if len(self._risks) > 50_000:
@@ -393,20 +531,50 @@ class DeadlinePlanner:
             out.append(Finding(key, self._completion_id, AT_RISK, p.target, found[0], found[1]))
         return out
 
+    def _cutoff_findings(self, out: list[Finding], p: Tracked, cuts: Any, first_left: int, as_of: dt.date,
+                         lang: str, off: frozenset[dt.date]) -> None:
+        """The cut-off findings of :meth:`cutoff_statuses`, from the scan's sums (no status objects
+        for the projects in time)."""
+        tz = self.tz
+        for c, before in cuts:
+            reached = False
+            for s in self._cutoff_states[c.id]:
+                at = p.reached.get(s)
+                if at is not None and at.astimezone(tz).date() <= as_of:
+                    reached = True
+                    break
+            if reached:
+                continue
+            date = self._cutoff_dates.get((c.id, p.year))
+            if date is None:
+                date = self._cutoff_dates[(c.id, p.year)] = c.date_for(p.year)
+            days = first_left + before
+            when = as_of + dt.timedelta(days=days) if not off else finish_for(as_of, days, self.calendar.is_working_day, off)
+            if when > date:
+                reason_key = (c.id, date, when, lang)
+                found = self._cutoff_reasons.get(reason_key)
+                if found is None:
+                    if len(self._cutoff_reasons) > 50_000:
+                        self._cutoff_reasons.clear()
+                    status = CutoffStatus(c.id, c.state, c.consequence, date, None, when)
+                    found = self._cutoff_reasons[reason_key] = (
+                        status.days, cutoff_reason(status, self.workflow.state_label(c.state, lang), lang))
+                out.append(Finding(p.key, CUTOFF_PREFIX + c.id, CUTOFF_RISK, date, found[0], found[1]))
+
     def _label(self, lang: str) -> Callable[[str], str]:
         return lambda state: self.workflow.state_label(state, lang)
 
     def _alerting(
-        self, target: dt.date, year: int, as_of: dt.date, lang: str
+        self, target: dt.date, year: int, as_of: dt.date, lang: str, off: frozenset[dt.date] = NO_DAYS
     ) -> tuple[tuple[int, str, str, dt.date, int, str], ...]:
         """The milestones that alert on ``as_of`` if not reached by then, for a target and cohort:
         (index, id, level, due, days, reason). Shared by every project with the same dates."""
-        cache_key = (target, year, as_of, lang)
+        cache_key = (target, year, as_of, lang, off)
         found = self._alerts.get(cache_key)
         if found is None:
             warnings = self.workflow.warnings
             items = []
-            for i, (milestone, due) in enumerate(self.dues(target, year)):
+            for i, (milestone, due) in enumerate(self.dues(target, year, off)):
                 level, days = milestone_level(due, as_of, warnings)
                 if level == PENDING:
                     continue
@@ -446,21 +614,30 @@ class Finding:
     reason: str
 
 
-def findings(planner: DeadlinePlanner, p: Tracked, as_of: dt.date, lang: str = "en") -> list[Finding]:
+def findings(planner: DeadlinePlanner, p: Tracked, as_of: dt.date, lang: str = "en",
+             off: frozenset[dt.date] = NO_DAYS) -> list[Finding]:
     """What an alert run should report about ``p`` on ``as_of``, reasons in ``lang`` (ko or en); the
     same as :func:`findings_of` on :meth:`DeadlinePlanner.assess`, computed without building the
     whole assessment."""
-    return planner.findings(p, as_of, lang)
+    return planner.findings(p, as_of, lang, off)
 
 
-def findings_of(planner: DeadlinePlanner, p: Tracked, as_of: dt.date, lang: str = "en") -> list[Finding]:
+def findings_of(planner: DeadlinePlanner, p: Tracked, as_of: dt.date, lang: str = "en",
+                off: frozenset[dt.date] = NO_DAYS) -> list[Finding]:
     """The findings read off a full assessment: the definition :meth:`DeadlinePlanner.findings` must match."""
-    a = planner.assess(p, as_of)
+    a = planner.assess(p, as_of, off)
+    wf = planner.workflow
     out = [
         Finding(p.key, s.milestone.id, s.level, s.due, s.days, _why(s, planner.workflow, lang))
         for s in a.milestones
         if s.level in (DUE_SOON, OVERDUE, ESCALATED)
     ]
+    out += [Finding(p.key, CUTOFF_PREFIX + c.cutoff_id, CUTOFF_RISK, c.date, c.days,
+                    cutoff_reason(c, wf.state_label(c.state, lang), lang)) for c in a.cutoffs if c.at_risk]
+    late = a.late_start
+    if late is not None and late.state != wf.target.state:
+        out.append(Finding(p.key, START_PREFIX + late.state, LATE_START, late.latest, (as_of - late.latest).days,
+                           late_start_reason(wf.state_label(late.state, lang), late.latest, p.target, as_of, lang)))
     if a.risk is not None and a.risk.at_risk:
         completion = next(
             (m for m, _ in planner.dues(p.target, p.year) if m.state == planner.workflow.target.state), None
@@ -517,6 +694,18 @@ def as_dict(a: Assessment, target: dt.date) -> dict[str, Any]:
         "slack_days": a.risk.slack_days if a.risk else None,
         "durations": a.risk.basis if a.risk else None,
         "risk_reason": a.risk.reason(target) if a.risk and a.risk.at_risk else None,
+        "latest_starts": [
+            {"state": ls.state, "latest_start": ls.latest.isoformat(),
+             "entered": ls.entered.isoformat() if ls.entered else None,
+             "passed": bool(a.as_of and ls.passed(a.as_of))}
+            for ls in a.latest_starts
+        ],
+        "cutoffs": [
+            {"id": c.cutoff_id, "state": c.state, "consequence": c.consequence, "date": c.date.isoformat(),
+             "reached_on": c.reached_on.isoformat() if c.reached_on else None,
+             "expected": c.expected.isoformat() if c.expected else None, "at_risk": c.at_risk, "days": c.days}
+            for c in a.cutoffs
+        ],
         "milestones": [
             {
                 "id": s.milestone.id,

@@ -162,6 +162,8 @@ class State:
     expected_days: int | None = None
     """Typical time spent in this state; the at-risk forecast adds these up."""
     line: int | None = None
+    owner: str | None = None
+    """The party responsible for the time spent in this state (``owner:``; the delay ledger's key)."""
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,23 @@ class Calendar:
 
 
 @dataclass(frozen=True)
+class Cutoff:
+    """A fiscal cut-off: ``state`` must be reached by a month-day of the cohort's year (or the next,
+    ``year_offset: 1``), else ``consequence`` (e.g. ``carry_over``: the budget is carried over)."""
+
+    id: str
+    state: str
+    by: tuple[int, int]
+    consequence: str
+    label: Label
+    year_offset: int = 0
+    line: int | None = None
+
+    def date_for(self, year: int) -> dt.date:
+        return DueRule(month_day=self.by).resolve(dt.date(year, 1, 1), year + self.year_offset)
+
+
+@dataclass(frozen=True)
 class Warnings:
     due_soon_days: int = 14
     """A milestone due within this many days, not yet reached, is *due soon*."""
@@ -269,6 +288,18 @@ class Workflow:
     """Kinds of recorded participation this workflow counts (``counts_participation`` names one)."""
     identity: Any = None
     """Valid places and key format the file declares (engine.identity.IdentityRule), or None."""
+    owners: Mapping[str, Label] = field(default_factory=dict)
+    """The parties states are owned by (``owners:``), with their labels."""
+    cutoffs: tuple[Cutoff, ...] = ()
+    """Fiscal cut-offs (``cutoffs:``), checked by the nightly check."""
+    baseline_state: str | None = None
+    """Entering this state takes the project's baseline (``baseline: {state: ..}``)."""
+
+    def owner_label(self, owner: str | None, lang: str = "ko") -> str:
+        if owner is None:
+            return "-"
+        found = self.owners.get(owner)
+        return found.get(lang) if found else owner
 
     def __hash__(self) -> int:
         return hash((self.id, self.version))
@@ -356,6 +387,7 @@ class Workflow:
                     "initial": s.initial,
                     "final": s.final,
                     "expected_days": s.expected_days,
+                    "owner": s.owner,
                 }
                 for s in self.states
             ],
@@ -403,6 +435,12 @@ class Workflow:
                 "due_soon_days": self.warnings.due_soon_days,
                 "escalate_after_days": self.warnings.escalate_after_days,
             },
+            "owners": {k: v.as_dict() for k, v in self.owners.items()},
+            "cutoffs": [
+                {"id": c.id, "state": c.state, "by": DueRule(month_day=c.by).text(), "year_offset": c.year_offset,
+                 "consequence": c.consequence, "label": c.label.as_dict()}
+                for c in self.cutoffs
+            ],
             "source": self.source,
         }
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,8 @@ from engine.definition import (
 )
 from engine.errors import WorkflowDefinitionError, WorkflowDefinitionErrors
 from engine.identity import build_rule as build_identity_rule
+from engine.loader_planning import build_planning
+from engine.loader_util import _BAD, _depths, _guard_literal, _kind, _reach
 from engine.yaml_reader import LineList, LineMap, parse_yaml
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -81,8 +82,11 @@ TOP_KEYS = {
     "milestones",
     "participation_kinds",
     "identity",
+    "owners",
+    "cutoffs",
+    "baseline",
 }
-STATE_KEYS = {"id", "label", "initial", "final", "expected_days"}
+STATE_KEYS = {"id", "label", "initial", "final", "expected_days", "owner"}
 TRANSITION_KEYS = {"trigger", "source", "dest", "label", "guards", "counts", "note_required"}
 MILESTONE_KEYS = {"id", "state", "due", "label", "basis"}
 FACT_KEYS = {"type", "default", "label", "counts_participation", "min", "max"}
@@ -258,6 +262,7 @@ class _Builder:
         )
         facts = self.build_facts(top.get("facts"), self.line_of(top, "facts"))
         states = self.build_states(top.get("states"), self.line_of(top, "states")) if "states" in top else []
+        states, owners, cutoffs, baseline = build_planning(self, top, states)  # owner(s):, cutoffs:, baseline:
         state_ids = {s.id for s in states}
         transitions = (
             self.build_transitions(top.get("transitions"), self.line_of(top, "transitions"), states, facts)
@@ -297,6 +302,9 @@ class _Builder:
             source=self.source,
             participation_kinds=self.participation_kinds,
             identity=identity,
+            owners=owners,
+            cutoffs=cutoffs,
+            baseline_state=baseline,
         )
 
     def build_kinds(self, value: Any, line: int | None) -> tuple[str, ...]:
@@ -782,71 +790,3 @@ class _Builder:
                     f"in the course than {first.id} ({first.state}, due {first.due.text()}) but is due earlier",
                     later.line,
                 )
-
-
-_BAD = object()
-
-
-def _guard_literal(text: str) -> Any:
-    if text in ("true", "True"):
-        return True
-    if text in ("false", "False"):
-        return False
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
-        pass
-    else:
-        if value == value and value not in (float("inf"), float("-inf")):
-            return value
-    if re.match(r"^\d{4}-\d{2}-\d{2}$", text):
-        try:
-            return dt.date.fromisoformat(text).isoformat()
-        except ValueError:
-            return _BAD
-    return _BAD
-
-
-def _reach(start: str, edges: Mapping[str, set[str]]) -> set[str]:
-    seen = {start}
-    todo = deque([start])
-    while todo:
-        for nxt in edges.get(todo.popleft(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
-
-
-def _depths(start: str, edges: Mapping[str, set[str]]) -> dict[str, int]:
-    depth = {start: 0}
-    todo = deque([start])
-    while todo:
-        cur = todo.popleft()
-        for nxt in sorted(edges.get(cur, ())):
-            if nxt not in depth:
-                depth[nxt] = depth[cur] + 1
-                todo.append(nxt)
-    return depth
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, LineMap):
-        return "a mapping"
-    if isinstance(value, LineList):
-        return "a list"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return f"the text {value!r}"
-    return type(value).__name__

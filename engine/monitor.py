@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from engine.catalog import Catalog
 from engine.definition import Workflow
+from engine.backward import planning_label
+from engine.blackouts import NO_DAYS, BlackoutIndex
 from engine.workdays import HolidaySource
 from engine.deadlines import (
     Assessment,
@@ -51,14 +53,40 @@ class DeadlineBook:
         source: DurationSource | None = None,
         holidays: HolidaySource | None = None,
         memo: DurationsMemo | None = None,
+        blackouts: BlackoutIndex | None = None,
     ) -> None:
         self.catalog = catalog
+        self._blackouts = blackouts
         self.tz = tz
         self._source = source
         self._holidays = holidays
         self._memo = memo
         self._durations: dict[str, Durations] = {}
         self._planners: dict[tuple[str, int], DeadlinePlanner] = {}
+
+    @property
+    def blackouts(self) -> BlackoutIndex:
+        """The blackout windows: given, or read once from the source when it offers them."""
+        if self._blackouts is None:
+            read = getattr(self._source, "blackouts", None)
+            self._blackouts = BlackoutIndex(read() if read is not None else ())
+        return self._blackouts
+
+    @property
+    def holidays(self) -> HolidaySource | None:
+        return self._holidays
+
+    def completed(self, workflow_id: str) -> list[dict[str, dt.datetime]]:
+        """First-entry times of the workflow's completed projects (for duration distributions)."""
+        if self._source is None:
+            return []
+        latest = self.catalog.latest(workflow_id)
+        return self._source.completed_reached(workflow_id, latest.target.state)
+
+    def off(self, row: Tracked) -> frozenset[dt.date]:
+        """The blackout days that apply to a project."""
+        index = self.blackouts
+        return index.days_for(row.key, getattr(row, "gu", "")) if index else NO_DAYS
 
     def durations(self, workflow_id: str) -> Durations:
         found = self._durations.get(workflow_id)
@@ -104,7 +132,8 @@ class DeadlineBook:
         return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), self.tz).astimezone(dt.timezone.utc)
 
     def assess(self, rows: Iterable[T], as_of: dt.date) -> list[tuple[T, Assessment]]:
-        return [(row, self.planner(row.workflow_id, row.workflow_version).assess(row, as_of)) for row in rows]
+        return [(row, self.planner(row.workflow_id, row.workflow_version).assess(row, as_of, self.off(row)))
+                for row in rows]
 
     def scan(self, rows: Iterable[T], as_of: dt.date, lang: str = "en") -> tuple[int, list[tuple[T, Finding]]]:
         """Every finding (due soon, overdue, escalated, at risk) in ``rows``, and how many rows were read.
@@ -124,7 +153,7 @@ class DeadlineBook:
                 planner = planners.get(ref)
                 if planner is None:
                     planner = planners[ref] = self.planner(*ref)
-                for f in findings(planner, row, as_of, lang):
+                for f in findings(planner, row, as_of, lang, self.off(row)):
                     out.append((row, f))
         return count, out
 
@@ -136,7 +165,7 @@ class DeadlineBook:
         for m in workflow.milestones:
             if m.id == milestone:
                 return m.label.get(lang)
-        return milestone
+        return planning_label(workflow, milestone, lang) or milestone
 
 
 @contextlib.contextmanager

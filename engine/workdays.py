@@ -66,13 +66,14 @@ class WorkCalendar:
             return True
         return day not in self._public_holidays(day.year)
 
-    def roll(self, day: dt.date) -> dt.date:
-        """Move a due date that falls on a day off, as the workflow's ``roll`` rule says."""
+    def roll(self, day: dt.date, off: frozenset[dt.date] = frozenset()) -> dt.date:
+        """Move a due date that falls on a day off (or a blackout day in ``off``), as the workflow's
+        ``roll`` rule says."""
         if self.calendar.roll == "none":
             return day
         step = dt.timedelta(days=-1 if self.calendar.roll == "previous" else 1)
-        for _ in range(60):
-            if self.is_working_day(day):
+        for _ in range(60 + len(off)):
+            if self.is_working_day(day) and day not in off:
                 return day
             day += step
         return day

@@ -17,6 +17,8 @@ Sections (each selectable with ``--section``):
                         number of resident meetings per dong.
 * ``districts``     -- per district: projects at each stage on the as-of date, late, at risk.
 * ``late``          -- every project late (a milestone overdue) or at risk on the as-of date.
+* ``baseline``, ``delays``, ``cutoffs`` -- baseline variance, the delay ledger, fiscal cut-offs
+                        (programme/report_planning.py); the budget section notes the amount at risk.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from engine.errors import InvalidInput
 from engine.tracked import TrackedRow
 from programme.participation import TYPES
 from programme.records import Plan
+from programme.report_planning import PLANNING_SECTIONS
 
 SECTIONS: dict[str, Label] = {
     "results": Label("추진 실적 (분기별 준공)", "Results: dongs completed per quarter"),
@@ -49,7 +52,11 @@ SECTIONS: dict[str, Label] = {
     "participation": Label("시민 참여 실적 (단위: 횟수)", "Citizen participation (counts)"),
     "districts": Label("자치구별 진행 현황", "Progress per district"),
     "late": Label("지연·위험 사업", "Late and at-risk projects"),
+    **PLANNING_SECTIONS,
 }
+DEFAULT_SECTIONS = tuple(k for k in SECTIONS if k not in PLANNING_SECTIONS)
+"""What a report holds unless sections are named: the planning ones go through every project's whole
+history (a second per 10,000 projects each), so they are asked for by name (or ``--section all``)."""
 
 TEXT, INT, MONEY, RATE, DATE = "text", "int", "money", "rate", "date"
 GANTT_LIMIT = 60
@@ -203,7 +210,7 @@ class ReportBuilder:
     ) -> Report:
         """The report's sections; ``progress(n)`` is told as each ``n`` open projects are assessed."""
         self._progress = progress
-        wanted = list(sections or SECTIONS)
+        wanted = list(sections or DEFAULT_SECTIONS)
         for s in wanted:
             if s not in SECTIONS:
                 raise InvalidInput(f"unknown section {s!r} (one of: {', '.join(SECTIONS)})", field="--section")
@@ -217,13 +224,18 @@ class ReportBuilder:
         assessed = None
         if {"districts", "late"} & set(wanted) or timeline:
             assessed = self._assess(f, as_of, cutoff)
+        planning = self._planning(set(wanted), f, as_of, cutoff)
         for s in wanted:
-            if s == "results":
+            if s in planning:
+                built[s] = planning[s]
+            elif s == "results":
                 built[s] = results_section(completions or Counter(), f)
             elif s == "plan":
                 built[s] = plan_section(completions or Counter(), self.source.plan(), f)
             elif s == "budget":
                 built[s] = budget_section(self.source.budget_sums(f), self.source.plan(), f)
+                if "budget_note" in planning:
+                    built[s] = planning["budget_note"](built[s])
             elif s == "participation":
                 built[s] = participation_section(
                     self.source.participation_sums(f, as_of), self.source.cohort_sizes(f, cutoff), f
@@ -243,6 +255,30 @@ class ReportBuilder:
             if cohort is not None:
                 rows, total = self._timeline(ReportFilter(f.gu, cohort), as_of, cutoff, assessed)
         return Report(as_of, f, tuple(built[s] for s in wanted), rows, total, cohort, self.stage_labels())
+
+    def _planning(self, wanted: set[str], f: ReportFilter, as_of: dt.date, cutoff: dt.datetime) -> dict[str, Any]:
+        """The planning sections asked for, and the budget section's carry-over note (a function)."""
+        from programme import report_planning as rp
+
+        out: dict[str, Any] = {}
+        if not wanted & {"baseline", "delays", "cutoffs"}:
+            return out
+        book = self._book
+        everything = self.source.tracked(f, cutoff, open_states=rp.all_states(self.catalog))
+        if "baseline" in wanted:
+            read = getattr(self.source, "baselines", None)
+            stored = read([r.key for r in everything]) if read is not None else {}
+            out["baseline"] = rp.baseline_section(everything, book, stored, as_of, Section, Column)
+        if "delays" in wanted:
+            out["delays"] = rp.delays_section(everything, book, as_of, Section, Column)
+        if "cutoffs" in wanted:
+            at_risk = rp.cutoff_findings(everything, book, as_of)
+            read = getattr(self.source, "allocations", None)
+            allocated = read() if read is not None else {}
+            out["cutoffs"] = rp.cutoffs_section(at_risk, allocated, book, Section, Column)
+            if at_risk:
+                out["budget_note"] = lambda budget: rp.budget_note(budget, at_risk, allocated)
+        return out
 
     def _timeline_year(self, f: ReportFilter, as_of: dt.date, cutoff: dt.datetime) -> int | None:
         """The filtered cohort, else the latest cohort that had started by the as-of date."""

@@ -339,6 +339,12 @@ tr.total td { font-weight: bold; background: #f4f4f4; }
 """
 
 
+def _planning_figures(report: Report, lang: str) -> tuple[go.Figure | None, ...]:
+    from programme.report_planning_html import delays_figure, variance_figure
+
+    return variance_figure(report, lang, _layout), delays_figure(report, lang, _layout)
+
+
 def render_html(report: Report, lang: str) -> str:
     figures = [
         f
@@ -347,6 +353,7 @@ def render_html(report: Report, lang: str) -> str:
             districts_figure(report, lang),
             budget_figure(report, lang),
             results_figure(report, lang),
+            *_planning_figures(report, lang),
         )
         if f is not None
     ]

@@ -155,3 +155,21 @@ class SqlReportSource:
     ) -> list[dict[str, dt.datetime]]:
         with self.db.read() as conn:
             return completed_reached(conn, workflow_id, target_state, before=before)
+
+    # -- planning (schema 0012): the report's baseline, cut-off and blackout inputs ----------------
+    def baselines(self, keys: Sequence[str]) -> dict[str, Any]:
+        from storage.planning import SqlPlanningStore
+
+        return SqlPlanningStore(self.db).baselines(keys)
+
+    def blackouts(self) -> list[Any]:
+        from storage.planning import read_blackouts
+
+        with self.db.read() as conn:
+            return read_blackouts(conn)
+
+    def allocations(self) -> dict[str, int]:
+        """Each project's allocated budget (all its years), by key."""
+        stmt = select(P.c.key, func.sum(PB.c.allocated)).select_from(PB.join(P, P.c.id == PB.c.project_id)).group_by(P.c.key)
+        with self.db.read() as conn:
+            return {key: int(total or 0) for key, total in conn.execute(stmt)}

@@ -298,3 +298,5 @@ class PlanYearRow(SQLModel, table=True):
 from storage.accounts import ApiTokenRow, UserRow  # noqa: E402,F401
 # Published workflow versions (schema 0009) live beside their store, like accounts.
 from storage.workflow_store import WorkflowVersionRow  # noqa: E402,F401
+# Planning (schema 0012): blackout windows and baselines, beside their store.
+from storage.planning import BaselineRow, BlackoutRow  # noqa: E402,F401

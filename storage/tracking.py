@@ -162,3 +162,9 @@ class TrackingReader:
 
     def completed_reached(self, workflow_id: str, target_state: str) -> list[dict[str, dt.datetime]]:
         return completed_reached(self.conn, workflow_id, target_state, before=self.before)
+
+    def blackouts(self) -> list[Any]:
+        """The blackout windows (engine.blackouts.Blackout), for the deadline rules."""
+        from storage.planning import read_blackouts
+
+        return read_blackouts(self.conn)

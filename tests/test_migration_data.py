@@ -63,7 +63,7 @@ def fill(db: Database, catalog) -> None:
     their deliveries and the job row; all through plain INSERTs at the database's revision."""
     present = set(_inspect(db).get_table_names()) - {"alembic_version"}
     known = {"projects", "events", "alerts", "alert_deliveries", "jobs", "alert_events", "alert_destinations",
-             *PROGRAMME_ROWS, "users", "api_tokens", "workflow_versions"}
+             *PROGRAMME_ROWS, "users", "api_tokens", "workflow_versions", "blackouts", "baselines"}
     assert present <= known, f"fill() does not know how to put rows in {sorted(present - known)}; teach it"
     dongs = demo_data.read_dongs(files("programme").joinpath("data/seoul-dongs-2016.csv").read_bytes())
     items = demo_data.build(catalog, dongs, as_of=DEMO_AS_OF, tz=ZoneInfo("Asia/Seoul"))
@@ -120,6 +120,16 @@ def fill(db: Database, catalog) -> None:
             if name in present:
                 table = table_at_revision(db, name)
                 conn.execute(insert(table), [cut(table, {**who, **values}) for values in make(ids)])
+        if "blackouts" in present:
+            conn.execute(insert(table_at_revision(db, "blackouts")), [
+                {**who, "scope": "gu", "target": "성동구", "start_date": dt.date(2016, 4, 13),
+                 "end_date": dt.date(2016, 4, 13), "reason": "국회의원 선거 투표소"},
+                {**who, "scope": "all", "target": None, "start_date": dt.date(2016, 5, 2),
+                 "end_date": dt.date(2016, 5, 3), "reason": "축제"}])
+        if "baselines" in present:
+            conn.execute(insert(table_at_revision(db, "baselines")), [
+                {**who, "project_id": ids[0], "milestone": "works_started", "planned": dt.date(2016, 5, 1),
+                 "taken_on": dt.date(2016, 2, 20)}])
         if "users" in present:
             users = table_at_revision(db, "users")
             user_ids = conn.execute(insert(users).returning(users.c.id, sort_by_parameter_order=True), [

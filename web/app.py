@@ -59,6 +59,9 @@ def create_app(settings: WebSettings | None = None, *, context: WebContext | Non
     from web.api import router as api_router
 
     app.include_router(api_router, prefix="/api")
+    from web.feeds import router as feeds_router
+
+    app.include_router(feeds_router)  # /feeds/{gu}.ics: calendar apps, a viewer's token in the URL
     if importlib.util.find_spec("web.pages") is not None:
         from web import pages
 

@@ -11,9 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-LEVELS = ("pending", "due_soon", "overdue", "escalated", "at_risk", "met", "met_late", "closed")
-Level = Literal["pending", "due_soon", "overdue", "escalated", "at_risk", "met", "met_late", "closed"]
-FindingLevel = Literal["due_soon", "overdue", "escalated", "at_risk"]
+LEVELS = ("pending", "due_soon", "overdue", "escalated", "at_risk", "late_start", "cutoff_risk", "met", "met_late", "closed")
+Level = Literal["pending", "due_soon", "overdue", "escalated", "at_risk", "late_start", "cutoff_risk", "met", "met_late",
+                "closed"]
+FindingLevel = Literal["due_soon", "overdue", "escalated", "at_risk", "late_start", "cutoff_risk"]
 
 
 class MilestoneStatus(BaseModel):
@@ -23,6 +24,28 @@ class MilestoneStatus(BaseModel):
     level: str
     days: int | None = None
     reached_on: str | None = None
+
+
+class LatestStart(BaseModel):
+    """The backward pass: the latest day a state may be entered for the target to hold."""
+
+    state: str
+    latest_start: str
+    entered: str | None
+    passed: bool
+
+
+class CutoffStatus(BaseModel):
+    """A fiscal cut-off: reached, or the day its state is forecast to be entered."""
+
+    id: str
+    state: str
+    consequence: str
+    date: str
+    reached_on: str | None
+    expected: str | None
+    at_risk: bool
+    days: int
 
 
 class ProjectStatus(BaseModel):
@@ -51,6 +74,8 @@ class ProjectStatus(BaseModel):
     durations: Any = None
     risk_reason: str | None
     milestones: list[MilestoneStatus]
+    latest_starts: list[LatestStart] = []
+    cutoffs: list[CutoffStatus] = []
     as_of: str
 
 

@@ -17,6 +17,7 @@ from alertkit import SEOUL, build_project
 from engine.catalog import Catalog
 from engine.deadlines import (
     AT_RISK,
+    LATE_START,
     DUE_SOON,
     ESCALATED,
     MET,
@@ -163,7 +164,7 @@ def test_a_cancelled_project_produces_nothing(catalog: Catalog, planner: Deadlin
     a = planner.assess(p, D(2016, 5, 20))
     assert a.closed and a.milestones == () and a.risk is None
     # Before it was cancelled it was an ordinary late project.
-    assert {f.level for f in findings(planner, p, D(2016, 2, 25))} == {OVERDUE, DUE_SOON, AT_RISK}
+    assert {f.level for f in findings(planner, p, D(2016, 2, 25))} == {OVERDUE, DUE_SOON, AT_RISK, LATE_START}
 
 
 # -- at risk ---------------------------------------------------------------------------------------
@@ -185,7 +186,7 @@ def test_at_risk_before_any_milestone_is_missed_with_declared_durations(catalog:
     assert a.risk.basis == "declared"
     assert a.risk.remaining == (("survey", 14), ("agreement", 14), ("design_review", 21), ("detailed_design", 35),
                                 ("tender", 21), ("construction", 55))
-    [f] = findings(planner, p, D(2016, 2, 7))
+    [f] = [f for f in findings(planner, p, D(2016, 2, 7)) if f.level == AT_RISK]
     assert (f.level, f.milestone, f.due, f.days) == (AT_RISK, "completed", D(2016, 7, 1), 15)
     assert "15 days after the target 2016-07-01" in f.reason and "declared durations" in f.reason
 
@@ -248,7 +249,7 @@ def test_observed_durations_replace_declared_ones_once_five_projects_completed(c
     # Slower history makes the same project at risk, and the reason says the durations were observed.
     slow = [completed_history({**FAST, "construction": 90}, D(2015, 1, 5 + i)) for i in range(5)]
     planner = DeadlinePlanner(wf, SEOUL, observed_durations(wf, slow))
-    [f] = findings(planner, p, D(2016, 2, 7))
+    [f] = [f for f in findings(planner, p, D(2016, 2, 7)) if f.level == AT_RISK]
     assert f.level == AT_RISK and f.days == 175 - 145
     assert "observed (median of 5 completed) durations" in f.reason
 
@@ -320,7 +321,7 @@ def test_being_put_on_hold_does_not_meet_the_milestones_after_it(catalog: Catalo
 
 def test_reasons_in_korean_name_the_stages_by_their_labels(catalog: Catalog, planner: DeadlinePlanner) -> None:
     at_risk = starting_late(catalog)
-    [f] = findings(planner, at_risk, D(2016, 2, 7), "ko")
+    [f] = [f for f in findings(planner, at_risk, D(2016, 2, 7), "ko") if f.level == AT_RISK]
     assert f.reason == (
         "가장 빠른 준공 예상일 2016-07-16, 목표일 2016-07-01보다 15일 늦음 "
         "(현장조사 14일, 사업협약 14일, 설계(안) 보고회 21일, 실시설계 35일, 발주 21일, 시공 55일; "

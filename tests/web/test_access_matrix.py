@@ -62,6 +62,15 @@ def read_report(who: str | None, scope: str) -> int:
     return 403 if scope == "other" and who in LIMITED else 200
 
 
+def read_feed(who: str | None, scope: str) -> int:
+    """A calendar feed takes a read-only (viewer) token, for a district the viewer reads."""
+    if who is None:
+        return 401
+    if not who.startswith("viewer"):
+        return 403
+    return 403 if scope == "other" and who in LIMITED else 200
+
+
 def _alert_id(site: Any, scope: str) -> int:
     """An alert of the scope's project that is still open or snoozed (seeded: three per project)."""
     from sqlalchemy import create_engine, select
@@ -140,6 +149,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/alerts/{alert_id}/acknowledge"): Rule(
         "POST", lambda s, sc: (f"/api/alerts/{_alert_id(s, sc)}/acknowledge", {"json": {"note": "matrix"}}),
         write_project, writes=True),
+    ("GET", "/feeds/{gu}.ics"): Rule("GET", lambda s, sc: (f"/feeds/{_gu(sc)}.ics", {}), read_feed),
     ("GET", "/api/health"): Rule("GET", lambda s, sc: ("/api/health", {}), public),
     ("GET", "/openapi.json"): Rule("GET", lambda s, sc: ("/openapi.json", {}), public),
     ("GET", "/docs"): Rule("GET", lambda s, sc: ("/docs", {}), public),
