@@ -293,3 +293,5 @@ class PlanYearRow(SQLModel, table=True):
 
 # Accounts (schema 0007) live beside their store; imported here so the metadata holds every table.
 from storage.accounts import ApiTokenRow, UserRow  # noqa: E402,F401
+# Web sessions and sign-in attempts (schema 0011) live beside their store, like the accounts.
+from storage.web_sessions import SignInAttemptRow, WebSessionRow  # noqa: E402,F401

@@ -1,0 +1,159 @@
+"""The server-rendered pages through the real app (TestClient): signing in and out, sessions in the
+database, CSRF and origin checks, sign-in limits, security headers, escaping, the project page's
+actions and conflicts, and the district list's downloads."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from pagekit import ORIGIN, csrf_of, post_form, sign_in
+from webkit import OTHER, OWN, PASSWORD
+
+
+@pytest.fixture
+def browser(site):
+    """A second client of the same app (its own cookie jar), for a second person."""
+    from fastapi.testclient import TestClient
+
+    return lambda: TestClient(site.app, raise_server_exceptions=False)
+
+
+def test_sign_in_dashboard_and_sign_out(site) -> None:
+    c = site.client
+    assert c.get("/", follow_redirects=False).status_code == 303
+    csrf = sign_in(c, "coordinator")
+    page = c.get("/")
+    assert OWN in page.text and OTHER not in page.text
+    cookie = next(x for x in c.cookies.jar if x.name == "dongflow_session")
+    assert cookie.has_nonstandard_attr("HttpOnly")
+    out = post_form(c, "/logout", {}, csrf)
+    assert out.status_code == 303
+    assert c.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_session_lives_in_the_database_and_ends_at_sign_out(site) -> None:
+    from sqlalchemy import create_engine, func, select
+    from sqlalchemy.pool import NullPool
+
+    from storage.web_sessions import S
+
+    engine = create_engine(site.url, poolclass=NullPool)
+
+    def count() -> int:
+        with engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(S)).scalar_one()
+
+    c = site.client
+    csrf = sign_in(c, "officer")
+    old = c.cookies.get("dongflow_session")
+    assert count() == 1
+    with engine.connect() as conn:  # only the hash of the id is stored
+        assert old not in str(conn.execute(select(S)).all())
+    sign_in(c, "officer")
+    assert c.cookies.get("dongflow_session") != old  # a new id at every sign-in; the old one is gone
+    assert count() == 1
+    csrf = csrf_of(c.get("/").text)
+    post_form(c, "/logout", {}, csrf)
+    assert count() == 0
+    engine.dispose()
+
+
+def test_forms_need_the_csrf_token_and_the_same_origin(site) -> None:
+    c = site.client
+    csrf = sign_in(c, "officer")
+    key = site.keys["own"]
+    body = {"trigger": "hold", "note": "x", "version": 1}
+    assert post_form(c, f"/projects/{key}/advance", body, None).status_code == 403
+    assert post_form(c, f"/projects/{key}/advance", body, "wrong").status_code == 403
+    assert post_form(c, f"/projects/{key}/advance", body, csrf, origin="http://evil.example").status_code == 403
+    assert post_form(c, f"/projects/{key}/advance", body, csrf, origin=None).status_code == 403
+    assert site.get(f"/api/projects/{key}", "officer").json()["version"] == 1
+    ok = post_form(c, f"/projects/{key}/advance", body, csrf)
+    assert ok.status_code == 303
+
+
+def test_sign_in_is_limited_per_account(site) -> None:
+    c = site.client
+    for _ in range(5):
+        form = c.get("/login")
+        bad = c.post("/login", data={"user": "viewer_all", "password": "wrong password!", "csrf": csrf_of(form.text)},
+                     headers={"Origin": ORIGIN}, follow_redirects=False)
+        assert bad.status_code == 401
+    form = c.get("/login")
+    limited = c.post("/login", data={"user": "viewer_all", "password": PASSWORD, "csrf": csrf_of(form.text)},
+                     headers={"Origin": ORIGIN}, follow_redirects=False)
+    assert limited.status_code == 429  # even the right password, until the window has passed
+    sign_in(c, "viewer_own")  # another account from the same address still may
+
+
+def test_security_headers(site) -> None:
+    page = site.client.get("/login")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "same-origin"
+    assert "<script" not in page.text
+
+
+def test_project_page_refusal_participation_advance_and_history(site) -> None:
+    c = site.client
+    csrf = sign_in(c, "coordinator")
+    key = site.keys["own"]
+    page = c.get(f"/projects/{key}")
+    assert page.status_code == 200 and "resident_meetings" in page.text and 'class="node current' in page.text
+    refused = post_form(c, f"/projects/{key}/advance", {"trigger": "agree", "version": 1}, csrf)
+    assert refused.status_code == 422 and "resident_meetings" in refused.text
+    recorded = post_form(c, f"/projects/{key}/participation",
+                         {"kind": "resident_meeting", "held_on": "2026-03-01", "times": "1", "version": 1,
+                          "note": "<script>alert(1)</script>"}, csrf)
+    assert recorded.status_code == 303
+    page = c.get(f"/projects/{key}")
+    assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    version = site.get(f"/api/projects/{key}", "coordinator").json()["version"]
+    moved = post_form(c, f"/projects/{key}/advance", {"trigger": "agree", "version": version}, csrf)
+    assert moved.status_code == 303
+    history = site.get(f"/api/projects/{key}/history", "coordinator").json()
+    assert history[-1]["actor"] == "coordinator" and history[-1]["to"] == "agreement"
+    stale = post_form(c, f"/projects/{key}/advance", {"trigger": "hold", "note": "late", "version": version}, csrf)
+    assert stale.status_code == 409 and "coordinator" in stale.text
+    assert site.get(f"/api/projects/{key}", "coordinator").json()["state"] == "agreement"
+
+
+def test_other_district_is_not_found_on_pages(site) -> None:
+    c = site.client
+    sign_in(c, "coordinator")
+    assert c.get(f"/projects/{site.keys['other']}").status_code == 404
+    assert c.get("/projects/no-such-key").status_code == 404
+    listing = c.get("/projects")
+    assert site.keys["own"] in listing.text and site.keys["other"] not in listing.text
+
+
+def test_downloads_neutralise_formulas(site) -> None:
+    from openpyxl import load_workbook
+
+    from engine.catalog import Catalog
+    from engine.service import ProjectSpec, Service
+    from storage.db import Database
+    from storage.repository import SqlProjectStore
+    from webkit import NOW
+    from workflows import SHIPPED_DIR
+
+    db = Database(site.url)
+    Service(SqlProjectStore(db), Catalog.from_dirs([SHIPPED_DIR])).add_project(
+        ProjectSpec(key="=HYPERLINK(1)", gu=OWN, dong="@SUM(A1)", year=2016), actor="seed", now=NOW)
+    db.dispose()
+    c = site.client
+    sign_in(c, "coordinator")
+    text = c.get("/export/projects?format=csv").content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    cells = [cell for row in rows for cell in row]
+    assert "'=HYPERLINK(1)" in cells and "'@SUM(A1)" in cells
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
+    book = load_workbook(io.BytesIO(c.get("/export/projects?format=xlsx").content))
+    values = [cell for row in book.active.iter_rows() for cell in row]
+    assert all(cell.data_type != "f" for cell in values)
+    assert "'=HYPERLINK(1)" in [cell.value for cell in values]
