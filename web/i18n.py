@@ -108,6 +108,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "last_used": ("마지막 사용", "Last used"),
     "token_once": ("이 토큰은 지금 한 번만 보입니다. 복사해 두세요:", "This token is shown once only. Copy it now:"),
     "created": ("생성일", "Created"),
+    "created_event": ("등록", "created"),
     "language": ("English", "한국어"),
     "stages": ("단계별 사업 수", "Projects by stage"),
     "read_scope": ("볼 수 있는 자치구", "Districts you can see"),

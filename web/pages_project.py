@@ -44,6 +44,8 @@ def project_view(request: Request, ctx: Any, session: Any, key: str) -> dict[str
     labels = {tr.trigger: tr.label.get(lang) for tr in wf.transitions}
     kinds = list(wf.participation_kinds) or list(TYPES)
     return {
+        "risk_reason": a.risk.reason(p.target, lang, lambda st: wf.state_label(st, lang))
+        if a.risk is not None and a.risk.at_risk else None,
         "p": p, "a": a, "wf": wf, "day": day, "state_label": wf.state_label(p.state, lang),
         "triggers": triggers_json(p, wf, lang), "can_write": session.principal.can_write(p.gu),
         "svg": render_svg(wf, p.state, p.reached.keys(), lang, t("from_any")),
@@ -53,6 +55,7 @@ def project_view(request: Request, ctx: Any, session: Any, key: str) -> dict[str
         "participation": [(e, TYPES[e.kind].get(lang) if e.kind in TYPES else e.kind) for e in svc.participation(p.key)],
         "kinds": [(k, TYPES[k].get(lang) if k in TYPES else k) for k in kinds],
         "budgets": svc.budgets(p.key),
+        "fact_labels": {name: spec.label.get(lang) for name, spec in wf.facts.items()},
         "history": [(e, labels.get(e.trigger or "", e.trigger), wf.state_label(e.from_state, lang) if e.from_state else "",
                      wf.state_label(e.to_state, lang)) for e in reversed(history)],
     }
