@@ -157,3 +157,17 @@ def test_downloads_neutralise_formulas(site) -> None:
     values = [cell for row in book.active.iter_rows() for cell in row]
     assert all(cell.data_type != "f" for cell in values)
     assert "'=HYPERLINK(1)" in [cell.value for cell in values]
+
+
+def test_templates_and_static_files_are_package_data() -> None:
+    """`pip install .` (not editable) ships what the pages need: every file under web/templates and
+    web/static matches a package-data pattern of pyproject.toml."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["web"]
+    files = [p.relative_to(root / "web").as_posix() for folder in ("templates", "static")
+             for p in (root / "web" / folder).rglob("*") if p.is_file()]
+    assert files and all(any(fnmatch.fnmatch(f, pat) for pat in patterns) for f in files), files
