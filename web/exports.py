@@ -13,19 +13,18 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from render.cells import neutralise as _neutralise
 
 
 def neutralise(value: Any) -> Any:
-    """A value as a spreadsheet cell that is never a formula."""
+    """A value as a spreadsheet cell that is never a formula (numbers stay numbers)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return value
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return _neutralise(str(value))
 
 
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

@@ -171,3 +171,30 @@ def test_templates_and_static_files_are_package_data() -> None:
     files = [p.relative_to(root / "web").as_posix() for folder in ("templates", "static")
              for p in (root / "web" / folder).rglob("*") if p.is_file()]
     assert files and all(any(fnmatch.fnmatch(f, pat) for pat in patterns) for f in files), files
+
+
+def test_report_downloads_neutralise_formulas(site) -> None:
+    """The report's CSV and workbook (reached from the report page) keep a formula-looking name as text."""
+    from openpyxl import load_workbook
+
+    from engine.catalog import Catalog
+    from engine.service import ProjectSpec, Service
+    from storage.db import Database
+    from storage.repository import SqlProjectStore
+    from webkit import NOW
+    from workflows import SHIPPED_DIR
+
+    db = Database(site.url)
+    Service(SqlProjectStore(db), Catalog.from_dirs([SHIPPED_DIR])).add_project(
+        ProjectSpec(key="2016-성동구-=cmd", gu=OWN, dong="=cmd|' /C calc'!A0", year=2016), actor="seed", now=NOW)
+    db.dispose()
+    c = site.client
+    sign_in(c, "coordinator")
+    text = c.get("/report/download?format=csv").content.decode("utf-8-sig")
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert "'=cmd|' /C calc'!A0" in cells
+    assert not any(cell.startswith(("=", "+", "@")) for cell in cells)
+    book = load_workbook(io.BytesIO(c.get("/report/download?format=xlsx").content))
+    values = [cell for sheet in book.worksheets for row in sheet.iter_rows() for cell in row]
+    assert "'=cmd|' /C calc'!A0" in [cell.value for cell in values]
+    assert not any(cell.data_type == "f" for cell in values)
