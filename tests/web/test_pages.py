@@ -198,3 +198,61 @@ def test_report_downloads_neutralise_formulas(site) -> None:
     values = [cell for sheet in book.worksheets for row in sheet.iter_rows() for cell in row]
     assert "'=cmd|' /C calc'!A0" in [cell.value for cell in values]
     assert not any(cell.data_type == "f" for cell in values)
+
+
+def test_sign_in_is_limited_per_address(initialised_db) -> None:
+    """Failures spread over many names from one address hit the address's limit (counted in the database,
+    so another server process would refuse too)."""
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+    from web.context import WebSettings
+    from webkit import seed
+
+    seed(initialised_db)
+    settings = WebSettings(db_url=initialised_db, signin_limit_address=3)
+    first, second = (TestClient(create_app(settings), raise_server_exceptions=False) for _ in range(2))
+    for i, client in enumerate((first, first, second)):
+        form = client.get("/login")
+        bad = client.post("/login", data={"user": f"nobody{i}", "password": "wrong password!",
+                                          "csrf": csrf_of(form.text, "/login")},
+                          headers={"Origin": ORIGIN}, follow_redirects=False)
+        assert bad.status_code == 401 and "아이디 또는 비밀번호가 맞지 않습니다" in bad.text
+    form = second.get("/login")
+    refused = second.post("/login", data={"user": "officer", "password": PASSWORD, "csrf": csrf_of(form.text, "/login")},
+                          headers={"Origin": ORIGIN}, follow_redirects=False)
+    assert refused.status_code == 429 and "15분" in refused.text
+
+
+def test_a_disabled_user_is_signed_out_at_once(site, browser) -> None:
+    admin, kim = site.client, browser()
+    csrf = sign_in(admin, "admin")
+    sign_in(kim, "coordinator")
+    assert kim.get("/", follow_redirects=False).status_code == 200
+    assert post_form(admin, "/admin/users/coordinator/disable", {}, csrf).status_code == 303
+    assert kim.get("/", follow_redirects=False).status_code == 303
+
+
+def test_english_switch_is_remembered(site) -> None:
+    c = site.client
+    sign_in(c, "viewer_all")
+    assert "현황판" in c.get("/").text
+    assert "Dashboard" in c.get("/?lang=en").text
+    assert "Dashboard" in c.get("/projects").text  # the cookie remembers
+    assert "현황판" in c.get("/?lang=ko").text
+
+
+def test_sign_in_goes_back_to_the_page_asked_for_and_nowhere_else(site) -> None:
+    from urllib.parse import unquote
+
+    c = site.client
+    key = site.keys["own"]
+    first = c.get(f"/projects/{key}", follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"].startswith("/login?next=")
+    for target, expected in ((f"/projects/{key}", f"/projects/{key}"), ("//evil.example/x", "/"),
+                             ("https://evil.example/", "/")):
+        form = c.get("/login")
+        answer = c.post("/login", data={"user": "officer", "password": PASSWORD, "next": target,
+                                        "csrf": csrf_of(form.text, "/login")},
+                        headers={"Origin": ORIGIN}, follow_redirects=False)
+        assert answer.status_code == 303 and unquote(answer.headers["location"]) == expected
