@@ -10,6 +10,7 @@ origin and CSRF token (:func:`form_guard`) before anything runs.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 from pathlib import Path
@@ -169,7 +170,14 @@ Text = Annotated[str | None, Query(max_length=200)]
 
 
 def _listing(request: Request, ctx: Any, session: Any, gu: str | None, year: str | None, state: str | None,
-             level: str | None, sort: str, as_of: str | None) -> tuple[dt.date, list[tuple[Any, Any]]]:
+             level: str | None, sort: str, as_of: str | None,
+             window: tuple[int, int] | None = None) -> tuple[dt.date, int, list[tuple[Any, Any]]]:
+    """(as-of day, how many match, the (project, assessment) pairs in ``window`` = (offset, size), or all).
+
+    Only the projects shown are assessed, unless the status filter or the sort needs every one's."""
+    from engine.deadlines import SEVERITY
+    from web.api import assess
+
     svc = scoped(ctx, session)
     day = as_of_day(ctx, as_of)
     year_value = None
@@ -178,23 +186,33 @@ def _listing(request: Request, ctx: Any, session: Any, gu: str | None, year: str
             raise errors.InvalidInput(f"{year!r} is not a year", field="year")
         year_value = int(year)
     query = ProjectQuery(gu=lookup_text(gu, "gu") or None, year=year_value, state=state or None)
-    rows = assessed(ctx, svc, query, day)
+    key = sort.lstrip("-") if sort.lstrip("-") in SORTS else "key"
+    reverse = sort.startswith("-")
+    if window is not None and not level and key == "key" and not reverse:  # the store's own order: one page
+        page = svc.status(dataclasses.replace(query, offset=window[0], limit=window[1]))
+        return day, svc.count(query), assess(ctx, page, day)
+    projects = svc.status(query)
+    cut = (lambda items: items) if window is None else (lambda items: items[window[0]:window[0] + window[1]])
+    if not level and key not in ("level", "next_due"):
+        projects.sort(key=lambda p: (getattr(p, key), p.key), reverse=reverse)
+        return day, len(projects), assess(ctx, cut(projects), day)
+    rows = assess(ctx, projects, day)
     if level:
         rows = [(p, a) for p, a in rows
                 if a.level == level or (level == "late" and a.level in LATE)
                 or (level == "at_risk" and a.risk is not None and a.risk.at_risk)]
-    key = sort.lstrip("-") if sort.lstrip("-") in SORTS else "key"
-    from engine.deadlines import SEVERITY
 
     def sort_key(pa: tuple[Any, Any]) -> Any:
         p, a = pa
-        nxt = a.next
-        return {"key": (p.key,), "gu": (p.gu, p.key), "dong": (p.dong, p.key), "year": (p.year, p.key),
-                "state": (p.state, p.key), "level": (SEVERITY.get(a.level, 0), p.key),
-                "next_due": (nxt.due if nxt else dt.date.max, p.key)}[key]
+        if key == "level":
+            return (SEVERITY.get(a.level, 0), p.key)
+        if key == "next_due":
+            nxt = a.next
+            return (nxt.due if nxt else dt.date.max, p.key)
+        return (getattr(p, key), p.key)
 
-    rows.sort(key=sort_key, reverse=sort.startswith("-"))
-    return day, rows
+    rows.sort(key=sort_key, reverse=reverse)
+    return day, len(rows), cut(rows)
 
 
 def _districts(ctx: Any, session: Any) -> list[str]:
@@ -213,13 +231,14 @@ def _districts(ctx: Any, session: Any) -> list[str]:
 def project_list(request: Request, ctx: Context, session: CurrentSession, gu: Text = None, year: Text = None,
                  state: Text = None, level: Text = None, sort: Text = "key", as_of: Text = None,
                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Response:
-    day, rows = _listing(request, ctx, session, gu, year, state, level, sort or "key", as_of)
+    day, total, rows = _listing(request, ctx, session, gu, year, state, level, sort or "key", as_of,
+                                (offset, PAGE_SIZE))
     lang = _lang(request)
     svc = scoped(ctx, session)
-    page = [(p, a, svc.workflow_of(p).state_label(p.state, lang)) for p, a in rows[offset:offset + PAGE_SIZE]]
+    page = [(p, a, svc.workflow_of(p).state_label(p.state, lang)) for p, a in rows]
     states = [(s.id, s.label.get(lang)) for wf in ctx.catalog.latest_all() for s in wf.states]
     filters = {"gu": gu, "year": year, "state": state, "level": level, "sort": sort, "as_of": as_of}
-    return render(request, "projects.html", day=day, page=page, total=len(rows), offset=offset, size=PAGE_SIZE,
+    return render(request, "projects.html", day=day, page=page, total=total, offset=offset, size=PAGE_SIZE,
                   filters=filters, districts=_districts(ctx, session), states=states,
                   levels=["late", "due_soon", "overdue", "escalated", "at_risk", "met", "pending", "closed"],
                   sorts=SORTS)
@@ -233,7 +252,7 @@ def export_projects(request: Request, ctx: Context, session: CurrentSession, gu:
     from web.exports import to_csv, to_xlsx
     from web.i18n import Words
 
-    day, rows = _listing(request, ctx, session, gu, year, state, level, sort or "key", as_of)
+    day, _total, rows = _listing(request, ctx, session, gu, year, state, level, sort or "key", as_of)
     lang = _lang(request)
     t = Words(lang)
     svc = scoped(ctx, session)

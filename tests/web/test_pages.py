@@ -256,3 +256,27 @@ def test_sign_in_goes_back_to_the_page_asked_for_and_nowhere_else(site) -> None:
                                         "csrf": csrf_of(form.text, "/login")},
                         headers={"Origin": ORIGIN}, follow_redirects=False)
         assert answer.status_code == 303 and unquote(answer.headers["location"]) == expected
+
+
+def test_district_list_filters_sorts_and_pages(site, monkeypatch) -> None:
+    import re
+
+    from web import pages
+
+    c = site.client
+    sign_in(c, "officer")
+    keys = lambda html: re.findall(r'<td><a href="/projects/([^"]+)">', html)  # noqa: E731
+    everything = keys(c.get("/projects").text)
+    assert everything == sorted(everything) and len(everything) == 4
+    assert keys(c.get("/projects?sort=-key").text) == sorted(everything, reverse=True)
+    by_dong = keys(c.get("/projects?sort=dong").text)
+    assert [k.rsplit("-", 1)[1] for k in by_dong] == sorted(k.rsplit("-", 1)[1] for k in everything)
+    assert keys(c.get(f"/projects?gu={OTHER}&year=2017").text) == ["2017-종로구-사직동"]
+    late = keys(c.get("/projects?level=late&as_of=2026-12-31").text)
+    assert sorted(late) == everything  # all four are far past their milestones by then
+    assert keys(c.get("/projects?level=met&as_of=2016-01-02").text) == []
+    monkeypatch.setattr(pages, "PAGE_SIZE", 3)
+    first, second = c.get("/projects?sort=-level"), c.get("/projects?sort=-level&offset=3")
+    assert len(keys(first.text)) == 3 and len(keys(second.text)) == 1
+    assert set(keys(first.text)) | set(keys(second.text)) == set(everything)
+    assert c.get("/projects?year=abc").status_code == 422
