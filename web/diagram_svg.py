@@ -79,10 +79,10 @@ def render_svg(workflow: Workflow, current: str | None, reached: Iterable[str] =
         pos[s] = (PAD + (i + 1) * (W + GAP_X), side_y)
     width = PAD * 2 + max(cols, len(side) + 1) * (W + GAP_X) - GAP_X
     height = (side_y + H + PAD) if side else (PAD * 2 + rows * (H + GAP_Y) - GAP_Y)
-    parts = [f'<svg class="diagram" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-             f'role="img" xmlns="http://www.w3.org/2000/svg"><title>{escape(workflow.title.get(lang))}</title>',
-             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-             'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>']
+    parts = [(f'<svg class="diagram" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+              f'role="img" xmlns="http://www.w3.org/2000/svg"><title>{escape(workflow.title.get(lang))}</title>'),
+             ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+              'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>')]
     drawn: set[tuple[str, str]] = set()
     for t in workflow.transitions:
         if t.dest == PREVIOUS or t.dest in side:

@@ -364,4 +364,4 @@ def install(app: FastAPI) -> None:
     app.add_middleware(SecurityHeaders)
 
 
-__all__ = ["router", "install", "form_guard", "Guarded", "scoped", "as_of_day", "NotSignedIn"]
+__all__ = ["Guarded", "NotSignedIn", "as_of_day", "form_guard", "install", "router", "scoped"]

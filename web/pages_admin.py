@@ -76,7 +76,7 @@ def create_token(ctx: Context, request: Request, session: Guarded, name: Name, o
     expires_at = None
     if expires:
         day = parse_date(expires, "expires")
-        expires_at = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), ctx.tz).astimezone(dt.timezone.utc)
+        expires_at = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), ctx.tz).astimezone(dt.UTC)
     secret = ctx.accounts.create_token(session.principal, name, now=ctx.now(), owner=owner or None,
                                        role=role or None, districts=_districts(districts), expires_at=expires_at)
     return _tokens(request, ctx, session.principal, created=secret, name=name)

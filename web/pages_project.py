@@ -126,4 +126,4 @@ def record_participation(request: Request, ctx: Context, session: Guarded, key: 
     return RedirectResponse(url(request, f"/projects/{project.key}", done="participation"), status_code=303)
 
 
-__all__ = ["router", "project_view"]
+__all__ = ["project_view", "router"]
