@@ -302,7 +302,8 @@ RULES.update(PAGE_RULES)
 
 
 def everything(url: str) -> Any:
-    """Every row (webkit.snapshot) and the tokens without when they were last used."""
+    """Every row (webkit.snapshot) and the tokens without when they were last used; not the web sessions,
+    whose expiry any request may slide (at most once a minute)."""
     from sqlalchemy import create_engine, select
     from sqlalchemy.pool import NullPool
 
@@ -314,7 +315,9 @@ def everything(url: str) -> Any:
             tokens = conn.execute(select(*[c for c in T.c if c.name != "last_used_at"]).order_by(T.c.id)).all()
     finally:
         engine.dispose()
-    return snapshot(url), [tuple(t) for t in tokens]
+    rows = snapshot(url)
+    rows.pop("web_sessions", None)
+    return rows, [tuple(t) for t in tokens]
 
 
 class Browsers:

@@ -280,3 +280,19 @@ def test_district_list_filters_sorts_and_pages(site, monkeypatch) -> None:
     assert len(keys(first.text)) == 3 and len(keys(second.text)) == 1
     assert set(keys(first.text)) | set(keys(second.text)) == set(everything)
     assert c.get("/projects?year=abc").status_code == 422
+
+
+def test_a_stale_participation_form_is_not_recorded(site, browser) -> None:
+    from webkit import snapshot
+
+    key = site.keys["own"]
+    first, second = site.client, browser()
+    csrf_first, csrf_second = sign_in(first, "coordinator"), sign_in(second, "officer")
+    held = post_form(first, f"/projects/{key}/advance", {"trigger": "hold", "note": "잠시 보류", "version": 1},
+                     csrf_first)
+    assert held.status_code == 303
+    before = {k: v for k, v in snapshot(site.url).items() if k != "web_sessions"}
+    stale = post_form(second, f"/projects/{key}/participation",
+                      {"kind": "resident_meeting", "held_on": "2026-03-01", "times": "1", "version": 1}, csrf_second)
+    assert stale.status_code == 409 and "coordinator" in stale.text and "다른 사람이 먼저 변경했습니다" in stale.text
+    assert {k: v for k, v in snapshot(site.url).items() if k != "web_sessions"} == before
