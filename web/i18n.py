@@ -52,6 +52,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "no_actions": ("이 단계에서 할 수 있는 진행이 없습니다.", "Nothing can be done from this stage."),
     "read_only": ("읽기 권한만 있습니다.", "You can read this project but not change it."),
     "unmet": ("아직 충족되지 않은 조건:", "Not met yet:"),
+    "now": ("현재", "now"),
     "note": ("메모", "Note"),
     "note_required": ("메모 필수", "a note is required"),
     "milestones": ("기한", "Milestones"),

@@ -104,7 +104,9 @@ def test_project_page_refusal_participation_advance_and_history(site) -> None:
     csrf = sign_in(c, "coordinator")
     key = site.keys["own"]
     page = c.get(f"/projects/{key}")
-    assert page.status_code == 200 and "resident_meetings" in page.text and 'class="node current' in page.text
+    assert page.status_code == 200 and 'class="node current' in page.text
+    unmet = page.text.split('class="unmet"', 1)[1].split("</p>", 1)[0]  # the agreement's guard, explained
+    assert "주민참여 회의 수" in unmet and "resident_meetings &gt;= 1" in unmet and "현재 0" in unmet
     refused = post_form(c, f"/projects/{key}/advance", {"trigger": "agree", "version": 1}, csrf)
     assert refused.status_code == 422 and "resident_meetings" in refused.text
     recorded = post_form(c, f"/projects/{key}/participation",
