@@ -9,8 +9,9 @@ benchmark's generated portfolio (bench/generate.py), creates a token per client 
 ``dongflow serve`` (``--workers`` processes) on a free loopback port, and runs the clients in one
 asyncio process (httpx). Each client loops until the time is up:
 
-* 35% ``GET /api/projects/{key}`` (the project page's data), 35% ``GET /api/projects?gu=..&limit=50``
-  (a district's list, with total and next);
+* 20% ``GET /api/projects/{key}`` (the project's data), 20% ``GET /projects/{key}`` (the web app's
+  project page, HTML, with a session from signing in through the form), 30%
+  ``GET /api/projects?gu=..&limit=50`` (a district's list, with total and next);
 * 30% an advance: read the project, pick a trigger whose guards hold, ``POST .../advance`` with the
   version read. Advances go to a small hot set of projects, so clients collide and some get 409.
 
@@ -42,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 BENCH_WORKFLOWS = ROOT / "bench" / "workflows"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PASSWORD = "bench password 2026"
 
 
 def libpq(url: str) -> str:
@@ -55,7 +57,7 @@ def free_port() -> int:
 
 
 def prepare(url: str, count: int, clients: int) -> tuple[dict[str, str], list[str], list[str]]:
-    """The portfolio, and tokens: one per client (officers, so every district is open to them)."""
+    """The portfolio, and a user with a token per client (officers, so every district is open to them)."""
     from argon2 import PasswordHasher
 
     from bench.generate import build_database
@@ -74,8 +76,10 @@ def prepare(url: str, count: int, clients: int) -> tuple[dict[str, str], list[st
     try:
         accounts = AccountService(SqlAccountStore(db), PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
         now = dt.datetime.now(dt.timezone.utc)
-        tokens = {f"client{i:02d}": accounts.create_token(Principal.operator(), f"client{i:02d}", role="officer",
-                                                          now=now) for i in range(clients)}
+        for i in range(clients):
+            accounts.add_user(Principal.operator(), f"client{i:02d}", "officer", PASSWORD, now=now)
+        tokens = {f"client{i:02d}": accounts.create_token(Principal.operator(), f"client{i:02d}-token",
+                                                          owner=f"client{i:02d}", now=now) for i in range(clients)}
         from sqlalchemy import select
 
         from storage.repository import P
@@ -108,15 +112,23 @@ async def client(name: str, token: str, base: str, keys: list[str], hot: list[st
     import httpx
 
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as http, \
+            httpx.AsyncClient(base_url=base, timeout=60) as browser:
+        await sign_in(browser, base, name)
         while time.perf_counter() < deadline:
             roll = rng.random()
-            if roll < 0.35:
+            if roll < 0.20:
                 started = time.perf_counter()
                 r = await http.get(f"/api/projects/{rng.choice(keys)}")
                 stats.add("project", time.perf_counter() - started, r.status_code)
                 if r.status_code != 200:
                     stats.unexpected.append(f"project {r.status_code} {r.text[:200]}")
+            elif roll < 0.40:
+                started = time.perf_counter()
+                r = await browser.get(f"/projects/{rng.choice(keys)}")
+                stats.add("page", time.perf_counter() - started, r.status_code)
+                if r.status_code != 200:
+                    stats.unexpected.append(f"page {r.status_code} {r.text[:200]}")
             elif roll < 0.70:
                 started = time.perf_counter()
                 r = await http.get("/api/projects", params={"gu": rng.choice(gus), "limit": 50})
@@ -143,6 +155,16 @@ async def client(name: str, token: str, base: str, keys: list[str], hot: list[st
                     stats.advanced.append((key, r.json()["version"], trigger, name))
                 elif r.status_code != 409:
                     stats.unexpected.append(f"advance {r.status_code} {r.text[:300]}")
+
+
+async def sign_in(browser: Any, base: str, name: str) -> None:
+    """Sign in through the web app's form (its CSRF token and the origin), as a browser would."""
+    form = await browser.get("/login")
+    csrf = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    r = await browser.post("/login", data={"user": name, "password": PASSWORD, "csrf": csrf},
+                           headers={"Origin": base})
+    if r.status_code != 303:
+        raise SystemExit(f"{name} could not sign in to the web app: {r.status_code}")
 
 
 def verify(url: str, stats: Stats, events_before: int) -> dict[str, Any]:
@@ -244,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{args.clients} clients, {elapsed:.0f} s, {args.projects} projects, {args.workers} server processes\n")
     print("| request | count | per second | p50 | p95 | statuses |")
     print("|---|---|---|---|---|---|")
-    for kind in ("project", "list", "advance"):
+    for kind in ("project", "page", "list", "advance"):
         values = stats.latency.get(kind, [])
         if not values:
             continue

@@ -19,10 +19,16 @@ from commands.common import App, app_options, pass_app
               help="Path prefix when a reverse proxy serves the app under a sub-path, e.g. /dongflow.")
 @click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True,
               help="Proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated, or *).")
+@click.option("--cookie-secure", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              envvar="DONGFLOW_COOKIE_SECURE",
+              help="Mark the sign-in cookie Secure: auto = when the request came over https (as a trusted "
+                   "proxy's X-Forwarded-Proto says).")
 @app_options
 @pass_app
-def serve(app: App, host: str, port: int, workers: int, root_path: str, forwarded_allow_ips: str) -> None:
-    """Run the web app and the HTTP API (/api, docs at /docs) until stopped (Ctrl-C or SIGTERM)."""
+def serve(app: App, host: str, port: int, workers: int, root_path: str, forwarded_allow_ips: str,
+          cookie_secure: str) -> None:
+    """Run the web app (sign in at /login) and the HTTP API (/api, docs at /docs) until stopped (Ctrl-C or
+    SIGTERM). Create the first admin with `dongflow user add NAME --role admin`."""
     import logging
     import os
 
@@ -34,7 +40,8 @@ def serve(app: App, host: str, port: int, workers: int, root_path: str, forwarde
     # dongflow's own log lines (a 500's traceback, a database error) go to stderr beside uvicorn's.
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = WebSettings.from_env(db_url=app.db.url, workflow_dirs=tuple(app.workflow_dirs),
-                                    tz_name=app.tz_name, lang=app.lang, root_path=root_path.rstrip("/"))
+                                    tz_name=app.tz_name, lang=app.lang, root_path=root_path.rstrip("/"),
+                                    cookie_secure=cookie_secure)
     if workers > 1:
         # Each worker process builds its own app from the environment.
         os.environ["DONGFLOW_DATABASE_URL"] = settings.db_url or ""
@@ -42,13 +49,14 @@ def serve(app: App, host: str, port: int, workers: int, root_path: str, forwarde
         os.environ["DONGFLOW_TIMEZONE"] = settings.tz_name
         os.environ["DONGFLOW_LANG"] = settings.lang
         os.environ["DONGFLOW_ROOT_PATH"] = settings.root_path
+        os.environ["DONGFLOW_COOKIE_SECURE"] = settings.cookie_secure
         target: object = "web.app:app_factory"
     else:
         from web.app import create_app
 
         target = create_app(settings)
     click.echo(f"dongflow: serving {app.db.describe()} on http://{host}:{port}{settings.root_path}/ "
-               "(API docs at /docs)", err=True)
+               "(sign in at /login, API docs at /docs)", err=True)
     uvicorn.run(target, host=host, port=port, workers=workers if workers > 1 else None,
                 factory=workers > 1, root_path=settings.root_path, proxy_headers=True,
                 forwarded_allow_ips=forwarded_allow_ips, server_header=False, log_level="info")

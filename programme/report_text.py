@@ -16,6 +16,7 @@ from typing import Any
 from engine.definition import Label
 from programme.report import DATE, INT, MONEY, RATE, Column, Report, Section
 from render import markup
+from render.cells import neutralise
 from render.table import table
 
 NUMERIC = (INT, MONEY, RATE, "float")
@@ -130,7 +131,7 @@ def csv_value(value: Any, column: Column, lang: str) -> str:
     if value is None:
         return ""
     if isinstance(value, Label):
-        return value.get(lang)
+        return neutralise(value.get(lang))
     if column.kind == MONEY:
         return format((Decimal(value) / 1_000_000).normalize(), "f")
     if column.kind == RATE:
@@ -139,7 +140,7 @@ def csv_value(value: Any, column: Column, lang: str) -> str:
         return f"{value:.2f}"
     if isinstance(value, dt.date):
         return value.isoformat()
-    return str(value)
+    return neutralise(str(value)) if isinstance(value, str) else str(value)
 
 
 def csv_header(column: Column, lang: str) -> str:

@@ -27,6 +27,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from engine.definition import Label
 from programme.report import DATE, INT, MONEY, RATE, Column, Report, Section
 from programme.report_text import csv_header, text_of
+from render.cells import neutralise
 from render.markup import plain as plain_text
 from render.table import width
 
@@ -46,12 +47,12 @@ def _value(value: Any, column: Column, lang: str) -> Any:
     if value is None:
         return None
     if isinstance(value, Label):
-        return value.get(lang)
+        return neutralise(value.get(lang))
     if column.kind == MONEY:
         return value / 1_000_000
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=None)
-    return value
+    return neutralise(value)  # a text that looks like a formula stays text
 
 
 def write_xlsx(report: Report, path: Path, lang: str) -> None:

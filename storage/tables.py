@@ -300,3 +300,5 @@ from storage.accounts import ApiTokenRow, UserRow  # noqa: E402,F401
 from storage.workflow_store import WorkflowVersionRow  # noqa: E402,F401
 # Planning (schema 0012): blackout windows and baselines, beside their store.
 from storage.planning import BaselineRow, BlackoutRow  # noqa: E402,F401
+# Web sessions and sign-in attempts (schema 0013) live beside their store, like the accounts.
+from storage.web_sessions import SignInAttemptRow, WebSessionRow  # noqa: E402,F401

@@ -34,6 +34,16 @@ class WebSettings:
     """Signs session cookies (pages); every process of one deployment needs the same one."""
     max_body: int = 1024 * 1024
     """Largest request body accepted, in bytes (413 beyond)."""
+    cookie_secure: str = "auto"
+    """The session cookie's Secure flag: ``auto`` (when the request came over https, as the proxy's
+    X-Forwarded-Proto says), ``always`` or ``never``."""
+    session_hours: float = 8.0
+    """A web session ends after this long without a request (and a day after sign-in at most)."""
+    signin_limit_account: int = 5
+    """Failed sign-ins per account within ``signin_window_minutes`` before it is refused for a while."""
+    signin_limit_address: int = 20
+    """Failed sign-ins from one address within the window before that address is refused for a while."""
+    signin_window_minutes: int = 15
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -46,6 +56,7 @@ class WebSettings:
             "lang": env.get("DONGFLOW_LANG") or "ko",
             "root_path": env.get("DONGFLOW_ROOT_PATH", ""),
             "secret_key": env.get("DONGFLOW_SECRET_KEY"),
+            "cookie_secure": env.get("DONGFLOW_COOKIE_SECURE") or "auto",
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

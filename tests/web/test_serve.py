@@ -14,7 +14,7 @@ import pytest
 
 from cli import cli
 from support import assert_one_error
-from webkit import seed
+from webkit import PASSWORD, seed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,6 +53,20 @@ def test_serve_behind_a_proxy_under_a_sub_path(initialised_db: str, tmp_path: Pa
         assert "/dongflow/openapi.json" in docs and "/dongflow/_docs-assets/swagger-ui-bundle.js" in docs
         assert httpx.get(f"{base}/api/projects").status_code == 401
         assert "server" not in {k.lower() for k in httpx.get(f"{base}/openapi.json").headers}
+        # The pages behind the proxy: links under /dongflow, a Secure cookie over https, the public origin.
+        proxy = {k: v for k, v in headers.items() if k != "Authorization"}
+        form = httpx.get(f"{base}/login", headers=proxy)
+        assert 'href="/dongflow/static/app.css"' in form.text and "secure" in form.headers["set-cookie"].lower()
+        csrf = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        cookies = {"dongflow_signin": form.cookies["dongflow_signin"]}
+        body = {"user": "officer", "password": PASSWORD, "csrf": csrf}
+        assert httpx.post(f"{base}/login", data=body, cookies=cookies,
+                          headers={**proxy, "Origin": "http://127.0.0.1"}).status_code == 403  # not the public origin
+        signed = httpx.post(f"{base}/login", data=body, cookies=cookies,
+                            headers={**proxy, "Origin": "https://dongflow.example.go.kr"})
+        assert signed.status_code == 303 and signed.headers["location"] == "/dongflow/"
+        session = signed.headers["set-cookie"].lower()
+        assert "httponly" in session and "secure" in session and "samesite=lax" in session and "path=/dongflow/" in session
     finally:
         server.terminate()
         server.wait(timeout=20)
