@@ -31,7 +31,8 @@ class WebSettings:
     root_path: str = ""
     """The path prefix when served behind a reverse proxy under a sub-path (e.g. ``/dongflow``)."""
     secret_key: str | None = None
-    """Signs session cookies (pages); every process of one deployment needs the same one."""
+    """Unused by the pages: their sessions are random ids kept (as SHA-256 hashes) in the database, so
+    processes share them without a shared secret (web/sessions.py). Kept for compatibility."""
     max_body: int = 1024 * 1024
     """Largest request body accepted, in bytes (413 beyond)."""
     cookie_secure: str = "auto"

@@ -298,3 +298,21 @@ def test_a_stale_participation_form_is_not_recorded(site, browser) -> None:
                       {"kind": "resident_meeting", "held_on": "2026-03-01", "times": "1", "version": 1}, csrf_second)
     assert stale.status_code == 409 and "coordinator" in stale.text and "다른 사람이 먼저 변경했습니다" in stale.text
     assert {k: v for k, v in snapshot(site.url).items() if k != "web_sessions"} == before
+
+
+def test_dashboard_counts_the_callers_districts(site, browser) -> None:
+    import re
+
+    def totals(client) -> dict[str, int]:
+        html = client.get("/?as_of=2026-12-31").text
+        return {cls or "total": int(n) for cls, n in
+                re.findall(r'<div class="stat ?(\w*)"><span>[^<]*</span><strong>(\d+)</strong>', html)}
+
+    officer, coordinator = site.client, browser()
+    sign_in(officer, "officer")
+    sign_in(coordinator, "coordinator")
+    assert totals(officer) == {"total": 4, "late": 4, "risk": 4}  # a 2016/2017 cohort still in survey in 2026
+    assert totals(coordinator) == {"total": 2, "late": 2, "risk": 2}
+    survey = re.findall(r'state=survey">(\d+)</a>', officer.get("/").text)
+    assert sorted(int(n) for n in survey) == [2, 2]  # 성동구 and 종로구, both in the survey stage
+    assert OTHER not in coordinator.get("/").text
