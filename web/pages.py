@@ -42,7 +42,8 @@ STATIC = Path(__file__).parent / "static"
 PAGE_SIZE = 100
 SORTS = ("key", "gu", "dong", "year", "state", "level", "next_due")
 LATE = ("overdue", "escalated")
-NOT_PAGES = ("/api/", "/api", "/openapi.json", "/docs", "/_docs-assets")
+NOT_PAGES = ("/api/", "/api", "/openapi.json", "/docs", "/_docs-assets", "/feeds/")
+"""Paths whose errors stay RFC 9457 problem details: the API and the calendar feeds (read by programs)."""
 
 
 class CsrfRefused(errors.AccessDenied):
