@@ -7,13 +7,13 @@ import json
 
 import pytest
 from sqlalchemy import insert, select
+from support import assert_one_error, dump
+from wfkit import SHIPPED_TEXT, variant, write_variant
 
 from cli import cli
 from engine.workflow_versions import content_hash
 from storage.db import Database
 from storage.workflow_store import W
-from support import assert_one_error, dump
-from wfkit import SHIPPED_TEXT, variant, write_variant
 
 KEY = "2017-성동구-마장동"
 ADD = ["project", "add", KEY, "--gu", "성동구", "--dong", "마장동", "--year", "2017", "--actor", "kim"]
@@ -187,8 +187,8 @@ def test_without_a_database_the_shipped_workflows_are_listed_unpublished(runner,
 def test_a_long_running_process_sees_versions_published_later(initialised_db, tmp_path) -> None:
     """The web server and the scheduler load the catalog once: a version stored afterwards is fetched
     when a project first needs it, and the listings refresh."""
-    from storage.workflow_store import SqlWorkflowWriter, load_catalog
     from engine.workflow_versions import WorkflowSource
+    from storage.workflow_store import SqlWorkflowWriter, load_catalog
 
     db = Database(initialised_db)
     try:
