@@ -352,3 +352,13 @@ def test_histories_with_migrations_replay_to_the_stored_project(steps) -> None:
     on = TWO_VERSIONS.get("space-improvement", project.workflow_version)
     assert on.has_state(project.state)  # a migration never leaves a project in a state its version lacks
     assert project.previous_state is None or on.has_state(project.previous_state)
+
+
+def test_a_run_that_moves_nothing_publishes_nothing(runner, portfolio, tmp_path) -> None:
+    folder = tmp_path / "wf"
+    write_variant(folder, rename_survey=True)
+    before = dump(portfolio)
+    out = json.loads(ok(runner.invoke(cli, ["--db", portfolio, "--workflows", str(folder), "workflow", "migrate",
+                                            "space-improvement", "--to", "2", "--where", "state=survey", "--json"])))
+    assert out["moved"] == [] and len(out["refused"]) == 2 and out["publishes"] is None
+    assert dump(portfolio) == before
