@@ -90,8 +90,9 @@ class App:
         database's credentials) has every right and names themselves with --actor."""
         from engine.access import Principal, ScopedService
         from engine.service import Service
+        from programme.places import identity_rules
 
-        return ScopedService(Service(self.store, self.catalog), Principal.operator())
+        return ScopedService(Service(self.store, self.catalog, identity_rules()), Principal.operator())
 
     @cached_property
     def accounts(self) -> Any:
@@ -202,13 +203,28 @@ def _as_of(app: App, value: str | None) -> dt.date:
     return day if day is not None else app.today()
 
 
-def _deadline_book(app: App, conn: Any) -> Any:
+def _deadline_book(app: App, conn: Any, cutoff: dt.datetime | None = None) -> Any:
+    """The deadline rules; for a past as-of date (``cutoff``) the forecast counts only the
+    completions recorded by then."""
     from engine.monitor import DeadlineBook
-    from storage.durations_cache import CachedDurations
     from storage.holiday_cache import CachedHolidays
     from storage.tracking import TrackingReader
 
+    if cutoff is not None:
+        from storage.asof import completed_since
+
+        if completed_since(conn, cutoff, {(wf.id, wf.target.state) for wf in app.catalog.all()}):
+            return DeadlineBook(app.catalog, app.tz, TrackingReader(conn, before=cutoff), CachedHolidays())
+    from storage.durations_cache import CachedDurations
+
     return DeadlineBook(app.catalog, app.tz, TrackingReader(conn), CachedHolidays(), CachedDurations(conn, app.db.url))
+
+
+def _cutoff(app: App, day: dt.date) -> dt.datetime | None:
+    """Where the record is rebuilt up to for an as-of ``day`` (None: today or later, as it stands)."""
+    from engine.asof import cutoff_for
+
+    return cutoff_for(day, app.today(), app.tz)
 
 
 def _level_label(app: App, level: str) -> str:

@@ -5,6 +5,7 @@ The engine never imports a database library; tests can run the use cases on any 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -43,11 +44,21 @@ class ProjectStore(Protocol):
         """Store ``project`` (whose version is one more than the stored one) and its event, in one
         transaction; raise ChangedMeanwhile if the stored version is no longer ``version - 1``."""
 
+    def save_batch(self, items: Sequence[tuple[str, Project, Event]], *, skip_stale: bool = False) -> list[str]:
+        """Store several (old key, project, event) in one transaction, each versioned like ``save``
+        (a bulk move, or a key that changes); ChangedMeanwhile and nothing stored when one is stale,
+        unless ``skip_stale`` (those are left alone and their keys returned)."""
+
     def events(self, key: str) -> list[Event]:
         """A project's events in order (ProjectNotFound if there is no such project)."""
 
     def find(self, query: ProjectQuery) -> list[Project]:
         """Projects matching the query, ordered by key (``offset`` and ``limit`` applied last)."""
+
+    def find_as_of(self, query: ProjectQuery, cutoff: dt.datetime) -> list[Project]:
+        """Projects matching the query as their record stood just before ``cutoff``: each one created
+        before it, rebuilt from its events dated before it (engine.asof.rebuilt); ordered by key,
+        ``offset`` and ``limit`` applied last."""
 
     def count(self, query: ProjectQuery) -> int:
         """How many projects match the query (ignoring its limit and offset)."""

@@ -17,6 +17,18 @@ from engine.project import Event, Project
 DATA = Path(__file__).parent / "data"
 
 
+def seoul_rows(count: int) -> list[tuple[str, str, str, str]]:
+    """``count`` distinct (key, gu, dong, year) of real Seoul dongs (the shipped workflow checks them):
+    every dong of the 2016 list, year after year from 2016."""
+    import csv
+    from importlib.resources import files
+
+    text = files("programme").joinpath("data/seoul-dongs-2016.csv").read_text("utf-8-sig")
+    dongs = [(r["gu"], r["dong_common"]) for r in csv.DictReader(text.splitlines())]
+    return [(f"{2016 + i // len(dongs)}-{gu}-{dong}", gu, dong, str(2016 + i // len(dongs)))
+            for i, (gu, dong) in ((i, dongs[i % len(dongs)]) for i in range(count))]
+
+
 def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (ordered), to compare a database before and after a command."""
     from sqlalchemy import MetaData, create_engine, select
@@ -93,6 +105,21 @@ class MemoryStore:
         self.projects[project.key] = project
         self.history[project.key].append(event)
 
+    def save_batch(self, items: Sequence[tuple[str, Project, Event]], *, skip_stale: bool = False) -> list[str]:
+        stale = [old for old, project, _ in items if self.get(old).version != project.version - 1]
+        if stale and not skip_stale:
+            raise ChangedMeanwhile(stale[0])
+        renamed = [p.key for old, p, _ in items if p.key != old and p.key in self.projects]
+        if renamed:
+            raise AlreadyExists(f"project {renamed[0]}", field="key")
+        for old, project, event in items:
+            if old in stale:
+                continue
+            self.history[project.key] = self.history.pop(old) + [event]
+            del self.projects[old]
+            self.projects[project.key] = project
+        return stale
+
     def events(self, key: str) -> list[Event]:
         self.get(key)
         return list(self.history[key])
@@ -110,6 +137,12 @@ class MemoryStore:
         ]
         end = None if query.limit is None else query.offset + query.limit
         return sorted(out, key=lambda p: p.key)[query.offset : end]
+
+    def find_as_of(self, query: ProjectQuery, cutoff: dt.datetime) -> list[Project]:
+        from engine.asof import page, rebuilt
+
+        found = (rebuilt(p, self.history[p.key], cutoff) for p in self.projects.values())
+        return page((p for p in found if p is not None), query)
 
     def count(self, query: ProjectQuery) -> int:
         import dataclasses

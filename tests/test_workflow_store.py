@@ -121,7 +121,7 @@ def test_two_working_folders_one_database(runner, initialised_db, tmp_path, monk
     write_variant(kim / "my-workflows")
     lee.mkdir()
     monkeypatch.chdir(kim)
-    added = ok(runner.invoke(cli, ["--db", initialised_db, "--workflows", "my-workflows", *ADD]))
+    added = ok(runner.invoke(cli, ["--db", initialised_db, "--workflows", "my-workflows", *ADD, "--at", "2017-01-02"]))
     assert "space-improvement@2" in added
     ok(runner.invoke(cli, ["--db", initialised_db, "participation", "add", KEY, "resident_meeting", "--date",
                            "2017-01-20", "--actor", "kim"]))

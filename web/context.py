@@ -87,7 +87,9 @@ class WebContext:
         from engine.service import Service
         from storage.repository import SqlProjectStore
 
-        return Service(SqlProjectStore(self.db), self.catalog)
+        from programme.places import identity_rules
+
+        return Service(SqlProjectStore(self.db), self.catalog, identity_rules())
 
     @cached_property
     def accounts(self) -> Any:
@@ -131,12 +133,18 @@ class WebContext:
     def today(self) -> dt.date:
         return self.now().astimezone(self.tz).date()
 
-    def deadline_book(self, conn: Any) -> Any:
+    def deadline_book(self, conn: Any, cutoff: dt.datetime | None = None) -> Any:
+        """The deadline rules; for a past as-of date (``cutoff``), forecasts count the completions by then."""
         from engine.monitor import DeadlineBook
         from storage.durations_cache import CachedDurations
         from storage.holiday_cache import CachedHolidays
         from storage.tracking import TrackingReader
 
+        if cutoff is not None:
+            from storage.asof import completed_since
+
+            if completed_since(conn, cutoff, {(wf.id, wf.target.state) for wf in self.catalog.all()}):
+                return DeadlineBook(self.catalog, self.tz, TrackingReader(conn, before=cutoff), CachedHolidays())
         return DeadlineBook(self.catalog, self.tz, TrackingReader(conn), CachedHolidays(),
                             CachedDurations(conn, self.db.url))
 
