@@ -111,7 +111,7 @@ def workflow_migrate(app: App, workflow_id: str, to_version: int, mapping: tuple
         return
     ref = f"{plan.workflow_id} version {plan.to_version}"
     verb = "would move" if dry_run else "moved"
-    if plan.publishes is not None and plan.moves:
+    if plan.publishes is not None:
         click.echo(f"{'would publish' if dry_run else 'published'} {ref} (content {plan.publishes.content_hash[:12]})")
     for m in plan.moves:
         change = m.before.state if m.before.state == m.after.state else f"{m.before.state} -> {m.after.state}"

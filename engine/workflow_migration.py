@@ -206,7 +206,7 @@ class WorkflowAdmin:
             except NotFound:
                 pass
         plan = plan_migration(projects, versions, target, mapping, actor=who, now=now, note=note)
-        if not source.published:
+        if not source.published and plan.moves:  # published with the moves, or not at all
             plan = replace(plan, publishes=replace(source, published_at=now, published_by=who))
         if not dry_run and plan.moves:
             self.writer.apply_migration([(m.after, m.event) for m in plan.moves],

@@ -7,13 +7,13 @@ import datetime as dt
 import json
 
 import pytest
+from support import assert_one_error, dump
+from wfkit import write_variant
 
 from cli import cli
 from engine import project as proj
 from storage.db import Database
 from storage.repository import SqlProjectStore
-from support import assert_one_error, dump
-from wfkit import write_variant
 
 SURVEY = "2017-성동구-마장동"     # stays in survey
 AGREED = "2017-성동구-사근동"     # agreement (previous state: survey)
@@ -237,14 +237,15 @@ class _Writer:
 @pytest.mark.parametrize(("role", "districts", "allowed"), [
     ("officer", (), True), ("admin", (), False), ("coordinator", ("성동구",), False), ("viewer", (), False)])
 def test_only_the_operator_and_officers_publish_and_migrate(catalog, role, districts, allowed) -> None:
+    from support import MemoryStore
+    from wfkit import variant
+
     from engine.access import Principal
     from engine.errors import Forbidden
     from engine.ports import ProjectQuery
     from engine.service import ProjectSpec, Service
     from engine.workflow_migration import WorkflowAdmin
     from engine.workflow_versions import WorkflowSource
-    from support import MemoryStore
-    from wfkit import variant
 
     store = MemoryStore()
     now = dt.datetime(2017, 1, 2, tzinfo=dt.timezone.utc)
@@ -286,8 +287,8 @@ def test_a_fact_the_new_version_lacks_or_types_otherwise_is_a_refusal(catalog) -
 
 # -- property: histories made by the engine, with migrations back and forth, replay to the stored project ----
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 STEPS = st.lists(st.one_of(
     st.tuples(st.just("advance"), st.sampled_from(["agree", "present_design", "request_revision", "resubmit_design",
@@ -299,10 +300,11 @@ STEPS = st.lists(st.one_of(
 
 
 def _two_version_catalog():
-    from engine.catalog import Catalog
-    from engine.loader import load_text
     from support import without_participation
     from wfkit import variant
+
+    from engine.catalog import Catalog
+    from engine.loader import load_text
     from workflows import SHIPPED_DIR
 
     shipped = Catalog.from_dirs([SHIPPED_DIR]).get("space-improvement", 1)
@@ -315,10 +317,11 @@ TWO_VERSIONS = _two_version_catalog()
 @settings(max_examples=60, deadline=None)
 @given(STEPS)
 def test_histories_with_migrations_replay_to_the_stored_project(steps) -> None:
+    from support import MemoryStore
+
     from engine.errors import DongflowError
     from engine.service import ProjectSpec, Service
     from engine.workflow_migration import plan_migration
-    from support import MemoryStore
 
     service = Service(MemoryStore(), TWO_VERSIONS)
     t = dt.datetime(2017, 1, 2, tzinfo=dt.timezone.utc)
@@ -349,6 +352,16 @@ def test_histories_with_migrations_replay_to_the_stored_project(steps) -> None:
     on = TWO_VERSIONS.get("space-improvement", project.workflow_version)
     assert on.has_state(project.state)  # a migration never leaves a project in a state its version lacks
     assert project.previous_state is None or on.has_state(project.previous_state)
+
+
+def test_a_run_that_moves_nothing_publishes_nothing(runner, portfolio, tmp_path) -> None:
+    folder = tmp_path / "wf"
+    write_variant(folder, rename_survey=True)
+    before = dump(portfolio)
+    out = json.loads(ok(runner.invoke(cli, ["--db", portfolio, "--workflows", str(folder), "workflow", "migrate",
+                                            "space-improvement", "--to", "2", "--where", "state=survey", "--json"])))
+    assert out["moved"] == [] and len(out["refused"]) == 2 and out["publishes"] is None
+    assert dump(portfolio) == before
 
 
 def test_as_of_before_a_migration_shows_the_old_version_and_state(runner, initialised_db, tmp_path) -> None:

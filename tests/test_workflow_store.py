@@ -7,13 +7,13 @@ import json
 
 import pytest
 from sqlalchemy import insert, select
+from support import assert_one_error, dump
+from wfkit import SHIPPED_TEXT, variant, write_variant
 
 from cli import cli
 from engine.workflow_versions import content_hash
 from storage.db import Database
 from storage.workflow_store import W
-from support import assert_one_error, dump
-from wfkit import SHIPPED_TEXT, variant, write_variant
 
 KEY = "2017-성동구-마장동"
 ADD = ["project", "add", KEY, "--gu", "성동구", "--dong", "마장동", "--year", "2017", "--actor", "kim"]
@@ -187,8 +187,8 @@ def test_without_a_database_the_shipped_workflows_are_listed_unpublished(runner,
 def test_a_long_running_process_sees_versions_published_later(initialised_db, tmp_path) -> None:
     """The web server and the scheduler load the catalog once: a version stored afterwards is fetched
     when a project first needs it, and the listings refresh."""
-    from storage.workflow_store import SqlWorkflowWriter, load_catalog
     from engine.workflow_versions import WorkflowSource
+    from storage.workflow_store import SqlWorkflowWriter, load_catalog
 
     db = Database(initialised_db)
     try:
@@ -267,3 +267,44 @@ def test_stored_versions_are_parsed_once_per_content_hash(tmp_path, monkeypatch)
     assert StoredParser()(source) == first  # from the cache, in a new parser (a new process)
     with pytest.raises(AssertionError, match="parsed again"):
         StoredParser()(WorkflowSource.of("space-improvement", 2, variant(2, title="다른 내용")))
+
+
+def test_two_publishers_of_one_version_at_once(initialised_db) -> None:
+    """Same version, other content, published at the same moment: exactly one is stored, the other is
+    told (a conflict), whichever comes second; the same content twice: one stores, one finds it."""
+    import dataclasses
+    import threading
+
+    from engine.workflow_versions import WorkflowSource, WorkflowVersionConflict
+    from storage.workflow_store import SqlWorkflowWriter
+
+    def race(texts: list[str], version: int = 7) -> list:
+        barrier = threading.Barrier(len(texts))
+        results: list = [None] * len(texts)
+
+        def publish(i: int) -> None:
+            db = Database(initialised_db)
+            try:
+                source = dataclasses.replace(WorkflowSource.of("space-improvement", version, texts[i]),
+                                             published_at=dt_now(), published_by=f"p{i}")
+                barrier.wait()
+                results[i] = SqlWorkflowWriter(db).publish(source)[1]
+            except WorkflowVersionConflict as exc:
+                results[i] = exc
+            finally:
+                db.dispose()
+
+        threads = [threading.Thread(target=publish, args=(i,)) for i in range(len(texts))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        return results
+
+    results = race([variant(7), variant(7, title="다른 내용")])
+    assert sorted(type(r).__name__ for r in results) == ["WorkflowVersionConflict", "bool"]
+    winner = next(i for i, r in enumerate(results) if r is True)
+    assert [h for _, v, h, _ in stored(initialised_db) if v == 7] == [
+        content_hash([variant(7), variant(7, title="다른 내용")][winner])]
+    assert sorted(race([variant(8)] * 2, version=8)) == [False, True]  # one stores it, the other finds it
+    assert [v for _, v, _, _ in stored(initialised_db)] == [7, 8]
