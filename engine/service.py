@@ -18,6 +18,7 @@ from engine import project as proj
 from engine.catalog import Catalog
 from engine.csv_input import read_records
 from engine.definition import Workflow
+from engine.display import show_time
 from engine.errors import (
     AlreadyExists,
     ChangedMeanwhile,
@@ -28,7 +29,6 @@ from engine.errors import (
     located,
 )
 from engine.ports import ProjectQuery, ProjectStore
-from engine.display import show_time
 from engine.project import Event, Project
 from engine.values import clean_note, clean_text, lookup_text, parse_date, parse_datetime, parse_year
 
