@@ -63,11 +63,19 @@ class App:
 
     @cached_property
     def catalog(self) -> Catalog:
-        from engine.catalog import Catalog
-        from storage.workflow_cache import CachedLoader
-        from workflows import SHIPPED_DIR
+        """The shipped workflows and --workflows folders merged with the versions stored in the
+        database (storage/workflow_store.py): reads never need a local folder."""
+        from storage.sqlite_path import absent_sqlite_file
 
-        return Catalog.from_dirs([SHIPPED_DIR, *self.workflow_dirs], CachedLoader())
+        if absent_sqlite_file(self.db_url):  # no database yet: the files, without importing the ORM
+            from engine.catalog import Catalog
+            from storage.workflow_cache import CachedLoader
+            from workflows import SHIPPED_DIR
+
+            return Catalog.from_dirs([SHIPPED_DIR, *self.workflow_dirs], CachedLoader())
+        from storage.workflow_store import load_catalog
+
+        return load_catalog(self.db, self.workflow_dirs)
 
     @cached_property
     def store(self) -> SqlProjectStore:
@@ -243,7 +251,8 @@ def _state_filter(app: App, value: str | None, workflow_id: str | None = None) -
         if workflow_id is not None and wf.id != workflow_id:
             continue
         for s in wf.states:
-            choices.setdefault(s.id, []).extend([s.label.get("ko"), s.label.get("en")])
+            labels = choices.setdefault(s.id, [])
+            labels.extend(x for x in (s.label.get("ko"), s.label.get("en")) if x not in labels)
     return choose(value, choices, "state", "--state")
 
 

@@ -307,6 +307,9 @@ def _describe_event(app: App, wf: Workflow, e: Event) -> str:
                 f"{_h(app, '집행', 'executed')} {e.data.get('executed'):,}")
     if e.kind in ("person_added", "person_removed"):
         return f"{'+' if e.kind == 'person_added' else '-'} {e.data.get('role')} {e.data.get('name')}"
+    if e.kind == "migrated":  # workflow migrate: the old state by its id (it may be gone from this version)
+        return (f"v{e.data.get('from_version')} {e.from_state} -> "
+                f"v{e.data.get('to_version')} {wf.state_label(e.to_state, app.lang)}")
     text = f"{wf.state_label(e.from_state or '', app.lang)} -> {wf.state_label(e.to_state, app.lang)}"
     if e.data.get("facts"):
         text += " (" + ", ".join(f"{k}={v}" for k, v in e.data["facts"].items()) + ")"

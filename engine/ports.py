@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from engine.project import Event, Project
+from engine.workflow_versions import WorkflowSource
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,10 @@ class ProjectStore(Protocol):
         self,
         items: Sequence[tuple[Project, Sequence[Event]]],
         progress: Callable[[int], None] | None = None,
+        workflows: Sequence[WorkflowSource] = (),
     ) -> None:
-        """Insert new projects with their events, all or none (AlreadyExists on a taken key)."""
+        """Insert new projects with their events, all or none (AlreadyExists on a taken key), and
+        in the same transaction the workflow versions ``workflows`` not stored yet."""
 
     def save(self, project: Project, event: Event) -> None:
         """Store ``project`` (whose version is one more than the stored one) and its event, in one

@@ -20,6 +20,8 @@ from engine.errors import InvalidInput
 CREATED = "created"
 TRANSITION = "transition"
 FACT = "fact"
+MIGRATED = "migrated"
+"""Moved to another version of its workflow (``workflow migrate``): data holds from/to version and state."""
 RECORDS = ("budget", "person_added", "person_removed")
 """Changes to what is recorded about a project beside its state and facts (the programme's people and
 budget lines): in its history with who, when and why; replay leaves state and facts alone."""
@@ -216,6 +218,37 @@ def record(
     return updated, event
 
 
+def migrate(
+    project: Project,
+    to_version: int,
+    to_state: str,
+    previous_state: str | None,
+    added_facts: Mapping[str, Any],
+    renamed: Mapping[str, str],
+    *,
+    actor: str,
+    now: dt.datetime,
+    note: str | None = None,
+) -> tuple[Project, Event]:
+    """The project on version ``to_version`` of its workflow, in ``to_state`` (its state, or the one
+    ``--map`` names), with the new version's default facts it lacked; ``renamed`` (old -> new state)
+    carries first-entry times over to the new names. Its stage and entry time stay as they were."""
+    reached = dict(project.reached)
+    for old, new in renamed.items():
+        if old in reached:
+            reached.setdefault(new, reached[old])
+    updated = replace(
+        project, workflow_version=to_version, state=to_state, previous_state=previous_state,
+        facts={**project.facts, **added_facts}, reached=reached, version=project.version + 1,
+    )
+    data = {"from_version": project.workflow_version, "to_version": to_version, "from_state": project.state,
+            "to_state": to_state, "previous_state": previous_state, "facts": dict(added_facts),
+            "renamed": dict(renamed)}
+    event = Event(key=project.key, seq=updated.version, kind=MIGRATED, from_state=project.state, to_state=to_state,
+                  actor=actor, at=now, note=note, data=data, recorded_at=now)
+    return updated, event
+
+
 @dataclass(frozen=True)
 class Replayed:
     state: str
@@ -306,6 +339,17 @@ def _replay_fact(r: Rebuild, event: Event) -> None:
 @replays(*RECORDS)
 def _replay_record(r: Rebuild, event: Event) -> None:
     """People and budget records: history only."""
+
+
+@replays(MIGRATED)
+def _replay_migrated(r: Rebuild, event: Event) -> None:
+    """Moved to another version of its workflow: its state (maybe renamed) and facts as the new version has them."""
+    r.state = event.to_state
+    r.previous_state = event.data.get("previous_state")
+    r.facts.update(event.data.get("facts", {}))
+    for old, new in event.data.get("renamed", {}).items():
+        if old in r.reached:
+            r.reached.setdefault(new, r.reached[old])
 
 
 def _apply(r: Rebuild, event: Event) -> None:

@@ -99,7 +99,7 @@ class Service:
         project, event = self._validate_spec(spec, clean_text(actor, "actor"), now, at)
         if self.store.existing_keys([project.key]):
             raise AlreadyExists(f"project {project.key}")
-        self.store.add([(project, [event])])
+        self.store.add([(project, [event])], workflows=self._unstored([project], event.actor, now))
         return project
 
     def import_csv(
@@ -189,7 +189,8 @@ class Service:
                 f"{bad_rows} bad row{'s' if bad_rows > 1 else ''}; nothing was imported", problems, file=source
             )
         total = len(items)
-        self.store.add(items, None if progress is None else (lambda done: progress(done, total)))
+        self.store.add(items, None if progress is None else (lambda done: progress(done, total)),
+                       workflows=self._unstored((p for p, _ in items), actor, now))
         return total
 
     def advance(
@@ -305,7 +306,23 @@ class Service:
             replayed = proj.replay(events)
             if replayed.state != project.state or replayed.version != project.version:
                 raise InvalidInput(f"history of {project.key} does not lead to its state", field="history")
-        self.store.add(items)
+        events = [e for _, evs in items for e in evs]
+        workflows = []
+        if events:  # published as the histories were recorded, by whoever recorded the first
+            at = max(e.recorded_at or e.at for e in events)
+            workflows = self._unstored((p for p, _ in items), events[0].actor, at)
+        self.store.add(items, workflows=workflows)
+
+    def _unstored(self, projects: Any, actor: str, now: dt.datetime) -> list[Any]:
+        """The workflow versions these projects use that are not stored yet, to be published by
+        ``actor`` at ``now``: the store writes them in the same transaction as the projects, so every
+        project's version is in the database and no read needs the folder it came from."""
+        out = []
+        for ref in sorted({(p.workflow_id, p.workflow_version) for p in projects}):
+            source = self.catalog.source(ref)
+            if source is not None and not source.published:
+                out.append(replace(source, published_at=now, published_by=actor))
+        return out
 
 
 def _normalised(query: ProjectQuery) -> ProjectQuery:

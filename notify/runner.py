@@ -170,6 +170,7 @@ class AlertRunner:
         # A past date checks the record as it stood then, as `overdue --as-of` does; today (the
         # nightly run) reads the stored rows.
         cutoff = cutoff_for(as_of, self.clock().astimezone(self.tz).date(), self.tz)
+        self.catalog.refresh()  # versions published since the scheduler started (their final states)
 
         def compute(reader: TrackingReader) -> tuple[int, list]:  # type: ignore[type-arg]
             source = reader if cutoff is None else TrackingReader(reader.conn, before=cutoff)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.errors import AlreadyExists, ChangedMeanwhile, DatabaseError, ProjectNotFound, SchemaOutdated
 from engine.ports import ProjectQuery
 from engine.project import Event, Project
+from engine.workflow_versions import WorkflowSource
 from storage.db import SCHEMA_REVISION, Database
 from storage.tables import EventRow, ProjectRow
 
@@ -127,6 +128,7 @@ class SqlProjectStore:
         self,
         items: Sequence[tuple[Project, Sequence[Event]]],
         progress: Callable[[int], None] | None = None,
+        workflows: Sequence[WorkflowSource] = (),
     ) -> None:
         for project, events in items:
             if [e.seq for e in events] != list(range(1, project.version + 1)):
@@ -136,6 +138,10 @@ class SqlProjectStore:
                 )
         try:
             with self.db.write() as conn:
+                if workflows:
+                    from storage.workflow_store import store_versions
+
+                    store_versions(conn, workflows)
                 for start in range(0, len(items), BATCH):
                     batch = items[start : start + BATCH]
                     self._insert_batch(conn, batch)

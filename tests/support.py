@@ -74,6 +74,7 @@ class MemoryStore:
         self,
         items: Sequence[tuple[Project, Sequence[Event]]],
         progress: Callable[[int], None] | None = None,
+        workflows: Sequence[Any] = (),
     ) -> None:
         keys = [p.key for p, _ in items]
         taken = sorted(set(keys) & set(self.projects)) or sorted(k for k in keys if keys.count(k) > 1)

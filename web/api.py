@@ -180,15 +180,23 @@ def overdue(ctx: Context, principal: ApiPrincipal, as_of: AsOf = None, gu: Text 
 
 @router.get("/workflows", tags=["workflows"])
 def list_workflows(ctx: Context, principal: ApiPrincipal) -> list[dict[str, Any]]:
-    """The latest version of every workflow (each as ``dongflow workflow show ID --json``)."""
-    return [wf.as_dict() for wf in ctx.catalog.latest_all()]
+    """The latest version of every workflow (each as ``dongflow workflow show ID --json``), with
+    whether and when it was published and its content hash."""
+    from engine.workflow_versions import workflow_json
+
+    catalog = ctx.refresh_catalog()
+    return [workflow_json(wf, catalog.source(wf)) for wf in catalog.latest_all()]
 
 
 @router.get("/workflows/{workflow_id}", tags=["workflows"], responses=READ)
 def get_workflow(ctx: Context, principal: ApiPrincipal, workflow_id: str,
                  version: Annotated[int | None, Query(ge=1, le=100_000)] = None) -> dict[str, Any]:
-    """One workflow: states, transitions with guards, milestones (``workflow show ID --json``)."""
-    return ctx.catalog.get(workflow_id, version).as_dict()
+    """One workflow: states, transitions with guards, milestones, publication (``workflow show ID --json``)."""
+    from engine.workflow_versions import workflow_json
+
+    catalog = ctx.refresh_catalog()
+    wf = catalog.get(workflow_id, version)
+    return workflow_json(wf, catalog.source(wf))
 
 
 REPORT_TYPES = {

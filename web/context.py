@@ -71,11 +71,16 @@ class WebContext:
 
     @cached_property
     def catalog(self) -> Any:
-        from engine.catalog import Catalog
-        from storage.workflow_cache import CachedLoader
-        from workflows import SHIPPED_DIR
+        """The shipped workflows merged with the database's stored versions (one published after the
+        server started is fetched when a project first needs it; see refresh_catalog)."""
+        from storage.workflow_store import load_catalog
 
-        return Catalog.from_dirs([SHIPPED_DIR, *self.settings.workflow_dirs], CachedLoader())
+        return load_catalog(self.db, self.settings.workflow_dirs)
+
+    def refresh_catalog(self) -> Any:
+        """The catalog with the versions stored since it was loaded (for the workflow listings)."""
+        self.catalog.refresh()
+        return self.catalog
 
     @cached_property
     def service(self) -> Any:

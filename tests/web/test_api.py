@@ -166,8 +166,10 @@ def test_overdue_is_limited_to_the_callers_districts(site) -> None:
 
 
 def test_workflows_are_workflow_show_json(site, runner) -> None:
-    out = runner.invoke(cli, ["workflow", "show", "space-improvement", "--json"])
-    assert site.get("/api/workflows/space-improvement", "viewer_own").json() == json.loads(out.stdout)
+    out = runner.invoke(cli, ["--db", site.url, "workflow", "show", "space-improvement", "--json"])
+    shown = json.loads(out.stdout)
+    assert site.get("/api/workflows/space-improvement", "viewer_own").json() == shown
+    assert shown["published"] is True and len(shown["content_hash"]) == 64  # stored when the seed added projects
     assert [w["id"] for w in site.get("/api/workflows", "viewer_own").json()] == ["space-improvement"]
     _problem(site.get("/api/workflows/nope", "viewer_own"), 404, 4)
 
