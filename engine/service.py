@@ -217,6 +217,7 @@ class Service:
             assert at is not None
             backdating.check_at(project, at, now, kind=proj.TRANSITION)
             events = self.store.events(project.key)
+            backdating.check_state_order(events, at)
             for name in step.changed_facts:  # rule 5 for the facts it counts (failed_tenders ...)
                 backdating.check_fact_order(events, name, at)
             then = proj.replay_until(events, at + _INSTANT)

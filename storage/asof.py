@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Select, or_, select
 
 from engine.asof import page, rebuilt
 from engine.ports import ProjectQuery
-from engine.project import Event, Project, replay_until
+from engine.project import MIGRATED, Event, Project, replay_until
 from engine.tracked import TrackedRow
 from storage.repository import E, P, row_to_event, row_to_project
 from storage.tracking import TRACKED_COLUMNS, tracked_row
@@ -36,12 +36,14 @@ CHUNK = 900
 
 
 def events_before(conn: Connection, ids: dict[int, str], cutoff: dt.datetime) -> dict[int, list[Event]]:
-    """The events of these projects (id -> key) dated before ``cutoff``, in effective order."""
+    """The events of these projects (id -> key) dated before ``cutoff``, in effective order (and their
+    migrations after it: engine.project.replay_until)."""
     out: dict[int, list[Event]] = {pid: [] for pid in ids}
     wanted = sorted(ids)
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
-        stmt = (select(E).where(E.c.project_id.in_(chunk), E.c.at < cutoff)
+        # and a migration after it, which says the version the project was on then
+        stmt = (select(E).where(E.c.project_id.in_(chunk), or_(E.c.at < cutoff, E.c.kind == MIGRATED))
                 .order_by(E.c.project_id, E.c.at, E.c.seq))
         for r in conn.execute(stmt):
             out[r.project_id].append(row_to_event(r, ids[r.project_id]))
@@ -119,7 +121,11 @@ def tracked_as_of(
         stmt = stmt.where(P.c.key == key)
     days: dict[Any, dt.date] = {}
     rows = [tracked_row(r, days) for r in conn.execute(stmt.order_by(P.c.key)).all()]
-    stale = {row.id: row.key for row in rows if row.id is not None and row.entered_at >= cutoff}
+    # Rebuilt: a project whose state changed after the cutoff, or which moved to another version.
+    migrated = {pid for (pid,) in conn.execute(
+        select(E.c.project_id).where(E.c.at >= cutoff, E.c.kind == MIGRATED).distinct())}
+    stale = {row.id: row.key for row in rows
+             if row.id is not None and (row.entered_at >= cutoff or row.id in migrated)}
     history = events_before(conn, stale, cutoff)
     skip = set(skip_states)
     out: list[TrackedRow] = []

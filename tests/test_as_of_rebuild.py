@@ -183,3 +183,51 @@ def test_a_counting_transition_cannot_be_dated_before_the_fact_it_counts_was_set
     service.advance("k", "request_revision", actor="a", now=START + 20 * HOUR, at=START + 11 * HOUR)
     r = replay_until(store.events("k"))
     assert r is not None and r.facts["design_revisions"] == store.get("k").facts["design_revisions"] == 3
+
+
+def _migrated_portfolio(store, key: str = "k"):  # type: ignore[no-untyped-def]
+    """A project agreed on version 1, moved to version 2 (same states) at START + 30h."""
+    import dataclasses
+
+    from engine import project as proj
+
+    wf = CATALOG.latest("space-improvement")
+    service = Service(store, CATALOG)  # created on version 1, then moved to a version 2
+    service.add_project(ProjectSpec(key, "성동구", "마장동", 2016), actor="a", now=START)
+    service.set_fact(key, "resident_meetings", "1", actor="a", now=START + HOUR)
+    service.advance(key, "agree", actor="a", now=START + 2 * HOUR)
+    p = store.get(key)
+    moved, event = proj.migrate(p, wf.version + 1, p.state, p.previous_state, {}, {}, actor="a",
+                                now=START + 30 * HOUR)
+    store.save(moved, event)
+    return Service(store, Catalog([wf, dataclasses.replace(wf, version=wf.version + 1)])), wf.version
+
+
+def test_as_of_before_a_migration_the_project_is_on_the_version_it_left() -> None:
+    from engine.errors import InvalidInput
+
+    store = MemoryStore()
+    service, v1 = _migrated_portfolio(store)
+    (then,) = store.find_as_of(ProjectQuery(), START + 20 * HOUR)
+    (later,) = store.find_as_of(ProjectQuery(), START + 40 * HOUR)
+    assert (then.workflow_version, later.workflow_version) == (v1, v1 + 1)
+    with pytest.raises(InvalidInput, match="latest change of state"):  # rule 3 counts the migration
+        service.advance("k", "present_design", actor="a", now=START + 50 * HOUR, at=START + 25 * HOUR)
+    service.advance("k", "present_design", actor="a", now=START + 50 * HOUR, at=START + 31 * HOUR)
+
+
+def test_the_sql_reader_rebuilds_the_version_before_a_migration(store) -> None:  # type: ignore[no-untyped-def]
+    from storage.asof import tracked_as_of
+
+    memory = MemoryStore()
+    key = f"m{uuid.uuid4().hex[:8]}"
+    _migrated_portfolio(memory, key)
+    store.add([(memory.get(key), memory.events(key))])
+    for hours in (20, 40):
+        cutoff = START + hours * HOUR
+        (mine,) = store.find_as_of(ProjectQuery(key=key), cutoff)
+        (expected,) = memory.find_as_of(ProjectQuery(key=key), cutoff)
+        assert (mine.workflow_version, _state(mine)) == (expected.workflow_version, _state(expected))
+        with store.db.read() as conn:
+            (row,) = tracked_as_of(conn, cutoff, key=key)
+        assert (row.workflow_version, row.state) == (expected.workflow_version, expected.state)
