@@ -6,8 +6,8 @@ first; the second is always now. The rules for ``at``:
 
 1. not in the future (a few minutes of clock skew are tolerated);
 2. not before the project was created (the ``at`` of its creation event);
-3. an event that changes the state (a transition) not before the latest one that did, so the
-   states of a history follow each other in date order;
+3. an event that changes the state (a transition) not before the latest one that did (a
+   transition or a migration), so the states of a history follow each other in date order;
 4. a transition is checked against the facts as they stood at its ``at``: it cannot be dated
    before the meeting its guard needs;
 5. a fact set by hand not before the latest time the same fact was set (by hand, or counted by a
