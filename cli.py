@@ -12,14 +12,14 @@ from typing import Any
 
 import click
 
-from commands import accounts, backup, deadlines, demo, programme, projects, schema, web, workflows
+from commands import accounts, backup, corrections, deadlines, demo, programme, projects, schema, web, workflows
 from commands.common import LANGS, App, _dirs, _set
 from engine.errors import DongflowError, InvalidInputs
 
 
 def _error_line(exc: DongflowError) -> None:
     click.echo(f"Error: {exc.message}", err=True)
-    if isinstance(exc, InvalidInputs):
+    if isinstance(exc, InvalidInputs) or hasattr(exc, "problems"):  # a file's bad rows, a bulk move's refusals
         for problem in exc.problems:
             click.echo(f"  {problem.message}", err=True)
 
@@ -83,6 +83,9 @@ cli.add_command(projects.fact)
 cli.add_command(projects.advance)
 cli.add_command(projects.status)
 cli.add_command(projects.history)
+cli.add_command(corrections.undo)
+projects.project.add_command(corrections.project_edit)
+projects.project.add_command(corrections.project_retire)
 cli.add_command(deadlines.overdue)
 cli.add_command(deadlines.alerts)
 cli.add_command(deadlines.scheduler)

@@ -378,7 +378,7 @@ def fig_import(ctx: dict[str, Any]) -> dict[str, Any]:
             Path(str(target) + suffix).unlink(missing_ok=True)
         shutil.copyfile(empty_template(ctx["work"]), target)
         whole.append(timed([ctx["dongflow"], "--db", str(target), *ctx["wf_args"], "project", "import", str(csv_path),
-                            "--actor", "bench"], ctx["env"]))
+                            "--actor", "bench", "--allow-duplicate"], ctx["env"]))
     for suffix in ("", "-wal", "-shm"):
         Path(str(target) + suffix).unlink(missing_ok=True)
     m, f = median(r["app_seconds"]), median(r["floor_seconds"])

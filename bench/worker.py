@@ -408,7 +408,9 @@ def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
         service = Service(SqlProjectStore(db), cat)
         start = time.perf_counter()
         with csv_path.open("rb") as stream:
-            imported = service.import_csv(stream, str(csv_path), actor="bench", now=NOW, progress=lambda _done, _total: None)
+            # The generated portfolio puts many projects on one dong and year (keys end -1, -2, ...): allowed.
+            imported = service.import_csv(stream, str(csv_path), actor="bench", now=NOW, allow_duplicate=True,
+                                          progress=lambda _done, _total: None)
         app_seconds.append(time.perf_counter() - start)
         db.dispose()
         _remove(target)
@@ -462,7 +464,7 @@ def _import_pg(args: argparse.Namespace, csv_path: Path, cat: Any) -> dict[str, 
         service = Service(SqlProjectStore(db), cat)
         start = time.perf_counter()
         with csv_path.open("rb") as stream:
-            imported = service.import_csv(stream, str(csv_path), actor="bench", now=NOW,
+            imported = service.import_csv(stream, str(csv_path), actor="bench", now=NOW, allow_duplicate=True,
                                           progress=lambda _done, _total: None)
         app_seconds.append(time.perf_counter() - start)
         db.dispose()

@@ -90,8 +90,9 @@ class App:
         database's credentials) has every right and names themselves with --actor."""
         from engine.access import Principal, ScopedService
         from engine.service import Service
+        from programme.places import identity_rules
 
-        return ScopedService(Service(self.store, self.catalog), Principal.operator())
+        return ScopedService(Service(self.store, self.catalog, identity_rules()), Principal.operator())
 
     @cached_property
     def accounts(self) -> Any:

@@ -50,10 +50,12 @@ def project() -> None:
 @click.option("--actor", envvar="DONGFLOW_ACTOR", help="Who is adding it (default: DONGFLOW_ACTOR or your login).")
 @click.option("--at", "at", metavar="DATETIME",
               help="When it started, if earlier than now: YYYY-MM-DD[THH:MM] (local time unless an offset is given).")
+@click.option("--allow-duplicate", is_flag=True,
+              help="Add it even if the workflow has a project for this gu, dong and year already.")
 @app_options
 @pass_app
 def project_add(app: App, key: str, gu: str, dong: str, year: str, workflow_id: str | None,
-                target: str | None, actor: str | None, at: str | None) -> None:
+                target: str | None, actor: str | None, at: str | None, allow_duplicate: bool) -> None:
     """Add one project; it starts in its workflow's initial state."""
     from engine.service import ProjectSpec
     from engine.values import parse_datetime
@@ -63,6 +65,7 @@ def project_add(app: App, key: str, gu: str, dong: str, year: str, workflow_id: 
         actor=actor or _actor_default() or "unknown",
         now=app.now(),
         at=parse_datetime(at, app.tz, "--at") if at else None,
+        allow_duplicate=allow_duplicate,
     )
     wf = app.catalog.get(p.workflow_id, p.workflow_version)
     click.echo(f"added {p.key}: {wf.state_label(p.state, app.lang)} ({p.state}), {wf.ref}, target {p.target}")
@@ -71,9 +74,11 @@ def project_add(app: App, key: str, gu: str, dong: str, year: str, workflow_id: 
 @project.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--actor", envvar="DONGFLOW_ACTOR", help="Who is importing (default: DONGFLOW_ACTOR or your login).")
+@click.option("--allow-duplicate", is_flag=True,
+              help="Import rows for a gu, dong and year that already has a project on the workflow.")
 @app_options
 @pass_app
-def project_import(app: App, file: str, actor: str | None) -> None:
+def project_import(app: App, file: str, actor: str | None, allow_duplicate: bool) -> None:
     """Import projects from CSV (key,gu,dong,year[,workflow,target,started]); all rows or none.
 
     UTF-8, UTF-8 with BOM and CP949 (Excel) files are accepted; headers may be Korean (키,구,동,연도).
@@ -95,7 +100,7 @@ def project_import(app: App, file: str, actor: str | None) -> None:
             with open(file, "rb") as stream:
                 count = app.service.import_csv(
                     stream, file, actor=actor or _actor_default() or "unknown", now=app.now(), progress=progress,
-                    tz=app.tz,
+                    tz=app.tz, allow_duplicate=allow_duplicate,
                 )
         except OSError as exc:
             raise InvalidInput(f"cannot read: {exc.strerror or exc}", file=file) from None
@@ -132,20 +137,43 @@ def fact_set(app: App, key: str, name: str, value: str, actor: str | None, note:
 
 
 @click.command()
-@click.argument("key")
-@click.argument("trigger")
+@click.argument("args", nargs=-1, required=True, metavar="[KEY] TRIGGER")
 @click.option("--actor", envvar="DONGFLOW_ACTOR", required=True, help="Who makes the change (or DONGFLOW_ACTOR).")
 @click.option("--note", help="Why (required by some transitions, e.g. hold and cancel).")
 @click.option("--at", "at", metavar="DATETIME",
               help="When it happened, if earlier than now: YYYY-MM-DD[THH:MM] (local time unless an offset is given).")
+@click.option("--where", metavar="FILTER",
+              help="Bulk move: the projects matching gu=..,year=..,state=..,workflow=.. (instead of KEY).")
+@click.option("--keys-from", "keys_from", metavar="FILE", help="Bulk move: the projects listed in FILE, one key a line.")
+@click.option("--dry-run", is_flag=True, help="Bulk move: list what would move and what would be refused; change nothing.")
+@click.option("--partial", is_flag=True, help="Bulk move: move the projects that can move even if others refuse.")
+@click.option("--json", "as_json", is_flag=True, help="Bulk move: print the result as JSON.")
 @app_options
 @pass_app
-def advance(app: App, key: str, trigger: str, actor: str, note: str | None, at: str | None) -> None:
-    """Move a project to its next stage by firing TRIGGER (see `dongflow status KEY`)."""
+def advance(app: App, args: tuple[str, ...], actor: str, note: str | None, at: str | None, where: str | None,
+            keys_from: str | None, dry_run: bool, partial: bool, as_json: bool) -> None:
+    """Move a project to its next stage by firing TRIGGER (see `dongflow status KEY`), or many at once
+    with --where or --keys-from (one transaction, all or nothing unless --partial)."""
     from engine.display import show_time
     from engine.values import parse_datetime
 
+    bulk = where is not None or keys_from is not None
+    if where is not None and keys_from is not None:
+        raise InvalidInput("--where and --keys-from do not go together: name the projects one way")
+    if bulk and len(args) != 1:
+        raise InvalidInput("with --where or --keys-from give only TRIGGER, not a KEY")
+    if not bulk and len(args) != 2:
+        raise InvalidInput("give KEY and TRIGGER (or TRIGGER with --where or --keys-from)")
+    if not bulk and (dry_run or partial or as_json):
+        raise InvalidInput("--dry-run, --partial and --json are for bulk moves (--where or --keys-from)")
     when = parse_datetime(at, app.tz, "--at") if at else None
+    if bulk:
+        from commands.corrections import bulk_advance
+
+        bulk_advance(app, args[0], where=where, keys_from=keys_from, actor=actor, note=note, at=when,
+                     dry_run=dry_run, partial=partial, as_json=as_json)
+        return
+    key, trigger = args
     p, event = app.service.advance(key, trigger, actor=actor, now=app.now(), at=when, note=note)
     wf = app.catalog.get(p.workflow_id, p.workflow_version)
     click.echo(
@@ -226,6 +254,9 @@ def _print_project(app: App, p: Project, wf: Workflow, a: Any, book: Any, day: d
                                     f"{_h(app, '진입', 'since')} {app.local(p.entered_at)}"),
         (_h(app, "준공 목표", "target"), p.target.isoformat()),
     ]
+    if p.retired_at is not None:
+        lines.insert(0, (_h(app, "폐기", "retired"), _h(app, f"{app.local(p.retired_at)} 잘못 입력되어 폐기됨 (이력 참조)",
+                                                      f"retired {app.local(p.retired_at)} as entered by mistake (see history)")))
     if p.facts:
         facts = ", ".join(f"{wf.facts[n].label.get(lang) if n in wf.facts else n} ({n}) = {v}"
                           for n, v in p.facts.items())
@@ -298,6 +329,13 @@ def history(app: App, key: str, listing: Listing) -> None:
 
 
 def _describe_event(app: App, wf: Workflow, e: Event) -> str:
+    from engine.corrections import describe
+
+    text = describe(e) or _describe_change(app, wf, e)
+    return text + (f" [batch {e.data['batch']}]" if e.data.get("batch") else "")
+
+
+def _describe_change(app: App, wf: Workflow, e: Event) -> str:
     if e.kind == "created":
         return f"-> {wf.state_label(e.to_state, app.lang)}"
     if e.kind == "fact":

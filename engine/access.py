@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
+from engine.corrections import check_live
 from engine.errors import Forbidden, InvalidInput, ProjectNotFound
 from engine.ports import ProjectQuery
 from engine.project import Event, Project
@@ -181,6 +182,48 @@ class ScopedService:
     def _writable(self, project: Project, action: str) -> None:
         if not self.principal.can_write(project.gu):
             raise Forbidden(self.principal.describe(), f"{action} {project.key}")
+        check_live(project, action)
+
+    # -- corrections and bulk moves (engine/amend.py, engine/bulk.py) --------------------------
+    def undo(self, key: str, *, now: dt.datetime, note: str | None, actor: str | None = None,
+             expected_version: int | None = None) -> tuple[Project, Event]:
+        project = self.project(key)
+        self._writable(project, "undo")
+        return self._service.undo(project.key, actor=self.principal.actor(actor), now=now, note=note,
+                                  expected_version=expected_version)
+
+    def retire_project(self, key: str, *, now: dt.datetime, note: str | None, actor: str | None = None,
+                       expected_version: int | None = None) -> tuple[Project, Event]:
+        project = self.project(key)
+        self._writable(project, "retire")
+        return self._service.retire_project(project.key, actor=self.principal.actor(actor), now=now, note=note,
+                                            expected_version=expected_version)
+
+    def edit_project(self, key: str, *, now: dt.datetime, note: str | None, actor: str | None = None,
+                     gu: str | None = None, **changes: Any) -> tuple[Project, Event]:
+        project = self.project(key)
+        self._writable(project, "edit")
+        if gu is not None and not self.principal.can_write(lookup_text(gu, "gu") or ""):
+            raise Forbidden(self.principal.describe(), f"move {project.key} into {gu}")
+        return self._service.edit_project(project.key, actor=self.principal.actor(actor), now=now, note=note,
+                                          gu=gu, **changes)
+
+    def bulk_advance(self, trigger: str, *, now: dt.datetime, actor: str | None = None,
+                     query: ProjectQuery | None = None, keys: Sequence[str] | None = None, **options: Any) -> Any:
+        """A bulk move within the caller's districts: a filter is narrowed to them; a listed key
+        outside them is refused as not found, exactly like a single advance."""
+        if not self.principal.writes:
+            raise Forbidden(self.principal.describe(), "move projects")
+
+        def lookup(key: str) -> Project:
+            project = self.project(key)
+            self._writable(project, trigger)
+            return project
+
+        return self._service.bulk_advance(
+            trigger, actor=self.principal.actor(actor), now=now,
+            query=None if query is None else scoped_query(self.principal, query), keys=keys, lookup=lookup, **options,
+        )
 
     def advance(self, key: str, trigger: str, *, now: dt.datetime, actor: str | None = None,
                 at: dt.datetime | None = None, note: str | None = None,
@@ -199,18 +242,20 @@ class ScopedService:
                                      note=note, at=at, expected_version=expected_version)
 
     def add_project(self, spec: Any, *, now: dt.datetime, actor: str | None = None,
-                    at: dt.datetime | None = None) -> Project:
+                    at: dt.datetime | None = None, allow_duplicate: bool = False) -> Project:
         gu = lookup_text(str(spec.gu), "gu") or ""
         if not self.principal.can_write(gu):
             raise Forbidden(self.principal.describe(), f"add projects in {gu}")
-        return self._service.add_project(spec, actor=self.principal.actor(actor), now=now, at=at)
+        return self._service.add_project(spec, actor=self.principal.actor(actor), now=now, at=at,
+                                         allow_duplicate=allow_duplicate)
 
     def import_csv(self, stream: BinaryIO, source: str, *, now: dt.datetime, actor: str | None = None,
-                   progress: Callable[[int, int], None] | None = None, tz: Any = None) -> int:
+                   progress: Callable[[int, int], None] | None = None, tz: Any = None,
+                   allow_duplicate: bool = False) -> int:
         if not (self.principal.is_operator or (self.principal.writes and self.principal.districts is None)):
             raise Forbidden(self.principal.describe(), "import projects")
         return self._service.import_csv(stream, source, actor=self.principal.actor(actor), now=now,
-                                       progress=progress, tz=tz)
+                                       progress=progress, tz=tz, allow_duplicate=allow_duplicate)
 
     def add_with_history(self, items: Any) -> None:
         if not self.principal.is_operator:

@@ -267,6 +267,8 @@ class Workflow:
     """The file it was loaded from (for messages)."""
     participation_kinds: tuple[str, ...] = ()
     """Kinds of recorded participation this workflow counts (``counts_participation`` names one)."""
+    identity: Any = None
+    """Valid places and key format the file declares (engine.identity.IdentityRule), or None."""
 
     def __hash__(self) -> int:
         return hash((self.id, self.version))

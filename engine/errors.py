@@ -37,7 +37,9 @@ EXIT_CODES: dict[int, str] = {
     3: "invalid input: a bad value, date, time zone, file, CSV row, workflow file or fact (file, line and field "
        "named), a file or folder that is not there, or options that do not go together",
     4: "not found: no such project, workflow, trigger, alert or record (e.g. a person to remove)",
-    5: "transition refused: not allowed from the current state, or a guard does not hold",
+    5: "transition refused: not allowed from the current state, or a guard does not hold; a correction the record "
+       "does not allow (an undo that a later entry depends on, a change to a retired project); a bulk move some "
+       "projects refuse (nothing moved)",
     6: "conflict: changed by someone else meanwhile (reload and retry), or the key already exists; an alert run "
        "that lost its lease to another run; acknowledging an alert that is not open",
     7: "database problem: unreachable, locked longer than the busy timeout, damaged, or at an older schema "
@@ -174,6 +176,18 @@ class TransitionRefused(DongflowError):
         super().__init__(
             f"{key}: cannot {trigger} from {state}: {reason}; allowed from {state}: {allowed_text}"
         )
+
+
+class ChangeRefused(DongflowError):
+    """A correction (or any change) the project's record does not allow: an undo that a later entry
+    depends on, nothing to undo, a change to a retired project, or a bulk move some projects refuse."""
+
+    exit_code = 5
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(f"{key}: {reason}")
 
 
 class ConflictError(DongflowError):

@@ -33,6 +33,7 @@ from engine.definition import (
     successor_map,
 )
 from engine.errors import WorkflowDefinitionError, WorkflowDefinitionErrors
+from engine.identity import build_rule as build_identity_rule
 from engine.yaml_reader import LineList, LineMap, parse_yaml
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -79,6 +80,7 @@ TOP_KEYS = {
     "transitions",
     "milestones",
     "participation_kinds",
+    "identity",
 }
 STATE_KEYS = {"id", "label", "initial", "final", "expected_days"}
 TRANSITION_KEYS = {"trigger", "source", "dest", "label", "guards", "counts", "note_required"}
@@ -266,6 +268,7 @@ class _Builder:
         milestones = self.build_milestones(top.get("milestones"), self.line_of(top, "milestones"), state_ids)
         calendar = self.build_calendar(top.get("calendar"), self.line_of(top, "calendar"))
         warnings = self.build_warnings(top.get("warnings"), self.line_of(top, "warnings"))
+        identity = build_identity_rule(self, top.get("identity"), self.line_of(top, "identity"))
 
         if states and not self.problems:
             self.check_graph(states, transitions, top)
@@ -293,6 +296,7 @@ class _Builder:
             description=description.strip(),
             source=self.source,
             participation_kinds=self.participation_kinds,
+            identity=identity,
         )
 
     def build_kinds(self, value: Any, line: int | None) -> tuple[str, ...]:

@@ -44,6 +44,11 @@ class ProjectStore(Protocol):
         """Store ``project`` (whose version is one more than the stored one) and its event, in one
         transaction; raise ChangedMeanwhile if the stored version is no longer ``version - 1``."""
 
+    def save_batch(self, items: Sequence[tuple[str, Project, Event]], *, skip_stale: bool = False) -> list[str]:
+        """Store several (old key, project, event) in one transaction, each versioned like ``save``
+        (a bulk move, or a key that changes); ChangedMeanwhile and nothing stored when one is stale,
+        unless ``skip_stale`` (those are left alone and their keys returned)."""
+
     def events(self, key: str) -> list[Event]:
         """A project's events in order (ProjectNotFound if there is no such project)."""
 

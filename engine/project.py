@@ -23,6 +23,8 @@ FACT = "fact"
 MIGRATED = "migrated"
 """Moved to another version of its workflow (``workflow migrate``): data holds from/to version and state."""
 RECORDS = ("budget", "person_added", "person_removed")
+UNDONE, EDITED, RETIRED = "undone", "edited", "retired"
+"""Corrections (engine/corrections.py): an undone transition, an edited identity, a retired project."""
 """Changes to what is recorded about a project beside its state and facts (the programme's people and
 budget lines): in its history with who, when and why; replay leaves state and facts alone."""
 
@@ -55,6 +57,8 @@ class Project:
     previous_state: str | None = None
     version: int = 1
     created_at: dt.datetime | None = None
+    retired_at: dt.datetime | None = None
+    """When it was retired as entered by mistake (``project retire``): kept, but out of every view."""
 
 
 @dataclass(frozen=True)
@@ -261,6 +265,16 @@ class Replayed:
     flags: Mapping[str, Any] = field(default_factory=dict)
     """What replayers of other kinds recorded (see :attr:`Rebuild.flags`)."""
 
+    @property
+    def edits(self) -> Mapping[str, Any]:
+        """The project's key, gu, dong, year and target as corrected by ``edited`` events (latest wins)."""
+        return self.flags.get("identity") or {}
+
+    @property
+    def retired_at(self) -> dt.datetime | None:
+        """When the project was retired (``project retire``), if it was."""
+        return self.flags.get("retired_at")
+
 
 @dataclass
 class Rebuild:
@@ -350,6 +364,21 @@ def _replay_migrated(r: Rebuild, event: Event) -> None:
     for old, new in event.data.get("renamed", {}).items():
         if old in r.reached:
             r.reached.setdefault(new, r.reached[old])
+
+
+@replays(UNDONE, EDITED, RETIRED)
+def _replay_correction(r: Rebuild, event: Event) -> None:
+    """Corrections (engine/corrections.py): an undone transition restores the state before it; an
+    edit corrects the project's identity; a retirement leaves the project out of every view."""
+    from engine import corrections
+
+    if event.kind == UNDONE:
+        r.state, r.previous_state, r.entered_at, r.reached = corrections.undone_snapshot(event)
+    elif event.kind == EDITED:
+        r.flags.setdefault("identity", {}).update(corrections.edited_values(event))
+    else:
+        r.flags["retired"] = True
+        r.flags["retired_at"] = event.recorded_at or event.at
 
 
 def _apply(r: Rebuild, event: Event) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from engine import backdating
+from engine import amend, backdating, corrections
 from engine import project as proj
 from engine.catalog import Catalog
 from engine.csv_input import read_records
@@ -28,6 +28,7 @@ from engine.errors import (
     TransitionRefused,
     located,
 )
+from engine.identity import IdentityRules
 from engine.ports import ProjectQuery, ProjectStore
 from engine.project import Event, Project
 from engine.values import clean_note, clean_text, lookup_text, parse_date, parse_datetime, parse_year
@@ -64,9 +65,11 @@ class ProjectSpec:
 
 
 class Service:
-    def __init__(self, store: ProjectStore, catalog: Catalog) -> None:
+    def __init__(self, store: ProjectStore, catalog: Catalog, identity: IdentityRules | None = None) -> None:
         self.store = store
         self.catalog = catalog
+        self.identity = identity
+        """Valid places and key formats per workflow (engine/identity.py; a programme's settings)."""
 
     # -- helpers ---------------------------------------------------------------------------
     def workflow_of(self, project: Project) -> Workflow:
@@ -87,18 +90,24 @@ class Service:
         target = None
         if spec.target not in (None, ""):
             target = parse_date(spec.target, "target")
-        return proj.new_project(
+        project, event = proj.new_project(
             workflow, key=key, gu=gu, dong=dong, year=year, target=target, actor=actor, now=now, at=at
         )
+        amend.check_identity(self, project)
+        return project, event
 
     # -- use cases -------------------------------------------------------------------------
     def add_project(
-        self, spec: ProjectSpec, *, actor: str, now: dt.datetime, at: dt.datetime | None = None
+        self, spec: ProjectSpec, *, actor: str, now: dt.datetime, at: dt.datetime | None = None,
+        allow_duplicate: bool = False,
     ) -> Project:
-        """Add one project; ``at`` back-dates its start (the survey began before it was entered)."""
+        """Add one project; ``at`` back-dates its start (the survey began before it was entered).
+        A second project for the same workflow, gu, dong and year needs ``allow_duplicate``."""
         project, event = self._validate_spec(spec, clean_text(actor, "actor"), now, at)
         if self.store.existing_keys([project.key]):
             raise AlreadyExists(f"project {project.key}")
+        if not allow_duplicate:
+            amend.refuse_twin(self, project)
         self.store.add([(project, [event])], workflows=self._unstored([project], event.actor, now))
         return project
 
@@ -111,6 +120,7 @@ class Service:
         now: dt.datetime,
         progress: Callable[[int, int], None] | None = None,
         tz: ZoneInfo | None = None,
+        allow_duplicate: bool = False,
     ) -> int:
         """Import every row of a CSV file, or none: all bad rows are reported together.
 
@@ -123,6 +133,8 @@ class Service:
         problems: list[InvalidInput] = []
         bad_rows = 0
         first_line: dict[str, int] = {}
+        first_place: dict[tuple[str, ...], int] = {}
+        rules: dict[str, Any] = {}
 
         def bad(exc: InvalidInput) -> None:
             nonlocal bad_rows
@@ -169,13 +181,27 @@ class Service:
                 )
                 continue
             first_line[project.key] = record.line
+            place = amend.identity_key(rules.setdefault(project.workflow_id, amend.rule_of(self, project.workflow_id)),
+                                       project.workflow_id, project.gu, project.dong, project.year)
+            if not allow_duplicate and place in first_place:
+                bad(InvalidInput(f"a second project for {project.gu} {project.dong} {project.year} (first on line "
+                                 f"{first_place[place]}); add --allow-duplicate to import it anyway",
+                                 file=source, line=record.line, field="dong"))
+                continue
+            first_place.setdefault(place, record.line)
             items.append((project, [event]))
         if not items and not bad_rows:
             raise InvalidInput("the file has a header but no rows", file=source)
+        taken: set[str] = set()
         for chunk_start in range(0, len(items), 5000):
             chunk = [p.key for p, _ in items[chunk_start : chunk_start + 5000]]
             for key in sorted(self.store.existing_keys(chunk)):
+                taken.add(key)
                 bad(located(AlreadyExists(f"project {key!r}"), file=source, line=first_line[key], field="key"))
+        if not allow_duplicate:  # a row whose key is taken is reported once, for its key
+            for project, twin in amend.find_twins(self, [p for p, _ in items if p.key not in taken]):
+                    exc = amend.DuplicateProject(twin, project.workflow_id, project.gu, project.dong, project.year)
+                    bad(located(exc, file=source, line=first_line[project.key], field="dong"))
         if stopped_at is not None:
             problems.sort(key=lambda p: p.line or 0)
             raise InvalidInputs(
@@ -210,6 +236,7 @@ class Service:
         trigger = clean_text(trigger, "trigger")
         project = self.project(key)
         _check_version(project, expected_version)
+        corrections.check_live(project, f"{trigger}")
         workflow = self.workflow_of(project)
         machine = self.catalog.machine(workflow)
         step = machine.fire(project.key, project.state, trigger, project.facts, project.previous_state, note)
@@ -251,6 +278,7 @@ class Service:
         actor = clean_text(actor, "actor")
         project = self.project(key)
         _check_version(project, expected_version)
+        corrections.check_live(project, "record facts")
         workflow = self.workflow_of(project)
         spec = workflow.facts.get(name)
         if spec is None:
@@ -300,6 +328,25 @@ class Service:
     def history(self, key: str) -> list[Event]:
         """Every event of the project in effective order (``at``, then the order recorded)."""
         return proj.effective_order(self.store.events(lookup_text(key, "key") or ""))
+
+    # -- corrections (engine/amend.py) and bulk moves (engine/bulk.py) ---------------------------
+    def undo(self, key: str, **kwargs: Any) -> tuple[Project, Event]:
+        """Revert the last transition with an ``undone`` event (refused when anything depends on it)."""
+        return amend.undo(self, key, **kwargs)
+
+    def edit_project(self, key: str, **kwargs: Any) -> tuple[Project, Event]:
+        """Correct key, gu, dong, year or target with an ``edited`` event (old and new values)."""
+        return amend.edit(self, key, **kwargs)
+
+    def retire_project(self, key: str, **kwargs: Any) -> tuple[Project, Event]:
+        """Retire a project entered by mistake (a ``retired`` event; kept in history and dumps)."""
+        return amend.retire(self, key, **kwargs)
+
+    def bulk_advance(self, trigger: str, **kwargs: Any) -> Any:
+        """Fire ``trigger`` on many projects at once (engine/bulk.py)."""
+        from engine import bulk
+
+        return bulk.advance(self, trigger, **kwargs)
 
     def add_with_history(self, items: Sequence[tuple[Project, Sequence[Event]]]) -> None:
         """Insert ready-made projects with their whole histories (the demo), all or none."""

@@ -34,6 +34,7 @@ def _raw(column: Any) -> Any:
 
 
 def _projects(stmt: Select[Any], f: ReportFilter) -> Select[Any]:
+    stmt = stmt.where(P.c.retired_at.is_(None))  # a retired project was entered by mistake: in no report
     if f.gu is not None:
         stmt = stmt.where(P.c.gu == f.gu)
     if f.year is not None:

@@ -43,6 +43,8 @@ def status_json(p: Project, wf: Workflow | None, assessment: Any, day: dt.date, 
     item.update(as_dict(assessment, p.target))
     item["state"] = p.state
     item["as_of"] = day.isoformat()
+    if p.retired_at is not None:  # `project retire`: only `status KEY` still shows it
+        item["retired_at"] = p.retired_at.astimezone(tz).isoformat()
     return item
 
 

@@ -163,7 +163,7 @@ def _remind_and_escalate(conn: Connection, routes: Sequence[Route], rules: Lifec
         select(A.c.id, A.c.level, A.c.state, A.c.as_of, A.c.snoozed_until, A.c.open_since, A.c.last_notified_on,
                A.c.reminders, A.c.escalated_on, P.c.gu)
         .select_from(A.join(P, A.c.project_id == P.c.id))
-        .where(A.c.state.in_((OPEN, SNOOZED)))
+        .where(A.c.state.in_((OPEN, SNOOZED)), P.c.retired_at.is_(None))
     ).all()
     states = {r[0]: AlertState(*r[:9]) for r in rows}
     gu = {r[0]: r[9] for r in rows}
@@ -273,7 +273,7 @@ def get_alert(conn: Connection, alert_id: int) -> AlertRecord:
 def list_alerts(conn: Connection, states: Sequence[str] = (), limit: int | None = None,
                 districts: frozenset[str] | None = None) -> list[AlertRecord]:
     """Alerts, newest first; ``districts``: only those of projects in these districts (a caller's scope)."""
-    stmt = select(*_RECORD).select_from(A.join(P, A.c.project_id == P.c.id))
+    stmt = select(*_RECORD).select_from(A.join(P, A.c.project_id == P.c.id)).where(P.c.retired_at.is_(None))
     if states:
         stmt = stmt.where(A.c.state.in_(list(states)))
     if districts is not None:

@@ -241,7 +241,7 @@ class SqlAlertStore:
     def due(self, now: dt.datetime, channels: Iterable[str] | None = None) -> list[StoredDelivery]:
         """Deliveries to attempt now: pending ones, and failed ones whose backoff has passed; those
         claimed for one message before come together, in the order of that message."""
-        stmt = self._delivery_query().where(D.c.status != SENT, D.c.next_attempt_at <= now)
+        stmt = self._delivery_query().where(D.c.status != SENT, D.c.next_attempt_at <= now, P.c.retired_at.is_(None))
         if channels is not None:
             stmt = stmt.where(D.c.channel.in_(list(channels)))
         stmt = stmt.order_by(D.c.channel, D.c.recipient, D.c.kind, D.c.message_key, A.c.id, D.c.id)

@@ -53,8 +53,10 @@ def events_before(conn: Connection, ids: dict[int, str], cutoff: dt.datetime) ->
 def _filtered(stmt: Select[Any], query: ProjectQuery, cutoff: dt.datetime) -> Select[Any]:
     """The query's filters that an as-of date cannot change (the state can: it is applied after)."""
     stmt = stmt.where(P.c.created_at < cutoff)
-    if query.key is not None:
+    if query.key is not None:  # found by its key even when retired (status KEY says so)
         stmt = stmt.where(P.c.key == query.key)
+    else:  # retired: in no listing, past or present
+        stmt = stmt.where(P.c.retired_at.is_(None))
     if query.gu is not None:
         stmt = stmt.where(P.c.gu == query.gu)
     if query.districts is not None:
@@ -80,7 +82,7 @@ def find_as_of(conn: Connection, query: ProjectQuery, cutoff: dt.datetime) -> li
             then = rebuilt(project, history[r.id], cutoff)
             if then is None:
                 continue
-            project = then
+            project = then  # its version too, if it was migrated later (engine.project.replay_until)
         out.append(project)
     return page(out, query)
 
@@ -101,7 +103,7 @@ def tracked_as_of(
     closed by then (in one of ``skip_states``). ``open_only``: an SQL condition naming the open
     states (the report's, per workflow version); a project whose state changed after the cutoff is
     read whatever its state now. ``keys``: only these projects, open or not."""
-    stmt = select(*TRACKED_COLUMNS, P.c.created_at)
+    stmt = select(*TRACKED_COLUMNS, P.c.created_at).where(P.c.retired_at.is_(None))  # retired: in no view
     if keys is not None:
         stmt = stmt.where(P.c.key.in_(list(keys)))
     else:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 
 from engine.errors import DatabaseError, InvalidInput, SchemaOutdated
 
-SCHEMA_REVISION = "0009_workflows"
+SCHEMA_REVISION = "0010_corrections"
 """The Alembic revision this code expects (the head of storage/migrations; a test checks it)."""
 
 DEFAULT_BUSY_TIMEOUT_S = 5.0

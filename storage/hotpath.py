@@ -155,7 +155,7 @@ class HotPath:
         if row is None:
             raise ProjectNotFound(key)
         (_id, key, gu, dong, year, workflow_id, workflow_version, state, previous_state, target, entered_at, facts,
-         reached, created_at, version) = row
+         reached, created_at, version, retired_at) = row
         if isinstance(facts, (str, bytes)):
             facts = json.loads(facts)
         return Project(
@@ -163,6 +163,7 @@ class HotPath:
             state=state, previous_state=previous_state, target=stored_date(target),
             entered_at=stored_moment(entered_at), facts=dict(facts or {}), reached=_reached(reached),
             version=version, created_at=None if created_at is None else stored_moment(created_at),
+            retired_at=None if retired_at is None else stored_moment(retired_at),
         )
 
     def save(self, values: dict[str, Any], event: dict[str, Any], key: str, expected_version: int) -> None:

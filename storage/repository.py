@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.errors import AlreadyExists, ChangedMeanwhile, DatabaseError, ProjectNotFound, SchemaOutdated
@@ -48,6 +48,7 @@ def project_values(p: Project) -> dict[str, Any]:
         "reached": {state: at.astimezone(dt.timezone.utc).isoformat() for state, at in p.reached.items()},
         "created_at": p.created_at or p.entered_at,
         "version": p.version,
+        "retired_at": p.retired_at,
     }
 
 
@@ -84,6 +85,7 @@ def row_to_project(row: Row[Any] | Any) -> Project:
         reached={state: _utc(at) for state, at in (m["reached"] or {}).items()},
         version=m["version"],
         created_at=m["created_at"],
+        retired_at=m.get("retired_at"),
     )
 
 
@@ -171,6 +173,45 @@ class SqlProjectStore:
         except IntegrityError:
             raise ChangedMeanwhile(project.key) from None
 
+    def save_batch(
+        self, items: Sequence[tuple[str, Project, Event]], *, skip_stale: bool = False
+    ) -> list[str]:
+        """Store several changed projects and their events in one transaction (a bulk move, or one
+        project whose key changes): each item is (the key it had, the project, its event).
+
+        Each UPDATE is versioned like :meth:`save`. A project changed meanwhile raises
+        ChangedMeanwhile and nothing is stored, unless ``skip_stale``: then it is left alone, the
+        others are stored, and its key is returned. A new key already taken raises AlreadyExists.
+        """
+        skipped: list[str] = []
+        columns = [c.name for c in P.columns if c.name not in ("id", "created_at")]
+        try:
+            with self.db.write() as conn:
+                for old_key, project, event in items:
+                    if event.seq != project.version:
+                        raise ValueError(f"event {event.seq} of {project.key} does not match version {project.version}")
+                    values = project_values(project)
+                    found = conn.execute(
+                        update(P)
+                        .where(P.c.key == old_key, P.c.version == project.version - 1)
+                        .values({c: values[c] for c in columns})
+                        .returning(P.c.id)
+                    ).first()
+                    if found is None:
+                        if conn.execute(select(P.c.id).where(P.c.key == old_key)).first() is None:
+                            raise ProjectNotFound(old_key)
+                        if skip_stale:
+                            skipped.append(old_key)
+                            continue
+                        raise ChangedMeanwhile(old_key)
+                    conn.execute(insert(E).values(event_values(event, found.id)))
+        except IntegrityError:
+            renamed = [p.key for old, p, _ in items if p.key != old]
+            if renamed and self.existing_keys(renamed):
+                raise AlreadyExists(f"project {sorted(self.existing_keys(renamed))[0]}", field="key") from None
+            raise ChangedMeanwhile(items[0][1].key if len(items) == 1 else "one of the projects") from None
+        return skipped
+
     def events(self, key: str) -> list[Event]:
         with self.db.read() as conn:
             found = conn.execute(select(P.c.id, P.c.version).where(P.c.key == key)).first()
@@ -187,6 +228,7 @@ class SqlProjectStore:
         return [row_to_event(r, key) for r in rows]
 
     def _filtered(self, stmt: Any, query: ProjectQuery) -> Any:
+        stmt = stmt.where(P.c.retired_at.is_(None))  # retired projects are in no listing
         if query.key is not None:
             stmt = stmt.where(P.c.key == query.key)
         if query.gu is not None:

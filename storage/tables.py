@@ -47,6 +47,9 @@ class ProjectRow(SQLModel, table=True):
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
     """The optimistic lock: every write is a Core (or driver) UPDATE ... WHERE version = :expected
     (storage/repository.py, storage/hotpath.py); no ORM session ever writes a row."""
+    retired_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    """Set by ``project retire`` (schema 0010_corrections): the project was entered by mistake; it stays
+    in history and dumps but leaves listings, overdue checks, alerts and reports."""
 
 
 class EventRow(SQLModel, table=True):

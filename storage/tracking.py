@@ -83,7 +83,7 @@ def tracked_rows(
     """Projects to check, without those that entered a final state (``skip_states``) before
     ``closed_before`` (the end of the as-of day: for a past date, later closures still count).
     ``districts``: only these (a caller's read scope; None: every district)."""
-    stmt = select(*TRACKED_COLUMNS)
+    stmt = select(*TRACKED_COLUMNS).where(P.c.retired_at.is_(None))  # retired: checked no more
     if skip_states:
         open_ = P.c.state.not_in(list(skip_states))
         stmt = stmt.where(open_ if closed_before is None else or_(open_, P.c.entered_at >= closed_before))
@@ -131,7 +131,8 @@ def completed_reached(
     """First-entry times of the most recently completed projects of a workflow (for observed durations);
     ``before``: only those completed before it (a forecast as of a past date). The target state is
     final, so a project completed then is completed now, with the same first entries."""
-    stmt = select(P.c.reached).where(P.c.workflow_id == workflow_id, P.c.state == target_state)
+    stmt = select(P.c.reached).where(P.c.workflow_id == workflow_id, P.c.state == target_state,
+                                     P.c.retired_at.is_(None))
     if before is not None:
         stmt = stmt.where(P.c.entered_at < before)
     stmt = stmt.order_by(P.c.entered_at.desc()).limit(limit)
@@ -143,7 +144,7 @@ def completed_stamp(conn: Connection, workflow_id: str, target_state: str) -> li
     their ids and the latest completion (a completed project is final, so its history never changes
     while it is there). Read from the (workflow_id, state, entered_at) index."""
     stmt = select(func.count(), func.sum(P.c.id), func.max(type_coerce(P.c.entered_at, String))).where(
-        P.c.workflow_id == workflow_id, P.c.state == target_state
+        P.c.workflow_id == workflow_id, P.c.state == target_state, P.c.retired_at.is_(None)
     )
     count, ids, latest = conn.execute(stmt).one()
     return [int(count), int(ids or 0), None if latest is None else str(latest)]

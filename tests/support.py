@@ -17,6 +17,18 @@ from engine.project import Event, Project
 DATA = Path(__file__).parent / "data"
 
 
+def seoul_rows(count: int) -> list[tuple[str, str, str, str]]:
+    """``count`` distinct (key, gu, dong, year) of real Seoul dongs (the shipped workflow checks them):
+    every dong of the 2016 list, year after year from 2016."""
+    import csv
+    from importlib.resources import files
+
+    text = files("programme").joinpath("data/seoul-dongs-2016.csv").read_text("utf-8-sig")
+    dongs = [(r["gu"], r["dong_common"]) for r in csv.DictReader(text.splitlines())]
+    return [(f"{2016 + i // len(dongs)}-{gu}-{dong}", gu, dong, str(2016 + i // len(dongs)))
+            for i, (gu, dong) in ((i, dongs[i % len(dongs)]) for i in range(count))]
+
+
 def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (ordered), to compare a database before and after a command."""
     from sqlalchemy import MetaData, create_engine, select
@@ -92,6 +104,21 @@ class MemoryStore:
             raise ChangedMeanwhile(project.key)
         self.projects[project.key] = project
         self.history[project.key].append(event)
+
+    def save_batch(self, items: Sequence[tuple[str, Project, Event]], *, skip_stale: bool = False) -> list[str]:
+        stale = [old for old, project, _ in items if self.get(old).version != project.version - 1]
+        if stale and not skip_stale:
+            raise ChangedMeanwhile(stale[0])
+        renamed = [p.key for old, p, _ in items if p.key != old and p.key in self.projects]
+        if renamed:
+            raise AlreadyExists(f"project {renamed[0]}", field="key")
+        for old, project, event in items:
+            if old in stale:
+                continue
+            self.history[project.key] = self.history.pop(old) + [event]
+            del self.projects[old]
+            self.projects[project.key] = project
+        return stale
 
     def events(self, key: str) -> list[Event]:
         self.get(key)

@@ -128,7 +128,7 @@ def test_project_add_and_status_json(one, now) -> None:
 
 
 def test_project_add_with_target_and_workflow(run) -> None:
-    result = run("project", "add", "k", "--gu", "구", "--dong", "동", "--year", "2017",
+    result = run("project", "add", "k", "--gu", "성동구", "--dong", "마장동", "--year", "2017",
                  "--workflow", "space-improvement", "--target", "2017-08-15", "--actor", "a")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "added k: 현장조사 (survey), space-improvement@1, target 2017-08-15"

@@ -189,7 +189,9 @@ def test_files_that_cannot_be_read(importing, content, message) -> None:
 
 
 def test_a_large_file_shows_progress_and_imports_everything(importing, runner) -> None:
-    rows = [(f"2016-구{i // 100}-동{i}", f"구{i // 100}", f"동{i}", "2016") for i in range(2500)]
+    from support import seoul_rows
+
+    rows = seoul_rows(2500)
     result, path = importing(csv_text("key,gu,dong,year", rows))
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == f"imported 2500 projects from {path}"

@@ -180,8 +180,9 @@ def _on_a_terminal(args: list[str], timeout: float = 120) -> tuple[int, str, byt
 @pytest.mark.slow
 def test_a_large_import_shows_a_bar_on_a_terminal_and_nothing_when_piped(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "many.csv"
-    path.write_text("key,gu,dong,year\n" + "".join(f"2016-구{i // 100}-동{i},구{i // 100},동{i},2016\n"
-                                                  for i in range(2500)), encoding="utf-8")
+    from support import seoul_rows
+
+    path.write_text("key,gu,dong,year\n" + "".join(",".join(row) + "\n" for row in seoul_rows(2500)), encoding="utf-8")
     monkeypatch.setenv("DONGFLOW_ACTOR", "a")
     code, stdout, terminal = _on_a_terminal(["--db", str(tmp_path / "t.db"), "project", "import", str(path)],)
     assert code == 7  # no schema yet: nothing shown but the error

@@ -63,7 +63,7 @@ def test_each_code_is_reached_by_a_real_command(runner, project_db: str, tmp_pat
     (tmp_path / "dup.csv").write_text(f"key,gu,dong,year\n{KEY},성동구,마장동,2016\n", encoding="utf-8")
     (tmp_path / "folder").mkdir()
     (tmp_path / "alerts.toml").write_text(f'[[channels]]\ntype = "file"\npath = "{tmp_path / "folder"}"\n')
-    add = ["project", "add", "k2", "--gu", "g", "--dong", "d", "--year", "2016", "--actor", "a"]
+    add = ["project", "add", "k2", "--gu", "성동구", "--dong", "마장동", "--year", "2016", "--actor", "a"]
     reached: dict[int, list[str]] = {}
 
     def run(code: int, args: list[str], fragment: str = "") -> None:
@@ -88,6 +88,11 @@ def test_each_code_is_reached_by_a_real_command(runner, project_db: str, tmp_pat
     run(4, [*db, "people", "remove", KEY, "architect", "nobody", "--actor", "a", "--note", "left"],
         "no architect named nobody")
     run(5, [*db, "advance", KEY, "agree", "--actor", "a"], "resident_meetings is 0")
+    run(5, [*db, "undo", KEY, "--note", "n"], "nothing to undo")
+    run(5, [*db, "advance", "--where", "gu=성동구", "agree", "--actor", "a"], "nothing moved")
+    run(3, [*db, "project", "add", "k3", "--gu", "성동구", "--dong", "월곡1동", "--year", "2016"], "it is in 성북구")
+    run(3, [*db, "advance", KEY, "agree", "--where", "gu=성동구", "--actor", "a"], "only TRIGGER")
+    run(6, [*db, "project", "add", "k3", "--gu", "성동구", "--dong", "마장동", "--year", "2016"], "--allow-duplicate")
     run(6, [*db, *add[:2], KEY, *add[3:]], f"project {KEY} already exists")
     run(6, [*db, "project", "import", str(tmp_path / "dup.csv"), "--actor", "a"], f"project '{KEY}' already exists")
     run(7, ["--db", str(tmp_path / "empty.db"), "status"], "no dongflow schema yet")

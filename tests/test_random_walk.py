@@ -64,7 +64,8 @@ def firable(project, pick: int) -> str:
 def walk(store, key: str, actions, record=False) -> None:
     service = Service(store, CATALOG)
     now = START
-    service.add_project(ProjectSpec(key, "성동구", "마장동", 2016), actor="walker", now=now)
+    # Every walk on the shared SQLite store uses the same place and year: a duplicate, allowed.
+    service.add_project(ProjectSpec(key, "성동구", "마장동", 2016), actor="walker", now=now, allow_duplicate=True)
 
     def snapshot():
         return store.get(key), store.events(key)

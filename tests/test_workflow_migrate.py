@@ -349,3 +349,26 @@ def test_histories_with_migrations_replay_to_the_stored_project(steps) -> None:
     on = TWO_VERSIONS.get("space-improvement", project.workflow_version)
     assert on.has_state(project.state)  # a migration never leaves a project in a state its version lacks
     assert project.previous_state is None or on.has_state(project.previous_state)
+
+
+def test_as_of_before_a_migration_shows_the_old_version_and_state(runner, initialised_db, tmp_path) -> None:
+    """A past as-of read rebuilds the version too: before a migration that renamed its state, the
+    project stood in the old state of the old version (not an old state name under the new version)."""
+    folder = tmp_path / "wf"
+    write_variant(folder, rename_survey=True)
+    db = ["--db", initialised_db]
+    year, gu, dong = SURVEY.split("-")
+    ok(runner.invoke(cli, [*db, "project", "add", SURVEY, "--gu", gu, "--dong", dong, "--year", year,
+                           "--at", "2017-01-02", "--actor", "kim"]))
+    ok(runner.invoke(cli, [*db, "--workflows", str(folder), "workflow", "migrate", "space-improvement", "--to", "2",
+                           "--map", "survey=site_survey"]))
+    then = json.loads(ok(runner.invoke(cli, [*db, "status", SURVEY, "--json", "--as-of", "2017-02-01"])))[0]
+    now = json.loads(ok(runner.invoke(cli, [*db, "status", SURVEY, "--json"])))[0]
+    assert (then["state"], then["workflow_version"]) == ("survey", 1)
+    assert (now["state"], now["workflow_version"]) == ("site_survey", 2)
+    listing = json.loads(ok(runner.invoke(cli, [*db, "status", "--json", "--as-of", "2017-02-01"])))
+    assert [(p["state"], p["workflow_version"]) for p in listing] == [("survey", 1)]
+    overdue = ok(runner.invoke(cli, [*db, "overdue", "--as-of", "2017-06-20", "--json"]))
+    assert SURVEY in overdue
+    report = runner.invoke(cli, [*db, "report", "--as-of", "2017-02-01"])
+    assert report.exit_code == 0, report.output

@@ -87,7 +87,9 @@ class WebContext:
         from engine.service import Service
         from storage.repository import SqlProjectStore
 
-        return Service(SqlProjectStore(self.db), self.catalog)
+        from programme.places import identity_rules
+
+        return Service(SqlProjectStore(self.db), self.catalog, identity_rules())
 
     @cached_property
     def accounts(self) -> Any:

@@ -1,0 +1,121 @@
+"""The correction and bulk-move commands (SQLite and PostgreSQL): what they print, what `history` and
+`status` show afterwards, and one error line with its exit code and nothing changed on refusal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+import commands.common as cli_common
+from cli import cli
+from support import assert_one_error, dump
+
+KEY = "2016-성동구-마장동"
+OTHER = "2016-성동구-사근동"
+
+
+@pytest.fixture
+def run(runner, initialised_db, monkeypatch, now):
+    monkeypatch.setattr(cli_common.App, "now", lambda self: now)
+    monkeypatch.setenv("DONGFLOW_ACTOR", "kim")
+
+    def invoke(*args: str):
+        return runner.invoke(cli, ["--db", initialised_db, "--lang", "en", *args])
+
+    invoke.url = initialised_db
+    for key, dong in ((KEY, "마장동"), (OTHER, "사근동")):
+        assert invoke("project", "add", key, "--gu", "성동구", "--dong", dong, "--year", "2016",
+                      "--at", "2016-02-01").exit_code == 0
+    result = invoke("participation", "add", KEY, "resident_meeting", "--date", "2016-02-02")
+    assert result.exit_code == 0, result.output
+    return invoke
+
+
+def refused(run, args: list[str], code: int, *fragments: str, problem_lines: int = 0) -> str:
+    before = dump(run.url)
+    line = assert_one_error(run(*args), code, *fragments, problem_lines=problem_lines)
+    assert dump(run.url) == before
+    return line
+
+
+def test_undo_edit_retire_show_in_history_with_who_and_why(run) -> None:
+    assert run("advance", KEY, "agree", "--at", "2016-02-10").exit_code == 0
+    result = run("undo", KEY, "--note", "협약 전", "--actor", "lee")
+    assert result.exit_code == 0 and result.stdout.strip() == f"{KEY}: undid #3 (agree): Agreement -> Site survey"
+    result = run("project", "edit", KEY, "--dong", "송정동", "--key", "2016-성동구-송정동", "--note", "동 착오")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == ("2016-성동구-송정동: edited (key 2016-성동구-마장동 -> 2016-성동구-송정동, "
+                                     "dong 마장동 -> 송정동)")
+    history = json.loads(run("history", "2016-성동구-송정동", "--json").stdout)
+    # In effective order: the edit takes effect at the creation, the undo when the transition it undoes did.
+    assert [(e["kind"], e["actor"], e["note"]) for e in history if e["kind"] in ("undone", "edited")] == [
+        ("edited", "kim", "동 착오"), ("undone", "lee", "협약 전")]
+    table = run("history", "2016-성동구-송정동").stdout
+    assert "undo #3 (agree): agreement -> survey" in table and "dong: 마장동 -> 송정동" in table
+    result = run("project", "retire", OTHER, "--note", "중복 입력")
+    assert result.exit_code == 0 and result.stdout.strip() == f"{OTHER}: retired"
+    listing = json.loads(run("status", "--json").stdout)
+    assert [p["key"] for p in listing] == ["2016-성동구-송정동"]
+    assert "retired" in run("status", OTHER).stdout.splitlines()[0]
+    assert json.loads(run("status", OTHER, "--json").stdout)[0]["retired_at"].startswith("2016-03-02T18:30")
+    assert OTHER not in run("overdue", "--as-of", "2016-06-01").stdout
+    assert "retired" in [e["kind"] for e in json.loads(run("history", OTHER, "--json").stdout)]
+    assert "retired (was in" in run("history", OTHER).stdout
+
+
+def test_a_retired_project_is_kept_in_dumps(run, tmp_path: Path) -> None:
+    assert run("project", "retire", OTHER, "--note", "mistake").exit_code == 0
+    target = tmp_path / "all.json"
+    assert run("dump", str(target)).exit_code == 0
+    text = target.read_text(encoding="utf-8")
+    assert OTHER in text and "retired_at" in text and "mistake" in text
+
+
+@pytest.mark.parametrize("args,code,fragment", [
+    (["undo", KEY, "--note", "x"], 5, "nothing to undo"),
+    (["project", "edit", KEY, "--gu", "성북구", "--note", "x"], 3, "'마장동' is not a dong of 성북구"),
+    (["project", "edit", KEY, "--key", OTHER, "--note", "x"], 3, "says dong 사근동"),
+    (["project", "edit", KEY, "--dong", "사근동", "--key", "2016-성동구-사근동-2", "--note", "x"], 6,
+     "--allow-duplicate"),
+    (["project", "edit", "nope", "--year", "2017", "--note", "x"], 4, "no project"),
+    (["project", "edit", KEY, "--note", "x"], 3, "nothing to change"),
+    (["project", "retire", KEY, "--note", " "], 3, "needs a note"),
+    (["project", "add", "k", "--gu", "성동", "--dong", "마장동", "--year", "2016"], 3, "did you mean 성동구"),
+    (["project", "add", "2017-성동구-송정동", "--gu", "성동구", "--dong", "송정동", "--year", "2016"], 3,
+     "says year 2017"),
+    (["advance", KEY, "agree", "--keys-from", "f"], 3, "only TRIGGER"),
+    (["advance", "agree"], 3, "give KEY and TRIGGER"),
+    (["advance", KEY, "agree", "--dry-run"], 3, "for bulk moves"),
+    (["advance", "agree", "--where", "gu=성동구", "--keys-from", "f"], 3, "do not go together"),
+    (["advance", "agree", "--where", "gu"], 3, "is not NAME=VALUE"),
+    (["advance", "agree", "--where", "colour=red"], 3, "unknown field 'colour'"),
+    (["advance", "agree", "--where", "state=nowhere"], 3, "names no state"),
+    (["advance", "agree", "--keys-from", "no-such-file"], 3, "cannot read"),
+    (["advance", "agree", "--where", "year=2015"], 3, "no project matches"),
+])
+def test_refusals_are_one_line_with_their_code_and_change_nothing(run, args, code, fragment) -> None:
+    refused(run, args, code, fragment)
+
+
+def test_bulk_move_from_the_command_line(run, tmp_path: Path) -> None:
+    result = run("advance", "--where", "gu=성동,year=2016,state=현장조사", "agree", "--dry-run")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [f"would move {KEY}: survey -> agreement",
+                                          f"refused {OTHER}: resident_meetings is 0, needs >= 1",
+                                          "1 would move, 1 refused"]
+    line = refused(run, ["advance", "--where", "gu=성동구", "agree", "--note", "합동"], 5, "1 of 2 projects refuses",
+                   problem_lines=1)
+    assert "nothing moved" in line
+    keys = tmp_path / "keys.txt"
+    keys.write_text(f"# 1차\n{KEY}\n{OTHER}\n", encoding="utf-8")
+    result = run("advance", "--keys-from", str(keys), "agree", "--note", "합동", "--partial", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["moves"] == [{"key": KEY, "from": "survey", "to": "agreement"}]
+    assert data["refused"] == [{"key": OTHER, "reason": "resident_meetings is 0, needs >= 1"}]
+    history = json.loads(run("history", KEY, "--json").stdout)
+    assert history[-1]["data"]["batch"] == data["batch"] and history[-1]["note"] == "합동"
+    assert f"[batch {data['batch']}]" in run("history", KEY).stdout
