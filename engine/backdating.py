@@ -6,8 +6,8 @@ first; the second is always now. The rules for ``at``:
 
 1. not in the future (a few minutes of clock skew are tolerated);
 2. not before the project was created (the ``at`` of its creation event);
-3. an event that changes the state (a transition) not before the latest one that did, so the
-   states of a history follow each other in date order;
+3. an event that changes the state (a transition) not before the latest one that did (a
+   transition or a migration), so the states of a history follow each other in date order;
 4. a transition is checked against the facts as they stood at its ``at``: it cannot be dated
    before the meeting its guard needs;
 5. a fact set by hand not before the latest time the same fact was set (by hand, or counted by a
@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 CLOCK_SKEW = dt.timedelta(minutes=5)
 """How far ahead of the server's clock an ``at`` may be (another machine's clock a little ahead)."""
 
-STATE_CHANGING: set[str] = {"transition"}
-"""Kinds of event that change a project's state (others, such as a migration, add theirs)."""
+STATE_CHANGING: set[str] = {"transition", "migrated"}
+"""Kinds of event that change a project's state (others add theirs)."""
 
 
 def check_at(
@@ -54,6 +54,16 @@ def check_at(
     created = project.created_at or project.entered_at
     if at < created:
         raise InvalidInput(f"{show_time(at)} is before the project was created ({show_time(created)})", field=field)
+
+
+def check_state_order(events: Iterable[Event], at: dt.datetime, field: str = "at") -> None:
+    """Rule 3 against every state-changing event (a migration keeps the entry time of the state, so
+    ``entered_at`` alone does not show it)."""
+    latest = max((e.at for e in events if e.kind in STATE_CHANGING), default=None)
+    if latest is not None and at < latest:
+        raise InvalidInput(
+            f"{show_time(at)} is before the project's latest change of state ({show_time(latest)})", field=field
+        )
 
 
 def check_fact_order(events: Iterable[Event], name: str, at: dt.datetime, field: str = "at") -> None:

@@ -417,13 +417,25 @@ def replay_until(events: Iterable[Event], cutoff: dt.datetime | None = None) -> 
     before it, in effective order (None: all of them). None if it had not been created by then.
 
     The back-dating rules (engine/backdating.py) keep state-changing events in date order, so this
-    is the state the project really had then; with no cutoff it equals :func:`replay`.
+    is the state the project really had then; with no cutoff it equals :func:`replay`. Of the events
+    after the cutoff only a migration is read (give it, or not): the version it left is the version
+    the project was on then.
     """
     r: Rebuild | None = None
-    for event in effective_order(e for e in events if cutoff is None or e.at < cutoff):
+    later: list[Event] = []
+    for event in effective_order(events):
+        if cutoff is not None and event.at >= cutoff:
+            later.append(event)
+            continue
         if r is None:
             if event.kind != CREATED:
                 continue  # dated before its creation: cannot happen under the rules; ignore
             r = Rebuild(event.key, strict=False)
         _apply(r, event)
-    return None if r is None else r.result()
+    if r is None:
+        return None
+    moved = next((e for e in later if e.kind == MIGRATED), None)
+    if moved is not None and "from_version" in moved.data:
+        # Migrated to another version after the cutoff: then it was on the version it left.
+        r.flags.setdefault("identity", {})["workflow_version"] = moved.data["from_version"]
+    return r.result()

@@ -18,6 +18,7 @@ from engine import project as proj
 from engine.catalog import Catalog
 from engine.csv_input import read_records
 from engine.definition import Workflow
+from engine.display import show_time
 from engine.errors import (
     AlreadyExists,
     ChangedMeanwhile,
@@ -29,7 +30,6 @@ from engine.errors import (
 )
 from engine.identity import IdentityRules
 from engine.ports import ProjectQuery, ProjectStore
-from engine.display import show_time
 from engine.project import Event, Project
 from engine.values import clean_note, clean_text, lookup_text, parse_date, parse_datetime, parse_year
 
@@ -244,6 +244,7 @@ class Service:
             assert at is not None
             backdating.check_at(project, at, now, kind=proj.TRANSITION)
             events = self.store.events(project.key)
+            backdating.check_state_order(events, at)
             for name in step.changed_facts:  # rule 5 for the facts it counts (failed_tenders ...)
                 backdating.check_fact_order(events, name, at)
             then = proj.replay_until(events, at + _INSTANT)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, Select, or_, select
@@ -37,28 +36,17 @@ CHUNK = 900
 
 
 def events_before(conn: Connection, ids: dict[int, str], cutoff: dt.datetime) -> dict[int, list[Event]]:
-    """The events of these projects (id -> key) dated before ``cutoff``, in effective order."""
+    """The events of these projects (id -> key) dated before ``cutoff``, in effective order (and their
+    migrations after it: engine.project.replay_until)."""
     out: dict[int, list[Event]] = {pid: [] for pid in ids}
     wanted = sorted(ids)
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
-        stmt = (select(E).where(E.c.project_id.in_(chunk), E.c.at < cutoff)
+        # and a migration after it, which says the version the project was on then
+        stmt = (select(E).where(E.c.project_id.in_(chunk), or_(E.c.at < cutoff, E.c.kind == MIGRATED))
                 .order_by(E.c.project_id, E.c.at, E.c.seq))
         for r in conn.execute(stmt):
             out[r.project_id].append(row_to_event(r, ids[r.project_id]))
-    return out
-
-
-def versions_then(conn: Connection, cutoff: dt.datetime, ids: Iterable[int] | None = None) -> dict[int, int]:
-    """The workflow version of each project migrated at or after ``cutoff`` (``workflow migrate``), as
-    it stood then: the version its first later ``migrated`` event moved it from. Rows store only the
-    version now, and the events before the cutoff cannot tell a later migration."""
-    stmt = select(E.c.project_id, E.c.data).where(E.c.kind == MIGRATED, E.c.at >= cutoff).order_by(E.c.at.desc(), E.c.seq.desc())
-    wanted = None if ids is None else set(ids)
-    out: dict[int, int] = {}
-    for pid, data in conn.execute(stmt):  # latest first: the earliest one is written last
-        if wanted is None or pid in wanted:
-            out[pid] = int(data["from_version"])
     return out
 
 
@@ -87,7 +75,6 @@ def find_as_of(conn: Connection, query: ProjectQuery, cutoff: dt.datetime) -> li
     changed = {pid for (pid,) in conn.execute(later.where(E.c.at >= cutoff).distinct())}
     keys = {r.id: r.key for r in rows if r.id in changed}
     history = events_before(conn, keys, cutoff)
-    versions = versions_then(conn, cutoff, keys) if keys else {}
     out: list[Project] = []
     for r in rows:
         project = row_to_project(r)
@@ -95,7 +82,7 @@ def find_as_of(conn: Connection, query: ProjectQuery, cutoff: dt.datetime) -> li
             then = rebuilt(project, history[r.id], cutoff)
             if then is None:
                 continue
-            project = then if r.id not in versions else replace(then, workflow_version=versions[r.id])
+            project = then  # its version too, if it was migrated later (engine.project.replay_until)
         out.append(project)
     return page(out, query)
 
@@ -136,9 +123,11 @@ def tracked_as_of(
         stmt = stmt.where(P.c.key == key)
     days: dict[Any, dt.date] = {}
     rows = [tracked_row(r, days) for r in conn.execute(stmt.order_by(P.c.key)).all()]
-    versions = versions_then(conn, cutoff)
+    # Rebuilt: a project whose state changed after the cutoff, or which moved to another version.
+    migrated = {pid for (pid,) in conn.execute(
+        select(E.c.project_id).where(E.c.at >= cutoff, E.c.kind == MIGRATED).distinct())}
     stale = {row.id: row.key for row in rows
-             if row.id is not None and (row.entered_at >= cutoff or row.id in versions)}
+             if row.id is not None and (row.entered_at >= cutoff or row.id in migrated)}
     history = events_before(conn, stale, cutoff)
     skip = set(skip_states)
     out: list[TrackedRow] = []
@@ -148,8 +137,6 @@ def tracked_as_of(
             if then is None or then.state in skip:
                 continue
             row = then
-            if row.id in versions:
-                row.workflow_version = versions[row.id]
         out.append(row)
     return out
 

@@ -8,7 +8,8 @@ back-dated entries, refused ones included). Then, for random instants:
   other (each at its own date, guards checked again);
 * with no cutoff it equals the stored rows (replay in effective order ends where the record is);
 * the SQL reader (SQLite and PostgreSQL) rebuilds exactly what the in-memory one does, and the
-  deadline rows of ``overdue``/``report`` carry the same state as the ``status`` projects.
+  deadline rows of ``overdue``/``report`` carry the same state as the ``status`` projects;
+* ``status --as-of`` and ``report --as-of`` agree on every project (state, late, at risk).
 """
 
 from __future__ import annotations
@@ -183,3 +184,91 @@ def test_a_counting_transition_cannot_be_dated_before_the_fact_it_counts_was_set
     service.advance("k", "request_revision", actor="a", now=START + 20 * HOUR, at=START + 11 * HOUR)
     r = replay_until(store.events("k"))
     assert r is not None and r.facts["design_revisions"] == store.get("k").facts["design_revisions"] == 3
+
+
+def _migrated_portfolio(store, key: str = "k"):  # type: ignore[no-untyped-def]
+    """A project agreed on version 1, moved to version 2 (same states) at START + 30h."""
+    import dataclasses
+
+    from engine import project as proj
+
+    wf = CATALOG.latest("space-improvement")
+    service = Service(store, CATALOG)  # created on version 1, then moved to a version 2
+    service.add_project(ProjectSpec(key, "성동구", "마장동", 2016), actor="a", now=START)
+    service.set_fact(key, "resident_meetings", "1", actor="a", now=START + HOUR)
+    service.advance(key, "agree", actor="a", now=START + 2 * HOUR)
+    p = store.get(key)
+    moved, event = proj.migrate(p, wf.version + 1, p.state, p.previous_state, {}, {}, actor="a",
+                                now=START + 30 * HOUR)
+    store.save(moved, event)
+    return Service(store, Catalog([wf, dataclasses.replace(wf, version=wf.version + 1)])), wf.version
+
+
+def test_as_of_before_a_migration_the_project_is_on_the_version_it_left() -> None:
+    from engine.errors import InvalidInput
+
+    store = MemoryStore()
+    service, v1 = _migrated_portfolio(store)
+    (then,) = store.find_as_of(ProjectQuery(), START + 20 * HOUR)
+    (later,) = store.find_as_of(ProjectQuery(), START + 40 * HOUR)
+    assert (then.workflow_version, later.workflow_version) == (v1, v1 + 1)
+    with pytest.raises(InvalidInput, match="latest change of state"):  # rule 3 counts the migration
+        service.advance("k", "present_design", actor="a", now=START + 50 * HOUR, at=START + 25 * HOUR)
+    service.advance("k", "present_design", actor="a", now=START + 50 * HOUR, at=START + 31 * HOUR)
+
+
+def test_the_sql_reader_rebuilds_the_version_before_a_migration(store) -> None:  # type: ignore[no-untyped-def]
+    from storage.asof import tracked_as_of
+
+    memory = MemoryStore()
+    key = f"m{uuid.uuid4().hex[:8]}"
+    _migrated_portfolio(memory, key)
+    store.add([(memory.get(key), memory.events(key))])
+    for hours in (20, 40):
+        cutoff = START + hours * HOUR
+        (mine,) = store.find_as_of(ProjectQuery(key=key), cutoff)
+        (expected,) = memory.find_as_of(ProjectQuery(key=key), cutoff)
+        assert (mine.workflow_version, _state(mine)) == (expected.workflow_version, _state(expected))
+        with store.db.read() as conn:
+            (row,) = tracked_as_of(conn, cutoff, key=key)
+        assert (row.workflow_version, row.state) == (expected.workflow_version, expected.state)
+
+
+days = st.lists(st.integers(-1, 80), min_size=1, max_size=4)  # as-of days after START
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(actions=portfolios, offsets=days)
+def test_status_and_report_as_of_agree_on_random_portfolios(store, actions, offsets) -> None:  # type: ignore[no-untyped-def]
+    """`status --as-of` (find_as_of + the deadline rules) and `report --as-of` (its own pass over
+    rows rebuilt by storage/asof.py) agree on every project's state then, and on which are late and
+    at risk, for engine-made histories with back-dated entries."""
+    from collections import Counter
+    from zoneinfo import ZoneInfo
+
+    from engine.asof import end_of_day
+    from engine.monitor import DeadlineBook
+    from programme.report import ReportBuilder, ReportFilter
+    from programme.report_queries import SqlReportSource
+    from storage.tracking import TrackingReader
+
+    tz = ZoneInfo("Asia/Seoul")
+    memory = MemoryStore()
+    keys = make(memory, actions, uuid.uuid4().hex[:8])
+    store.add([(memory.get(k), memory.events(k)) for k in keys])
+    for offset in offsets:
+        day = START.astimezone(tz).date() + dt.timedelta(days=offset)
+        cutoff = end_of_day(day, tz)
+        projects = store.find_as_of(ProjectQuery(), cutoff)
+        with store.db.read() as conn:
+            assessed = DeadlineBook(CATALOG, tz, TrackingReader(conn, before=cutoff)).assess(projects, day)
+        report = ReportBuilder(SqlReportSource(store.db), CATALOG, tz).build(day, ReportFilter(), ["districts", "late"])
+        districts, late = report.sections
+        states = [c.key for c in districts.columns[2:-2]]
+        in_report = Counter({(row[0], s): n for row in districts.rows for s, n in zip(states, row[2:-2]) if n})
+        assert in_report == Counter((p.gu, p.state) for p, _a in assessed)
+        finals = {s.id for s in WORKFLOW.states if s.final}
+        open_ = [(p, a) for p, a in assessed if p.state not in finals]
+        assert {r[0] for r in late.rows if r[8] is not None} == {
+            p.key for p, a in open_ if any(m.level in ("overdue", "escalated") for m in a.milestones)}
+        assert {r[0] for r in late.rows if r[9] is not None} == {p.key for p, a in open_ if a.risk and a.risk.at_risk}
