@@ -30,9 +30,11 @@ def dump_cmd(app: App, file: str, force: bool) -> None:
     """Write the whole database (projects, events, facts, alerts, ...) to one JSON file."""
     from contextlib import ExitStack
 
+    from render.output import format_for_suffix
     from render.progress import progress
     from storage.dump import dump
 
+    format_for_suffix(file, {".json": "json"}, field="FILE", alternative=None)  # a dump is JSON: dump.xlsx is refused
     with ExitStack() as stack:
         bar = None
 

@@ -63,11 +63,19 @@ class App:
 
     @cached_property
     def catalog(self) -> Catalog:
-        from engine.catalog import Catalog
-        from storage.workflow_cache import CachedLoader
-        from workflows import SHIPPED_DIR
+        """The shipped workflows and --workflows folders merged with the versions stored in the
+        database (storage/workflow_store.py): reads never need a local folder."""
+        from storage.sqlite_path import absent_sqlite_file
 
-        return Catalog.from_dirs([SHIPPED_DIR, *self.workflow_dirs], CachedLoader())
+        if absent_sqlite_file(self.db_url):  # no database yet: the files, without importing the ORM
+            from engine.catalog import Catalog
+            from storage.workflow_cache import CachedLoader
+            from workflows import SHIPPED_DIR
+
+            return Catalog.from_dirs([SHIPPED_DIR, *self.workflow_dirs], CachedLoader())
+        from storage.workflow_store import load_catalog
+
+        return load_catalog(self.db, self.workflow_dirs)
 
     @cached_property
     def store(self) -> SqlProjectStore:
@@ -195,13 +203,28 @@ def _as_of(app: App, value: str | None) -> dt.date:
     return day if day is not None else app.today()
 
 
-def _deadline_book(app: App, conn: Any) -> Any:
+def _deadline_book(app: App, conn: Any, cutoff: dt.datetime | None = None) -> Any:
+    """The deadline rules; for a past as-of date (``cutoff``) the forecast counts only the
+    completions recorded by then."""
     from engine.monitor import DeadlineBook
-    from storage.durations_cache import CachedDurations
     from storage.holiday_cache import CachedHolidays
     from storage.tracking import TrackingReader
 
+    if cutoff is not None:
+        from storage.asof import completed_since
+
+        if completed_since(conn, cutoff, {(wf.id, wf.target.state) for wf in app.catalog.all()}):
+            return DeadlineBook(app.catalog, app.tz, TrackingReader(conn, before=cutoff), CachedHolidays())
+    from storage.durations_cache import CachedDurations
+
     return DeadlineBook(app.catalog, app.tz, TrackingReader(conn), CachedHolidays(), CachedDurations(conn, app.db.url))
+
+
+def _cutoff(app: App, day: dt.date) -> dt.datetime | None:
+    """Where the record is rebuilt up to for an as-of ``day`` (None: today or later, as it stands)."""
+    from engine.asof import cutoff_for
+
+    return cutoff_for(day, app.today(), app.tz)
 
 
 def _level_label(app: App, level: str) -> str:
@@ -229,7 +252,8 @@ def _state_filter(app: App, value: str | None, workflow_id: str | None = None) -
         if workflow_id is not None and wf.id != workflow_id:
             continue
         for s in wf.states:
-            choices.setdefault(s.id, []).extend([s.label.get("ko"), s.label.get("en")])
+            labels = choices.setdefault(s.id, [])
+            labels.extend(x for x in (s.label.get("ko"), s.label.get("en")) if x not in labels)
     return choose(value, choices, "state", "--state")
 
 

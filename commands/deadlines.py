@@ -12,6 +12,7 @@ import click
 from commands.common import (
     App,
     _as_of,
+    _cutoff,
     _deadline_book,
     _gu_filter,
     _h,
@@ -52,11 +53,13 @@ def overdue(app: App, as_of: str | None, gu: str | None, year: int | None, level
     wanted = set(_level_filter(levels))
     app.db.require_schema()
     gu = _gu_filter(app, gu)
+    cutoff = _cutoff(app, day)
     with app.db.read() as conn:
-        book = _deadline_book(app, conn)
-        from storage.tracking import tracked_rows
+        book = _deadline_book(app, conn, cutoff)
+        from storage.asof import iter_tracked
 
-        rows = tracked_rows(conn, skip_states=book.skip_states(), closed_before=book.closed_before(day), gu=gu, year=year)
+        rows = iter_tracked(conn, cutoff, skip_states=book.skip_states(), closed_before=book.closed_before(day),
+                            gu=gu, year=year)
         _count, found = book.scan(rows, day, app.lang)
     if wanted:
         found = [(r, f) for r, f in found if f.level in wanted]
@@ -172,8 +175,9 @@ def _state_label(app: App, state: str) -> str:
 @click.option("--pending", "status", flag_value="pending", help="Only deliveries not yet attempted.")
 @click.option("--failed", "status", flag_value="failed", help="Only deliveries that failed (they are retried).")
 @click.option("--sent", "status", flag_value="sent", help="Only delivered ones.")
-@click.option("--state", "states", multiple=True, type=click.Choice(STATE_CHOICES),
-              help="Only alerts in this lifecycle state (repeatable): open, acknowledged, snoozed, resolved, superseded.")
+@click.option("--state", "states", multiple=True, metavar="STATE",
+              help="Only alerts in this lifecycle state (repeatable): open, acknowledged, snoozed, resolved, superseded "
+                   "(Korean labels work).")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many rows (newest first).")
 @listing_options
 @app_options
@@ -184,8 +188,12 @@ def alerts_list(app: App, status: str | None, states: Sequence[str], limit: int 
     With --json/--jsonl each row starts with its project's fields (the listing contract: ``state`` is the
     project's state); the alert's own lifecycle state is ``alert_state``.
     """
+    from engine.alerting import STATE_LABELS
+    from render.output import choose
     from storage.alerts import SqlAlertStore
 
+    choices = {s: list(STATE_LABELS.get(s, ())) for s in STATE_CHOICES}
+    states = [choose(part, choices, "alert state", "--state") for v in states for part in v.split(",") if part.strip()]
     app.db.require_schema()
     rows = SqlAlertStore(app.db).listing(status, limit, states=states)
     if listing.machine:

@@ -70,6 +70,15 @@ def _won(amount: int) -> str:
 _UNIT = click.option("--unit", type=click.Choice(["won", "million"]), default="won", show_default=True,
                      help="Unit of the amounts given: won, or million (백만원, as in the programme report).")
 _ACTOR = click.option("--actor", envvar="DONGFLOW_ACTOR", help="Who records it (default: DONGFLOW_ACTOR or your login).")
+_AT = click.option("--at", "at", metavar="DATETIME",
+                   help="When it took effect, if earlier than now: YYYY-MM-DD[THH:MM] (local time unless an offset "
+                        "is given); the back-dating rules are in the README.")
+
+
+def _at(app: App, at: str | None) -> dt.datetime | None:
+    from engine.values import parse_datetime
+
+    return parse_datetime(at, app.tz, "--at") if at else None
 
 
 @click.group()
@@ -86,10 +95,11 @@ def budget() -> None:
 @click.option("--note", help="Where the figures come from.")
 @_UNIT
 @_ACTOR
+@_AT
 @app_options
 @pass_app
 def budget_set(app: App, key: str | None, item: str | None, year: str, allocated: str, executed: str,
-               note: str | None, unit: str, actor: str | None) -> None:
+               note: str | None, unit: str, actor: str | None, at: str | None) -> None:
     """Set a project's money for a year: `dongflow budget set KEY --year 2016 --allocated N --executed N`.
 
     Programme-wide money (not tied to one dong): `dongflow budget set --programme ITEM --year 2014 ...`.
@@ -98,7 +108,7 @@ def budget_set(app: App, key: str | None, item: str | None, year: str, allocated
     from programme.records import budget_line
 
     line = budget_line(key=key, item=item, year=year, allocated=allocated, executed=executed, note=note, unit=unit)
-    _programme(app).set_budget(line, actor=_actor(actor), now=app.now())
+    _programme(app).set_budget(line, actor=_actor(actor), now=app.now(), at=_at(app, at))
     click.echo(f"{line.scope} {line.year}: {_h(app, '배정', 'allocated')} {_won(line.allocated)}, "
                f"{_h(app, '집행', 'executed')} {_won(line.executed)}")
 
@@ -107,16 +117,19 @@ def budget_set(app: App, key: str | None, item: str | None, year: str, allocated
 @click.argument("file", type=click.Path(dir_okay=False))
 @_UNIT
 @_ACTOR
+@_AT
 @app_options
 @pass_app
-def budget_import(app: App, file: str, unit: str, actor: str | None) -> None:
+def budget_import(app: App, file: str, unit: str, actor: str | None, at: str | None) -> None:
     """Import budget lines from CSV: key,item,year,allocated,executed[,note]; all rows or none.
 
     A row names a project key, or (key empty) a programme-wide item. Korean headers work
     (키,항목,연도,배정액,집행액,비고); UTF-8 or CP949 (Excel).
     """
     service = _programme(app)
-    lines = _open_csv(file, lambda s: service.import_budgets(s, file, actor=_actor(actor), now=app.now(), unit=unit))
+    when = _at(app, at)
+    lines = _open_csv(file, lambda s: service.import_budgets(s, file, actor=_actor(actor), now=app.now(), unit=unit,
+                                                             at=when))
     click.echo(f"imported {len(lines)} budget line{'s' if len(lines) != 1 else ''} from {file}")
 
 
@@ -160,10 +173,13 @@ def participation() -> None:
 @click.option("--count", default="1", show_default=True, help="How many times (e.g. 3 press articles that day).")
 @click.option("--note", help="What it was.")
 @_ACTOR
+@click.option("--at", "at", metavar="DATETIME",
+              help="When it counts from, if not the start of --date: YYYY-MM-DD[THH:MM] (local time unless an "
+                   "offset is given).")
 @app_options
 @pass_app
 def participation_add(app: App, words: tuple[str, ...], programme_wide: bool, day: str, count: str,
-                      note: str | None, actor: str | None) -> None:
+                      note: str | None, actor: str | None, at: str | None) -> None:
     """Record participation: `dongflow participation add KEY resident_meeting --date 2016-02-03`.
 
     TYPE is one of briefing, planning_meeting, resident_meeting, satisfaction_survey, expert_advice,
@@ -177,7 +193,7 @@ def participation_add(app: App, words: tuple[str, ...], programme_wide: bool, da
         raise InvalidInput("give KEY TYPE, or --programme TYPE")
     key, kind = (None, words[0]) if programme_wide else words
     entry = make(key=key, kind=kind, held_on=day, times=count, note=note, today=app.today())
-    p = _programme(app).add_participation(entry, actor=_actor(actor), now=app.now())
+    p = _programme(app).add_participation(entry, actor=_actor(actor), now=app.now(), at=_at(app, at), tz=app.tz)
     label = TYPES[entry.kind].get(app.lang)
     where = entry.key or _h(app, "사업 전반", "programme-wide")
     facts = ""
@@ -200,7 +216,7 @@ def participation_import(app: App, file: str, actor: str | None) -> None:
     """
     service = _programme(app)
     entries = _open_csv(file, lambda s: service.import_participation(
-        s, file, actor=_actor(actor), now=app.now(), today=app.today()))
+        s, file, actor=_actor(actor), now=app.now(), today=app.today(), tz=app.tz))
     click.echo(f"imported {len(entries)} participation event{'s' if len(entries) != 1 else ''} from {file}")
 
 
@@ -243,16 +259,18 @@ def people() -> None:
 @click.option("--contact", help="Phone or e-mail.")
 @click.option("--note", help="Why, kept in the project's history.")
 @_ACTOR
+@_AT
 @app_options
 @pass_app
 def people_add(
-    app: App, key: str, role_name: str, name: str, contact: str | None, note: str | None, actor: str | None
+    app: App, key: str, role_name: str, name: str, contact: str | None, note: str | None, actor: str | None,
+    at: str | None,
 ) -> None:
     """Add a person: `dongflow people add KEY architect 김서연` (ROLE: mp, architect, dong_contact)."""
     from programme.records import person
 
     p = person(key=key, role_name=role_name, name=name, contact=contact)
-    _programme(app).add_people([p], actor=_actor(actor), now=app.now(), note=note)
+    _programme(app).add_people([p], actor=_actor(actor), now=app.now(), note=note, at=_at(app, at))
     click.echo(f"{p.key}: {p.role} {p.name}")
 
 
@@ -262,14 +280,16 @@ def people_add(
 @click.argument("name")
 @click.option("--note", help="Why (required): kept in the project's history with who removed the person.")
 @_ACTOR
+@_AT
 @app_options
 @pass_app
-def people_remove(app: App, key: str, role_name: str, name: str, note: str | None, actor: str | None) -> None:
+def people_remove(app: App, key: str, role_name: str, name: str, note: str | None, actor: str | None,
+                  at: str | None) -> None:
     """Remove a person from a project; `dongflow history KEY` keeps who removed them, when and why."""
     from programme.records import person
 
     p = person(key=key, role_name=role_name, name=name)
-    _programme(app).remove_person(p, actor=_actor(actor), now=app.now(), note=note)
+    _programme(app).remove_person(p, actor=_actor(actor), now=app.now(), note=note, at=_at(app, at))
     click.echo(f"{p.key}: removed {p.role} {p.name}")
 
 
@@ -303,12 +323,14 @@ def people_list(app: App, key: str | None, gu: str | None, listing: Listing) -> 
 @people.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @_ACTOR
+@_AT
 @app_options
 @pass_app
-def people_import(app: App, file: str, actor: str | None) -> None:
+def people_import(app: App, file: str, actor: str | None, at: str | None) -> None:
     """Import people from CSV: key,role,name[,contact]; all rows or none (키,역할,이름,연락처)."""
     service = _programme(app)
-    added = _open_csv(file, lambda s: service.import_people(s, file, actor=_actor(actor), now=app.now()))
+    when = _at(app, at)
+    added = _open_csv(file, lambda s: service.import_people(s, file, actor=_actor(actor), now=app.now(), at=when))
     click.echo(f"imported {len(added)} {'people' if len(added) != 1 else 'person'} from {file}")
 
 
@@ -405,6 +427,9 @@ def report(app: App, sections: tuple[str, ...], fmt: str | None, output: str | N
         fmt = format_for_suffix(output, _SUFFIX_FORMAT)
     elif output and Path(output).suffix and Path(output).suffix.lower() not in _SUFFIX_FORMAT:
         format_for_suffix(output, _SUFFIX_FORMAT)  # -o report.pdf is refused even with --format
+    elif output and Path(output).suffix and format_for_suffix(output, _SUFFIX_FORMAT) != fmt:
+        raise InvalidInput(f"{output}: its suffix names {format_for_suffix(output, _SUFFIX_FORMAT)}, "
+                           f"not --format {fmt}", field="--output")
     fmt = fmt or "table"
     if fmt == "xlsx" and not output:
         raise InvalidInput("an Excel workbook needs a file: add --output report.xlsx", field="--output")

@@ -13,6 +13,7 @@ from commands.common import (
     App,
     _actor_default,
     _as_of,
+    _cutoff,
     _deadline_book,
     _gu_filter,
     _h,
@@ -205,11 +206,13 @@ def status(app: App, key: str | None, gu: str | None, year: int | None, state: s
         workflow_id = _workflow_filter(app, workflow_id)
         state = _state_filter(app, state, workflow_id)
         gu = _gu_filter(app, gu)
-    projects = app.service.status(ProjectQuery(key=key, gu=gu, year=year, state=state, workflow_id=workflow_id))
+    cutoff = _cutoff(app, day)  # a past day: the record as it stood then (storage/asof.py)
+    projects = app.service.status(ProjectQuery(key=key, gu=gu, year=year, state=state, workflow_id=workflow_id),
+                                  cutoff)
     workflows = {(p.workflow_id, p.workflow_version): app.catalog.get(p.workflow_id, p.workflow_version)
                  for p in projects}
     with app.db.read() as conn:
-        book = _deadline_book(app, conn)
+        book = _deadline_book(app, conn, cutoff)
         assessed = book.assess(projects, day)
     if listing.machine:
         from render.views import status_json
@@ -303,7 +306,8 @@ def _days_text(app: App, level: str, days: int) -> str:
 @app_options
 @pass_app
 def history(app: App, key: str, listing: Listing) -> None:
-    """Every change to a project: who, when, from, to, why."""
+    """Every change to a project: who, when, from, to, why; in order of when it took effect, with
+    when it was recorded beside it if that was later (a back-dated entry)."""
     events = app.service.history(key)
     p = app.service.project(key)
     wf = app.catalog.get(p.workflow_id, p.workflow_version)
@@ -314,12 +318,14 @@ def history(app: App, key: str, listing: Listing) -> None:
         return
     from render.table import table
 
-    headers = ["#", _h(app, "일시", "when"), _h(app, "담당", "actor"), _h(app, "변경", "change"),
-               _h(app, "내용", "what"), _h(app, "메모", "note")]
+    headers = ["#", _h(app, "일시", "when"), _h(app, "기록", "recorded"), _h(app, "담당", "actor"),
+               _h(app, "변경", "change"), _h(app, "내용", "what"), _h(app, "메모", "note")]
     rows = []
     for e in events:
-        rows.append([e.seq, app.local(e.at), e.actor, e.trigger or e.kind, _describe_event(app, wf, e), e.note or ""])
-    click.echo(table(headers, rows, align="><<<<<"))
+        when, recorded = app.local(e.at), app.local(e.recorded_at)
+        rows.append([e.seq, when, recorded if recorded != when else "", e.actor, e.trigger or e.kind,
+                     _describe_event(app, wf, e), e.note or ""])
+    click.echo(table(headers, rows, align="><<<<<<"))
 
 
 def _describe_event(app: App, wf: Workflow, e: Event) -> str:
@@ -334,8 +340,14 @@ def _describe_change(app: App, wf: Workflow, e: Event) -> str:
         return f"-> {wf.state_label(e.to_state, app.lang)}"
     if e.kind == "fact":
         return f"{e.data.get('name')}: {e.data.get('old')} -> {e.data.get('new')}"
+    if e.kind == "budget":
+        return (f"{e.data.get('year')}: {_h(app, '배정', 'allocated')} {e.data.get('allocated'):,}, "
+                f"{_h(app, '집행', 'executed')} {e.data.get('executed'):,}")
     if e.kind in ("person_added", "person_removed"):
         return f"{'+' if e.kind == 'person_added' else '-'} {e.data.get('role')} {e.data.get('name')}"
+    if e.kind == "migrated":  # workflow migrate: the old state by its id (it may be gone from this version)
+        return (f"v{e.data.get('from_version')} {e.from_state} -> "
+                f"v{e.data.get('to_version')} {wf.state_label(e.to_state, app.lang)}")
     text = f"{wf.state_label(e.from_state or '', app.lang)} -> {wf.state_label(e.to_state, app.lang)}"
     if e.data.get("facts"):
         text += " (" + ", ".join(f"{k}={v}" for k, v in e.data["facts"].items()) + ")"

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 @click.group()
 def workflow() -> None:
-    """Workflow definitions: list, show, validate, draw."""
+    """Workflow definitions: list, show, validate, draw, publish, migrate."""
 
 
 @workflow.command("list")
@@ -35,30 +35,35 @@ def workflow() -> None:
 @listing_options
 @pass_app
 def workflow_list(app: App, listing: Listing) -> None:
-    """List the workflows available (shipped and your own)."""
+    """List the workflows available (stored in the database, shipped, and your own), with the
+    versions stored in the database."""
     from render.table import table
 
-    rows = [
-        {
+    catalog = app.catalog
+    rows = []
+    for wf in catalog.latest_all():
+        stored = [v for v in catalog.versions(wf.id) if (src := catalog.source((wf.id, v))) and src.published]
+        source = catalog.source(wf)
+        rows.append({
             "id": wf.id,
             "version": wf.version,
-            "versions": app.catalog.versions(wf.id),
+            "versions": catalog.versions(wf.id),
+            "stored_versions": stored,
+            "published": bool(source and source.published),
             "title": wf.title.get(app.lang),
             "states": len(wf.states),
             "transitions": len(wf.transitions),
             "milestones": len(wf.milestones),
             "source": wf.source,
-        }
-        for wf in app.catalog.latest_all()
-    ]
+        })
     if listing.machine:
         listing.write(rows)
         return
-    headers = [_h(app, "ID", "id"), _h(app, "버전", "version"), _h(app, "이름", "title"),
-               _h(app, "단계", "states"), _h(app, "전이", "transitions"), _h(app, "마일스톤", "milestones"),
-               _h(app, "파일", "file")]
-    click.echo(table(headers, [[r["id"], r["version"], r["title"], r["states"], r["transitions"],
-                                r["milestones"], r["source"]] for r in rows]))
+    headers = [_h(app, "ID", "id"), _h(app, "버전", "version"), _h(app, "저장된 버전", "stored"),
+               _h(app, "이름", "title"), _h(app, "단계", "states"), _h(app, "전이", "transitions"),
+               _h(app, "마일스톤", "milestones"), _h(app, "파일", "file")]
+    click.echo(table(headers, [[r["id"], r["version"], ", ".join(map(str, r["stored_versions"])) or "-", r["title"],
+                                r["states"], r["transitions"], r["milestones"], r["source"]] for r in rows]))
 
 
 @workflow.command("show")
@@ -69,14 +74,22 @@ def workflow_list(app: App, listing: Listing) -> None:
 @pass_app
 def workflow_show(app: App, workflow_id: str, version: int | None, as_json: bool) -> None:
     """Show a workflow: states, transitions and guards, milestones."""
+    from engine.workflow_versions import workflow_json
+
     wf = app.catalog.get(workflow_id, version)
+    source = app.catalog.source(wf)
     if as_json:
-        _json(wf.as_dict())
+        _json(workflow_json(wf, source))
         return
     from render.table import table
 
     lang = app.lang
     click.echo(f"{wf.title.get(lang)} ({wf.ref})  [{wf.source}]")
+    if source is not None and source.published:
+        click.echo(f"{_h(app, '게시', 'published')}: {app.local(source.published_at)} {source.published_by} "
+                   f"({_h(app, '내용', 'content')} {source.content_hash[:12]})")
+    else:
+        click.echo(_h(app, "게시되지 않음 (dongflow workflow publish FILE)", "not published (dongflow workflow publish FILE)"))
     if wf.description:
         click.echo(wf.description)
     click.echo(f"{_h(app, '준공 목표', 'target')}: {wf.target.state} {_h(app, '매년', 'on')} "
@@ -152,3 +165,9 @@ def workflow_graph(app: App, workflow_id: str | None, project_key: str | None, f
     else:
         wf = app.catalog.get(workflow_id)
     click.echo(render(wf, fmt, current, app.lang))
+
+
+from commands.workflow_admin import workflow_migrate, workflow_publish  # noqa: E402
+
+workflow.add_command(workflow_publish)
+workflow.add_command(workflow_migrate)

@@ -159,14 +159,17 @@ class ScopedService:
             raise ProjectNotFound(project.key)
         return project
 
-    def status(self, query: ProjectQuery) -> list[Project]:
+    def status(self, query: ProjectQuery, cutoff: dt.datetime | None = None) -> list[Project]:
+        """Projects as they stand, or as their record stood before ``cutoff`` (engine.asof)."""
         if query.key is not None:
-            return [self.project(query.key)]
-        return self._service.status(scoped_query(self.principal, query))
+            project = self.project(query.key)
+            if cutoff is None:
+                return [project]
+        return self._service.status(scoped_query(self.principal, query), cutoff)
 
-    def count(self, query: ProjectQuery) -> int:
+    def count(self, query: ProjectQuery, cutoff: dt.datetime | None = None) -> int:
         """How many projects ``status`` would list without limit and offset."""
-        return self._service.count(scoped_query(self.principal, query))
+        return self._service.count(scoped_query(self.principal, query), cutoff)
 
     def history(self, key: str) -> list[Event]:
         self.project(key)
@@ -266,13 +269,14 @@ class ScopedService:
             raise AttributeError("this scoped service was built without the programme's use cases")
         return self._programme_service
 
-    def add_participation(self, entry: Any, *, now: dt.datetime, actor: str | None = None) -> Project | None:
+    def add_participation(self, entry: Any, *, now: dt.datetime, actor: str | None = None,
+                          at: dt.datetime | None = None, tz: dt.tzinfo = dt.timezone.utc) -> Project | None:
         """Record participation on a project the caller may write (programme-wide: officers only)."""
         if entry.key is not None:
             self._writable(self.project(entry.key), "record participation on")
         elif not (self.principal.writes and self.principal.districts is None):
             raise Forbidden(self.principal.describe(), "record programme-wide participation")
-        return self._programme().add_participation(entry, actor=self.principal.actor(actor), now=now)
+        return self._programme().add_participation(entry, actor=self.principal.actor(actor), now=now, at=at, tz=tz)
 
     def participation(self, key: str) -> list[Any]:
         return self._programme().store.participation(self.project(key).key)

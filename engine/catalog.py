@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from engine.definition import Workflow
 from engine.errors import InvalidInput, WorkflowDefinitionError, WorkflowDefinitionErrors, WorkflowNotFound
+from engine.workflow_versions import LOCAL, SHIPPED, WorkflowSource
 
 if TYPE_CHECKING:
     from engine.machine import WorkflowMachine
@@ -24,6 +25,12 @@ class Catalog:
     def __init__(self, workflows: Iterable[Workflow] = ()) -> None:
         self._by_ref: dict[tuple[str, int], Workflow] = {}
         self._machines: dict[tuple[str, int], WorkflowMachine] = {}
+        self._sources: dict[tuple[str, int], WorkflowSource] = {}
+        """The content (text, hash) of each version and whether it is published (engine/workflow_versions)."""
+        self.on_miss: Callable[[str, int], Workflow | None] | None = None
+        """Asked for a version not (yet) in the catalog, e.g. one published by another process meanwhile."""
+        self.refresh_hook: Callable[[], None] | None = None
+        """Adds the versions stored since the catalog was loaded (see :meth:`refresh`)."""
         for wf in workflows:
             self.add(wf)
 
@@ -36,15 +43,21 @@ class Catalog:
         if load is None:
             from engine.loader import load_file as load
 
+        from workflows import SHIPPED_DIR
+
         catalog = cls()
         problems: list[InvalidInput] = []
         for folder in dirs:
             path = Path(folder)
             if not path.is_dir():
                 raise InvalidInput("not a folder of workflow files", file=str(path), field="--workflows")
+            origin = SHIPPED if path.resolve() == SHIPPED_DIR.resolve() else LOCAL
             for file in sorted(p for p in path.iterdir() if p.suffix in WORKFLOW_SUFFIXES):
                 try:
-                    catalog.add(load(file))
+                    wf = load(file)
+                    catalog.add(wf)
+                    catalog.set_source(WorkflowSource.of(wf.id, wf.version, file.read_bytes(), origin=origin,
+                                                         file=str(file)))
                 except WorkflowDefinitionErrors as exc:
                     problems.extend(exc.problems)
                 except InvalidInput as exc:
@@ -66,6 +79,25 @@ class Catalog:
             )
         self._by_ref[ref] = workflow
 
+    def set_source(self, source: WorkflowSource, workflow: Workflow | None = None) -> None:
+        """Record a version's content; with ``workflow``, that definition replaces the one held (the
+        stored content wins over a shipped file of the same id and version)."""
+        if workflow is not None:
+            self._by_ref[source.ref] = workflow
+            self._machines.pop(source.ref, None)
+        self._sources[source.ref] = source
+
+    def refresh(self) -> None:
+        """Take in the versions published since the catalog was loaded (a long-running process: the
+        web server's listings, each run of the nightly alert check). Nothing for a catalog of files."""
+        if self.refresh_hook is not None:
+            self.refresh_hook()
+
+    def source(self, workflow: Workflow | tuple[str, int]) -> WorkflowSource | None:
+        """The content of this version (None for a workflow built in code)."""
+        ref = workflow if isinstance(workflow, tuple) else (workflow.id, workflow.version)
+        return self._sources.get(ref)
+
     def ids(self) -> list[str]:
         return sorted({wf_id for wf_id, _ in self._by_ref})
 
@@ -84,6 +116,9 @@ class Catalog:
         try:
             return self._by_ref[(workflow_id, version)]
         except KeyError:
+            found = self.on_miss(workflow_id, version) if self.on_miss is not None else None
+            if found is not None:
+                return found
             raise WorkflowNotFound(workflow_id, version, known=self.ids()) from None
 
     def latest_all(self) -> list[Workflow]:

@@ -5,11 +5,13 @@ The engine never imports a database library; tests can run the use cases on any 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from engine.project import Event, Project
+from engine.workflow_versions import WorkflowSource
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,10 @@ class ProjectStore(Protocol):
         self,
         items: Sequence[tuple[Project, Sequence[Event]]],
         progress: Callable[[int], None] | None = None,
+        workflows: Sequence[WorkflowSource] = (),
     ) -> None:
-        """Insert new projects with their events, all or none (AlreadyExists on a taken key)."""
+        """Insert new projects with their events, all or none (AlreadyExists on a taken key), and
+        in the same transaction the workflow versions ``workflows`` not stored yet."""
 
     def save(self, project: Project, event: Event) -> None:
         """Store ``project`` (whose version is one more than the stored one) and its event, in one
@@ -50,6 +54,11 @@ class ProjectStore(Protocol):
 
     def find(self, query: ProjectQuery) -> list[Project]:
         """Projects matching the query, ordered by key (``offset`` and ``limit`` applied last)."""
+
+    def find_as_of(self, query: ProjectQuery, cutoff: dt.datetime) -> list[Project]:
+        """Projects matching the query as their record stood just before ``cutoff``: each one created
+        before it, rebuilt from its events dated before it (engine.asof.rebuilt); ordered by key,
+        ``offset`` and ``limit`` applied last."""
 
     def count(self, query: ProjectQuery) -> int:
         """How many projects match the query (ignoring its limit and offset)."""

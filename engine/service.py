@@ -13,16 +13,27 @@ from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from engine import amend, corrections
+from engine import amend, backdating, corrections
 from engine import project as proj
 from engine.catalog import Catalog
 from engine.csv_input import read_records
 from engine.definition import Workflow
+from engine.errors import (
+    AlreadyExists,
+    ChangedMeanwhile,
+    InvalidInput,
+    InvalidInputs,
+    NotFound,
+    TransitionRefused,
+    located,
+)
 from engine.identity import IdentityRules
-from engine.errors import AlreadyExists, ChangedMeanwhile, InvalidInput, InvalidInputs, NotFound, located
 from engine.ports import ProjectQuery, ProjectStore
+from engine.display import show_time
 from engine.project import Event, Project
 from engine.values import clean_note, clean_text, lookup_text, parse_date, parse_datetime, parse_year
+
+_INSTANT = dt.timedelta(microseconds=1)
 
 IMPORT_COLUMNS = ("key", "gu", "dong", "year", "workflow", "target", "started")
 IMPORT_REQUIRED = ("key", "gu", "dong", "year")
@@ -97,7 +108,7 @@ class Service:
             raise AlreadyExists(f"project {project.key}")
         if not allow_duplicate:
             amend.refuse_twin(self, project)
-        self.store.add([(project, [event])])
+        self.store.add([(project, [event])], workflows=self._unstored([project], event.actor, now))
         return project
 
     def import_csv(
@@ -204,7 +215,8 @@ class Service:
                 f"{bad_rows} bad row{'s' if bad_rows > 1 else ''}; nothing was imported", problems, file=source
             )
         total = len(items)
-        self.store.add(items, None if progress is None else (lambda done: progress(done, total)))
+        self.store.add(items, None if progress is None else (lambda done: progress(done, total)),
+                       workflows=self._unstored((p for p, _ in items), actor, now))
         return total
 
     def advance(
@@ -226,9 +238,21 @@ class Service:
         _check_version(project, expected_version)
         corrections.check_live(project, f"{trigger}")
         workflow = self.workflow_of(project)
-        step = self.catalog.machine(workflow).fire(
-            project.key, project.state, trigger, project.facts, project.previous_state, note
-        )
+        machine = self.catalog.machine(workflow)
+        step = machine.fire(project.key, project.state, trigger, project.facts, project.previous_state, note)
+        if backdating.is_backdated(at, now):
+            assert at is not None
+            backdating.check_at(project, at, now, kind=proj.TRANSITION)
+            events = self.store.events(project.key)
+            for name in step.changed_facts:  # rule 5 for the facts it counts (failed_tenders ...)
+                backdating.check_fact_order(events, name, at)
+            then = proj.replay_until(events, at + _INSTANT)
+            if then is not None and then.facts != dict(project.facts):
+                try:  # rule 4: the guards as the facts stood at ``at``
+                    machine.fire(project.key, project.state, trigger, then.facts, project.previous_state, note)
+                except TransitionRefused as exc:
+                    raise TransitionRefused(exc.key, exc.trigger, exc.state, f"on {show_time(at)}, {exc.reason}",
+                                            exc.allowed) from None
         if at is None:
             # "Now", as read before the project was: another coordinator (or a machine whose clock is a
             # little ahead) may have moved it since, a moment "later". Record this step at that moment
@@ -268,6 +292,10 @@ class Service:
         value = spec.parse(raw_value)
         if at is None and project.created_at is not None and now < project.created_at:
             at = project.created_at  # created a moment "after" our clock read (see advance)
+        if backdating.is_backdated(at, now):
+            assert at is not None
+            backdating.check_at(project, at, now, kind=proj.FACT)
+            backdating.check_fact_order(self.store.events(project.key), name, at)
         updated, event = proj.set_fact(project, name, value, actor=actor, now=now, note=clean_note(note), at=at)
         self.store.save(updated, event)
         return updated, value
@@ -276,18 +304,29 @@ class Service:
         """One project by key (typed keys are NFC-normalised like stored ones)."""
         return self.store.get(lookup_text(key, "key") or "")
 
-    def status(self, query: ProjectQuery) -> list[Project]:
+    def status(self, query: ProjectQuery, cutoff: dt.datetime | None = None) -> list[Project]:
+        """Projects as they stand, or (``cutoff``: engine.asof.cutoff_for) as their record stood then:
+        rebuilt from the events dated before it; a project created later is not there."""
         query = _normalised(query)
+        if cutoff is not None:
+            found = self.store.find_as_of(query, cutoff)
+            if query.key is not None and not found:
+                self.store.get(query.key)  # no such project at all: ProjectNotFound
+                raise NotFound(f"project {query.key!r} did not exist yet on {show_time(cutoff - _INSTANT)[:10]}")
+            return found
         if query.key is not None:
             return [self.store.get(query.key)]
         return self.store.find(query)
 
-    def count(self, query: ProjectQuery) -> int:
+    def count(self, query: ProjectQuery, cutoff: dt.datetime | None = None) -> int:
         """How many projects ``status`` lists for ``query`` without its limit and offset."""
+        if cutoff is not None:
+            return len(self.store.find_as_of(replace(_normalised(query), limit=None, offset=0), cutoff))
         return self.store.count(_normalised(query))
 
     def history(self, key: str) -> list[Event]:
-        return self.store.events(lookup_text(key, "key") or "")
+        """Every event of the project in effective order (``at``, then the order recorded)."""
+        return proj.effective_order(self.store.events(lookup_text(key, "key") or ""))
 
     # -- corrections (engine/amend.py) and bulk moves (engine/bulk.py) ---------------------------
     def undo(self, key: str, **kwargs: Any) -> tuple[Project, Event]:
@@ -314,7 +353,23 @@ class Service:
             replayed = proj.replay(events)
             if replayed.state != project.state or replayed.version != project.version:
                 raise InvalidInput(f"history of {project.key} does not lead to its state", field="history")
-        self.store.add(items)
+        events = [e for _, evs in items for e in evs]
+        workflows = []
+        if events:  # published as the histories were recorded, by whoever recorded the first
+            at = max(e.recorded_at or e.at for e in events)
+            workflows = self._unstored((p for p, _ in items), events[0].actor, at)
+        self.store.add(items, workflows=workflows)
+
+    def _unstored(self, projects: Any, actor: str, now: dt.datetime) -> list[Any]:
+        """The workflow versions these projects use that are not stored yet, to be published by
+        ``actor`` at ``now``: the store writes them in the same transaction as the projects, so every
+        project's version is in the database and no read needs the folder it came from."""
+        out = []
+        for ref in sorted({(p.workflow_id, p.workflow_version) for p in projects}):
+            source = self.catalog.source(ref)
+            if source is not None and not source.published:
+                out.append(replace(source, published_at=now, published_by=actor))
+        return out
 
 
 def _normalised(query: ProjectQuery) -> ProjectQuery:

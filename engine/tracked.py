@@ -32,6 +32,9 @@ class TrackedRow:
     entered_at: dt.datetime
     reached_text: Mapping[str, Any]
     _reached: dict[str, dt.datetime] | None = field(default=None, repr=False)
+    replayed: bool = False
+    """Rebuilt from its events for a past date (storage.asof): state, entry and ``reached`` are those
+    it had then, not the stored row's."""
 
     @property
     def reached(self) -> Mapping[str, dt.datetime]:

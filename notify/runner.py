@@ -164,9 +164,19 @@ class AlertRunner:
         report.lifecycle = dict(check.lifecycle)
 
     def _check(self, as_of: dt.date, *, dry_run: bool, lease: Lease | None) -> CheckResult:
+        from engine.asof import cutoff_for
+        from storage.asof import iter_tracked
+
+        # A past date checks the record as it stood then, as `overdue --as-of` does; today (the
+        # nightly run) reads the stored rows.
+        cutoff = cutoff_for(as_of, self.clock().astimezone(self.tz).date(), self.tz)
+        self.catalog.refresh()  # versions published since the scheduler started (their final states)
+
         def compute(reader: TrackingReader) -> tuple[int, list]:  # type: ignore[type-arg]
-            book = DeadlineBook(self.catalog, self.tz, reader)
-            rows = reader.rows(skip_states=book.skip_states(), closed_before=book.closed_before(as_of))
+            source = reader if cutoff is None else TrackingReader(reader.conn, before=cutoff)
+            book = DeadlineBook(self.catalog, self.tz, source)
+            rows = iter_tracked(reader.conn, cutoff, skip_states=book.skip_states(),
+                                closed_before=book.closed_before(as_of))
             return book.scan(rows, as_of, self.config.lang)
 
         rules = self.config.lifecycle

@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import BinaryIO, Protocol
 
 from engine import project as proj
+from engine.backdating import check_at
 from engine.catalog import Catalog
 from engine.csv_input import read_records
 from engine.errors import DongflowError, InvalidInput, InvalidInputs, NotFound, ProjectNotFound, located
@@ -210,7 +211,9 @@ class ProgrammeStore(Protocol):
     def projects(self, keys: Sequence[str]) -> dict[str, Project]:
         """The projects with these keys that exist."""
 
-    def put_budgets(self, lines: Sequence[BudgetLine], actor: str, now: dt.datetime) -> None:
+    def put_budgets(
+        self, lines: Sequence[BudgetLine], actor: str, now: dt.datetime, updates: Sequence[tuple[Project, Event]] = ()
+    ) -> None:
         """Insert or replace each (project or item, year) line, all in one transaction."""
 
     def budgets(self, key: str | None = None, year: int | None = None) -> list[BudgetLine]:
@@ -312,17 +315,42 @@ class _Rows:
 
 def _people_events(
     people: Sequence[Person], kind: str, projects: Mapping[str, Project], actor: str, now: dt.datetime,
-    note: str | None = None,
+    note: str | None = None, at: dt.datetime | None = None,
 ) -> list[tuple[Project, Event]]:
-    """One history entry per person added to or removed from a project (versions chained per project)."""
+    """One history entry per person added to or removed from a project (versions chained per project),
+    effective ``at`` (default now)."""
     out: list[tuple[Project, Event]] = []
     current = dict(projects)
     for p in people:
         data = {"role": p.role, "name": p.name, **({"contact": p.contact} if p.contact else {})}
-        updated, event = proj.record(current[p.key], kind, data, actor=actor, now=now, note=note)
+        updated, event = proj.record(current[p.key], kind, data, actor=actor, now=now, note=note, at=at)
         current[p.key] = updated
         out.append((updated, event))
     return out
+
+
+def _budget_events(
+    lines: Sequence[BudgetLine], projects: Mapping[str, Project], actor: str, now: dt.datetime,
+    at: dt.datetime | None = None,
+) -> list[tuple[Project, Event]]:
+    """One history entry per project budget line set, effective ``at`` (default now)."""
+    out: list[tuple[Project, Event]] = []
+    current = dict(projects)
+    for line in lines:
+        if line.key is None:
+            continue
+        data = {"year": line.year, "allocated": line.allocated, "executed": line.executed}
+        updated, event = proj.record(current[line.key], "budget", data, actor=actor, now=now, note=line.note, at=at)
+        current[line.key] = updated
+        out.append((updated, event))
+    return out
+
+
+def held_at(day: dt.date, tz: dt.tzinfo, project: Project, now: dt.datetime) -> dt.datetime:
+    """When a participation event held on ``day`` takes effect: the start of that day (in ``tz``), or
+    the project's creation if it was held before the project was entered, never after now."""
+    start = dt.datetime.combine(day, dt.time(0), tz).astimezone(dt.timezone.utc)
+    return min(max(start, project.created_at or project.entered_at), max(now, project.created_at or now))
 
 
 class ProgrammeService:
@@ -331,15 +359,23 @@ class ProgrammeService:
         self.catalog = catalog
 
     # -- budget ----------------------------------------------------------------------------
-    def set_budget(self, line: BudgetLine, *, actor: str, now: dt.datetime) -> BudgetLine:
+    def set_budget(
+        self, line: BudgetLine, *, actor: str, now: dt.datetime, at: dt.datetime | None = None
+    ) -> BudgetLine:
+        """Set a budget line; a project's is an entry in its history, effective ``at`` (default now).
+        A programme-wide line has no history: ``at`` is checked (not in the future) and not kept."""
         actor = clean_text(actor, "actor")
-        if line.key is not None and line.key not in self.store.projects([line.key]):
+        projects = self.store.projects([line.key]) if line.key is not None else {}
+        if line.key is not None and line.key not in projects:
             raise ProjectNotFound(line.key)
-        self.store.put_budgets([line], actor, now)
+        if at is not None:
+            check_at(projects.get(line.key or ""), at, now, kind="budget")
+        self.store.put_budgets([line], actor, now, _budget_events([line], projects, actor, now, at))
         return line
 
     def import_budgets(
-        self, stream: BinaryIO, source: str, *, actor: str, now: dt.datetime, unit: str = WON
+        self, stream: BinaryIO, source: str, *, actor: str, now: dt.datetime, unit: str = WON,
+        at: dt.datetime | None = None,
     ) -> list[BudgetLine]:
         actor = clean_text(actor, "actor")
         rows = _Rows(source)
@@ -368,10 +404,14 @@ class ProgrammeService:
                 continue
             seen[ident] = record.line
             parsed.append((record.line, line))
-        self._check_keys(rows, [(n, line.key) for n, line in parsed])
+        projects = self._check_keys(rows, [(n, line.key) for n, line in parsed])
         rows.finish(len(parsed))
         lines = [line for _, line in parsed]
-        self.store.put_budgets(lines, actor, now)
+        if at is not None:
+            for project in projects.values():
+                check_at(project, at, now, kind="budget")
+            check_at(None, at, now)
+        self.store.put_budgets(lines, actor, now, _budget_events(lines, projects, actor, now, at))
         return lines
 
     def _check_keys(self, rows: _Rows, keyed: Sequence[tuple[int, str | None]]) -> dict[str, Project]:
@@ -385,18 +425,25 @@ class ProgrammeService:
         return found
 
     # -- participation ---------------------------------------------------------------------
-    def add_participation(self, entry: Participation, *, actor: str, now: dt.datetime) -> Project | None:
-        """Record one event; a workflow fact counting its type goes up by its count."""
+    def add_participation(
+        self, entry: Participation, *, actor: str, now: dt.datetime, at: dt.datetime | None = None,
+        tz: dt.tzinfo = dt.timezone.utc,
+    ) -> Project | None:
+        """Record one event; a workflow fact counting its type goes up by its count, effective ``at``
+        (default: the start of the day it was held, in ``tz``)."""
         actor = clean_text(actor, "actor")
         projects = self.store.projects([entry.key]) if entry.key is not None else {}
         if entry.key is not None and entry.key not in projects:
             raise ProjectNotFound(entry.key)
-        updates = self._fact_updates([entry], projects, actor, now)
+        if at is not None:
+            check_at(projects.get(entry.key or ""), at, now, kind="fact")
+        updates = self._fact_updates([entry], projects, actor, now, tz=tz, at=at)
         self.store.add_participation([entry], updates, actor, now)
         return updates[-1][0] if updates else projects.get(entry.key or "")
 
     def import_participation(
-        self, stream: BinaryIO, source: str, *, actor: str, now: dt.datetime, today: dt.date
+        self, stream: BinaryIO, source: str, *, actor: str, now: dt.datetime, today: dt.date,
+        tz: dt.tzinfo = dt.timezone.utc,
     ) -> list[Participation]:
         actor = clean_text(actor, "actor")
         rows = _Rows(source)
@@ -422,7 +469,7 @@ class ProgrammeService:
         projects = self._check_keys(rows, [(n, e.key) for n, e in parsed])
         rows.finish(len(parsed))
         entries = [e for _, e in parsed]
-        updates = self._fact_updates(entries, projects, actor, now, source=source)
+        updates = self._fact_updates(entries, projects, actor, now, source=source, tz=tz)
         self.store.add_participation(entries, updates, actor, now)
         return entries
 
@@ -433,40 +480,50 @@ class ProgrammeService:
         actor: str,
         now: dt.datetime,
         source: str | None = None,
+        *,
+        tz: dt.tzinfo = dt.timezone.utc,
+        at: dt.datetime | None = None,
     ) -> list[tuple[Project, Event]]:
-        """One fact event per (project, counted fact), raising the fact by the events' counts."""
-        added: dict[tuple[str, str], tuple[str, int]] = {}
+        """One fact event per (entry, counted fact), raising the fact by the entry's count, effective
+        when it was held (``at``, or the start of its day, not before the project was created): so a
+        meeting recorded late still counts from its day, and a transition dated before it does not."""
+        updates: list[tuple[Project, Event]] = []
+        current = dict(projects)
         for e in entries:
             if e.key is None:
                 continue
-            workflow = self.catalog.get(projects[e.key].workflow_id, projects[e.key].workflow_version)
+            p = current[e.key]
+            workflow = self.catalog.get(p.workflow_id, p.workflow_version)
             for spec in workflow.facts_counting(e.kind):
-                _, before = added.get((e.key, spec.name), (e.kind, 0))
-                added[(e.key, spec.name)] = (e.kind, before + e.times)
-        updates: list[tuple[Project, Event]] = []
-        current = dict(projects)
-        for (key, name), (kind, times) in added.items():
-            p = current[key]
-            old = p.facts.get(name)
-            new = (old if isinstance(old, int) and not isinstance(old, bool) else 0) + times
-            why = f"participation: {TYPES[kind].ko} +{times}" + (f" ({source})" if source else "")
-            updated, event = proj.set_fact(p, name, new, actor=actor, now=now, note=why)
-            current[key] = updated
-            updates.append((updated, event))
+                p = current[e.key]
+                when = at if at is not None else held_at(e.held_on, tz, p, now)
+                old = p.facts.get(spec.name)
+                new = (old if isinstance(old, int) and not isinstance(old, bool) else 0) + e.times
+                why = f"participation: {TYPES[e.kind].ko} +{e.times}" + (f" ({source})" if source else "")
+                updated, event = proj.set_fact(p, spec.name, new, actor=actor, now=now, note=why, at=when,
+                                               delta=e.times)
+                current[e.key] = updated
+                updates.append((updated, event))
         return updates
 
     # -- people ----------------------------------------------------------------------------
-    def add_people(self, people: Sequence[Person], *, actor: str, now: dt.datetime, note: str | None = None) -> None:
-        """Add people; each addition is an entry in its project's history (who, when, why)."""
+    def add_people(
+        self, people: Sequence[Person], *, actor: str, now: dt.datetime, note: str | None = None,
+        at: dt.datetime | None = None,
+    ) -> None:
+        """Add people; each addition is an entry in its project's history (who, when, why), effective
+        ``at`` (default now)."""
         actor = clean_text(actor, "actor")
         note = clean_note(note)
         found = self.store.projects(sorted({p.key for p in people}))
         for p in people:
             if p.key not in found:
                 raise ProjectNotFound(p.key)
-        self.store.put_people(people, actor, now, _people_events(people, "person_added", found, actor, now, note))
+        self.store.put_people(people, actor, now, _people_events(people, "person_added", found, actor, now, note, at))
 
-    def import_people(self, stream: BinaryIO, source: str, *, actor: str, now: dt.datetime) -> list[Person]:
+    def import_people(
+        self, stream: BinaryIO, source: str, *, actor: str, now: dt.datetime, at: dt.datetime | None = None
+    ) -> list[Person]:
         actor = clean_text(actor, "actor")
         rows = _Rows(source)
         parsed: list[tuple[int, Person]] = []
@@ -487,11 +544,14 @@ class ProgrammeService:
         found = self._check_keys(rows, [(n, p.key) for n, p in parsed])
         rows.finish(len(parsed))
         people = [p for _, p in parsed]
-        self.store.put_people(people, actor, now, _people_events(people, "person_added", found, actor, now, source))
+        self.store.put_people(people, actor, now, _people_events(people, "person_added", found, actor, now, source, at))
         return people
 
-    def remove_person(self, p: Person, *, actor: str, now: dt.datetime, note: str | None) -> None:
-        """Remove a person from a project; the removal stays in the project's history, with who and why."""
+    def remove_person(
+        self, p: Person, *, actor: str, now: dt.datetime, note: str | None, at: dt.datetime | None = None
+    ) -> None:
+        """Remove a person from a project; the removal stays in the project's history, with who and why
+        (effective ``at``, default now)."""
         actor = clean_text(actor, "actor")
         note = clean_note(note)
         if not note:
@@ -499,7 +559,7 @@ class ProgrammeService:
         found = self.store.projects([p.key])
         if p.key not in found:
             raise ProjectNotFound(p.key)
-        if not self.store.remove_person(p, _people_events([p], "person_removed", found, actor, now, note)):
+        if not self.store.remove_person(p, _people_events([p], "person_removed", found, actor, now, note, at)):
             raise NotFound(f"{p.key} has no {p.role} named {p.name}")
 
     # -- plan ------------------------------------------------------------------------------

@@ -149,14 +149,16 @@ class ReportSource(Protocol):
         keys: Sequence[str] | None = None,
     ) -> list[TrackedRow]:
         """Projects created before the cutoff that were open then: in an open state now, or whose current
-        state began after the cutoff (their state on the day is rebuilt from first-entry times). With
+        state began after the cutoff (rebuilt as it stood then from their events: storage/asof.py). With
         ``keys``, exactly those projects instead."""
 
     def first_keys(self, f: ReportFilter, cutoff: dt.datetime, limit: int) -> list[str]: ...
 
-    def completed_reached(self, workflow_id: str, target_state: str) -> list[dict[str, dt.datetime]]:
-        """First-entry times of the most recently completed projects of a workflow (as
-        :class:`engine.monitor.DurationSource`: the report forecasts as ``overdue`` does)."""
+    def completed_reached(
+        self, workflow_id: str, target_state: str, before: dt.datetime | None = None
+    ) -> list[dict[str, dt.datetime]]:
+        """First-entry times of the most recently completed projects of a workflow, completed before
+        ``before`` (as :class:`engine.monitor.DurationSource`: the report forecasts as ``overdue`` does)."""
 
 
 def cutoff_of(as_of: dt.date, tz: ZoneInfo) -> dt.datetime:
@@ -206,6 +208,8 @@ class ReportBuilder:
             if s not in SECTIONS:
                 raise InvalidInput(f"unknown section {s!r} (one of: {', '.join(SECTIONS)})", field="--section")
         cutoff = cutoff_of(as_of, self.tz)
+        # The forecast's observed durations count only the completions recorded by the as-of date.
+        self._book = DeadlineBook(self.catalog, self.tz, _CompletedBefore(self.source, cutoff))
         built: dict[str, Section] = {}
         completions: Counter[tuple[int, int]] | None = None
         if {"results", "plan"} & set(wanted):
@@ -289,11 +293,10 @@ class ReportBuilder:
             if progress is not None and step % PROGRESS_STEP == 0:
                 progress(PROGRESS_STEP)
             planner = self.planner(row.workflow_id, row.workflow_version)
-            rebuilt = row.entered_at >= cutoff
-            if rebuilt:
-                state, entered = planner.state_on(row, as_of)
-            else:
-                state, entered = row.state, planner.local_date(row.entered_at)
+            # A project whose state changed after the as-of date comes rebuilt as it stood then
+            # (storage/asof.py); it is counted here, not by the SQL of stage_counts.
+            rebuilt = row.replayed or row.entered_at >= cutoff
+            state, entered = row.state, planner.local_date(row.entered_at)
             out.state_on[row.key] = (row.gu, state, rebuilt)
             if state in planner.finals:
                 continue
@@ -362,6 +365,17 @@ class ReportBuilder:
             planner = self.planner(r.workflow_id, r.workflow_version)
             out.append(timeline_row(r, planner, as_of, r.key in assessed.late_keys, r.key in assessed.risk_keys))
         return tuple(out), total
+
+
+class _CompletedBefore:
+    """The report's source of completed histories, cut at the as-of date."""
+
+    def __init__(self, source: ReportSource, cutoff: dt.datetime) -> None:
+        self.source = source
+        self.cutoff = cutoff
+
+    def completed_reached(self, workflow_id: str, target_state: str) -> list[dict[str, dt.datetime]]:
+        return self.source.completed_reached(workflow_id, target_state, before=self.cutoff)
 
 
 def overdue_milestone(

@@ -21,7 +21,7 @@ from programme.report import ReportFilter
 from storage.db import Database
 from programme.repository import GB, PART, PB, SqlProgrammeStore
 from storage.repository import P
-from storage.tracking import TRACKED_COLUMNS, TrackedRow, completed_reached, stored_moment, tracked_row
+from storage.tracking import TrackedRow, completed_reached, stored_moment
 
 
 def _raw(column: Any) -> Any:
@@ -130,29 +130,28 @@ class SqlReportSource:
         open_states: Mapping[tuple[str, int], Sequence[str]],
         keys: Sequence[str] | None = None,
     ) -> list[TrackedRow]:
-        stmt = select(*TRACKED_COLUMNS)
-        if keys is not None:
-            stmt = stmt.where(P.c.key.in_(list(keys)), P.c.retired_at.is_(None))
-        else:
-            is_open = or_(
-                false(),
-                *(
-                    and_(P.c.workflow_id == wf, P.c.workflow_version == version, P.c.state.in_(list(states)))
-                    for (wf, version), states in open_states.items()
-                    if states
-                ),
-            )
-            stmt = _projects(stmt.where(P.c.created_at < cutoff, or_(is_open, P.c.entered_at >= cutoff)), f)
+        from storage.asof import tracked_as_of
+
+        is_open = or_(
+            false(),
+            *(
+                and_(P.c.workflow_id == wf, P.c.workflow_version == version, P.c.state.in_(list(states)))
+                for (wf, version), states in open_states.items()
+                if states
+            ),
+        )
         with self.db.read() as conn:
-            rows = conn.execute(stmt).all()  # one fetchall: a row-by-row fetch costs a third more here
-        days: dict[Any, dt.date] = {}
-        return [tracked_row(r, days) for r in rows]
+            # The rows as they stood at the cutoff: a project whose state changed after it is rebuilt
+            # from its events (storage/asof.py, the one reader of the past).
+            return tracked_as_of(conn, cutoff, gu=f.gu, year=f.year, keys=keys, open_only=is_open)
 
     def first_keys(self, f: ReportFilter, cutoff: dt.datetime, limit: int) -> list[str]:
         stmt = _projects(select(P.c.key).where(P.c.created_at < cutoff), f).order_by(P.c.gu, P.c.dong).limit(limit)
         with self.db.read() as conn:
             return list(conn.execute(stmt).scalars())
 
-    def completed_reached(self, workflow_id: str, target_state: str) -> list[dict[str, dt.datetime]]:
+    def completed_reached(
+        self, workflow_id: str, target_state: str, before: dt.datetime | None = None
+    ) -> list[dict[str, dt.datetime]]:
         with self.db.read() as conn:
-            return completed_reached(conn, workflow_id, target_state)
+            return completed_reached(conn, workflow_id, target_state, before=before)

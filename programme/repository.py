@@ -62,9 +62,14 @@ class SqlProgrammeStore:
         return found
 
     # -- budgets ---------------------------------------------------------------------------
-    def put_budgets(self, lines: Sequence[BudgetLine], actor: str, now: dt.datetime) -> None:
+    def put_budgets(
+        self, lines: Sequence[BudgetLine], actor: str, now: dt.datetime, updates: Sequence[tuple[Project, Event]] = ()
+    ) -> None:
+        """The lines and their projects' history entries (``updates``), in one transaction."""
         with self.db.write() as conn:
             self._put_budgets(conn, lines, actor, now)
+            for project, event in updates:
+                _save(conn, project, event)
 
     def _put_budgets(self, conn: Connection, lines: Sequence[BudgetLine], actor: str, now: dt.datetime) -> None:
         ids = self._ids(conn, [line.key for line in lines if line.key is not None])

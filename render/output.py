@@ -180,7 +180,8 @@ def listing_options(func: Callable[..., Any]) -> Callable[..., Any]:
 # Output files
 
 
-def format_for_suffix(path: str, formats: Mapping[str, str], *, field: str = "--output") -> str:
+def format_for_suffix(path: str, formats: Mapping[str, str], *, field: str = "--output",
+                      alternative: str | None = "--format") -> str:
     """The format a file's suffix names (``formats``: suffix -> format); any other suffix is refused
     with the supported ones listed, so ``-o report.pdf`` never silently writes a text table."""
     suffix = Path(path).suffix.lower()
@@ -188,7 +189,8 @@ def format_for_suffix(path: str, formats: Mapping[str, str], *, field: str = "--
     if found is None:
         known = ", ".join(sorted(formats))
         what = f"suffix {suffix!r}" if suffix else "no suffix"
-        raise InvalidInput(f"{path}: {what} names no supported format (use one of {known}, or --format)", field=field)
+        other = f", or {alternative}" if alternative else ""
+        raise InvalidInput(f"{path}: {what} names no supported format (use one of {known}{other})", field=field)
     return found
 
 

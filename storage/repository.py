@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.errors import AlreadyExists, ChangedMeanwhile, DatabaseError, ProjectNotFound, SchemaOutdated
 from engine.ports import ProjectQuery
 from engine.project import Event, Project
+from engine.workflow_versions import WorkflowSource
 from storage.db import SCHEMA_REVISION, Database
 from storage.tables import EventRow, ProjectRow
 
@@ -129,6 +130,7 @@ class SqlProjectStore:
         self,
         items: Sequence[tuple[Project, Sequence[Event]]],
         progress: Callable[[int], None] | None = None,
+        workflows: Sequence[WorkflowSource] = (),
     ) -> None:
         for project, events in items:
             if [e.seq for e in events] != list(range(1, project.version + 1)):
@@ -138,6 +140,10 @@ class SqlProjectStore:
                 )
         try:
             with self.db.write() as conn:
+                if workflows:
+                    from storage.workflow_store import store_versions
+
+                    store_versions(conn, workflows)
                 for start in range(0, len(items), BATCH):
                     batch = items[start : start + BATCH]
                     self._insert_batch(conn, batch)
@@ -245,6 +251,12 @@ class SqlProjectStore:
             stmt = stmt.limit(query.limit)
         with self.db.read() as conn:
             return [row_to_project(r) for r in conn.execute(stmt)]
+
+    def find_as_of(self, query: ProjectQuery, cutoff: dt.datetime) -> list[Project]:
+        from storage.asof import find_as_of
+
+        with self.db.read() as conn:
+            return find_as_of(conn, query, cutoff)
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
         found: set[str] = set()

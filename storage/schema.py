@@ -35,12 +35,14 @@ def upgrade_on(conn: Connection, revision: str) -> None:
     command.upgrade(cfg, revision)
 
 
-def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str]:
-    """Bring the schema to ``revision``; returns (before, after). Safe to run any number of times."""
+def upgrade(db: Database, revision: str = "head", workflow_dirs: tuple[str, ...] | list[str] = ()) -> tuple[str | None, str]:
+    """Bring the schema to ``revision``; returns (before, after). Safe to run any number of times.
+    ``workflow_dirs``: folders of workflow files that 0009_workflows may store versions from."""
     db.prepare_file()
     before = db.current_revision()
     cfg = _config()
     with db.translate_errors(), db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
+        cfg.attributes["workflow_dirs"] = list(workflow_dirs)
         command.upgrade(cfg, revision)
     return before, db.current_revision() or ""

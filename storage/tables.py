@@ -296,3 +296,5 @@ class PlanYearRow(SQLModel, table=True):
 
 # Accounts (schema 0007) live beside their store; imported here so the metadata holds every table.
 from storage.accounts import ApiTokenRow, UserRow  # noqa: E402,F401
+# Published workflow versions (schema 0009) live beside their store, like accounts.
+from storage.workflow_store import WorkflowVersionRow  # noqa: E402,F401

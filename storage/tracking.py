@@ -126,15 +126,16 @@ def _reached(raw: Any) -> dict[str, dt.datetime]:
 
 
 def completed_reached(
-    conn: Connection, workflow_id: str, target_state: str, limit: int = 2000
+    conn: Connection, workflow_id: str, target_state: str, limit: int = 2000, before: dt.datetime | None = None
 ) -> list[dict[str, dt.datetime]]:
-    """First-entry times of the most recently completed projects of a workflow (for observed durations)."""
-    stmt = (
-        select(P.c.reached)
-        .where(P.c.workflow_id == workflow_id, P.c.state == target_state, P.c.retired_at.is_(None))
-        .order_by(P.c.entered_at.desc())
-        .limit(limit)
-    )
+    """First-entry times of the most recently completed projects of a workflow (for observed durations);
+    ``before``: only those completed before it (a forecast as of a past date). The target state is
+    final, so a project completed then is completed now, with the same first entries."""
+    stmt = select(P.c.reached).where(P.c.workflow_id == workflow_id, P.c.state == target_state,
+                                     P.c.retired_at.is_(None))
+    if before is not None:
+        stmt = stmt.where(P.c.entered_at < before)
+    stmt = stmt.order_by(P.c.entered_at.desc()).limit(limit)
     return [_reached(raw) for (raw,) in conn.execute(stmt)]
 
 
@@ -152,11 +153,12 @@ def completed_stamp(conn: Connection, workflow_id: str, target_state: str) -> li
 class TrackingReader:
     """Rows and completed histories read through one open connection (one transaction)."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, before: dt.datetime | None = None) -> None:
         self.conn = conn
+        self.before = before
 
     def rows(self, **filters: Any) -> Iterator[TrackedRow]:
         return tracked_rows(self.conn, **filters)
 
     def completed_reached(self, workflow_id: str, target_state: str) -> list[dict[str, dt.datetime]]:
-        return completed_reached(self.conn, workflow_id, target_state)
+        return completed_reached(self.conn, workflow_id, target_state, before=self.before)

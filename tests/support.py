@@ -86,6 +86,7 @@ class MemoryStore:
         self,
         items: Sequence[tuple[Project, Sequence[Event]]],
         progress: Callable[[int], None] | None = None,
+        workflows: Sequence[Any] = (),
     ) -> None:
         keys = [p.key for p, _ in items]
         taken = sorted(set(keys) & set(self.projects)) or sorted(k for k in keys if keys.count(k) > 1)
@@ -136,6 +137,12 @@ class MemoryStore:
         ]
         end = None if query.limit is None else query.offset + query.limit
         return sorted(out, key=lambda p: p.key)[query.offset : end]
+
+    def find_as_of(self, query: ProjectQuery, cutoff: dt.datetime) -> list[Project]:
+        from engine.asof import page, rebuilt
+
+        found = (rebuilt(p, self.history[p.key], cutoff) for p in self.projects.values())
+        return page((p for p in found if p is not None), query)
 
     def count(self, query: ProjectQuery) -> int:
         import dataclasses

@@ -35,7 +35,8 @@ def agreed(svc: Service, now: dt.datetime) -> str:
 
 
 def assert_replay_matches(svc: Service, key: str) -> None:
-    project, events = svc.project(key), svc.history(key)
+    project = svc.project(key)
+    events = sorted(svc.history(key), key=lambda e: e.seq)  # history is in effective order; replay in recorded order
     assert [e.seq for e in events] == list(range(1, project.version + 1))
     r = replay(events)
     assert (r.state, r.previous_state, r.facts, r.reached, r.entered_at, r.version) == (
@@ -121,7 +122,9 @@ def test_edit_changes_identity_with_old_and_new_values(svc, agreed, now) -> None
     with pytest.raises(ProjectNotFound):
         svc.project(KEY)
     history = svc.history(new_key)
-    assert [e.kind for e in history][-1] == "edited" and history[0].kind == "created"  # the history came along
+    # the history came along; a correction takes effect when what it corrects did (the project's
+    # creation), so in effective order it stands right after the creation, with its recorded time
+    assert [e.kind for e in history][:2] == ["created", "edited"] and history[1].recorded_at == now
     assert_replay_matches(svc, new_key)
     assert [q.key for q in svc.status(ProjectQuery(gu="성북구"))] == [new_key]
 
@@ -162,7 +165,7 @@ def test_retire_hides_the_project_but_keeps_its_record(svc, agreed, now) -> None
     with svc.store.db.read() as conn:
         assert [r.key for r in tracked_rows(conn)] == ["2016-성동구-사근동"]  # overdue and alerts
     assert svc.project(agreed).retired_at == now  # still found by key
-    assert svc.history(agreed)[-1].kind == "retired"
+    assert [e.kind for e in svc.history(agreed)][:2] == ["created", "retired"]  # effective at the creation
     assert_replay_matches(svc, agreed)
     # no more changes; and the place is free again
     for action in (lambda: svc.advance(agreed, "approve_design", actor="a", now=now),

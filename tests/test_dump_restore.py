@@ -208,7 +208,8 @@ def test_the_small_dump_restores(runner, small_dump, tmp_path) -> None:
     counts = {name: len(rows) for name, rows in rows_of(url).items() if rows}
     assert counts == {"jobs": 1, "projects": 2, "participation": 1, "events": 4,
                       "alerts": counts["alerts"], "alert_deliveries": 2 * counts["alerts"],
-                      "alert_destinations": 2}  # console and file: the channels alerts were routed to
+                      "alert_destinations": 2,  # console and file: the channels alerts were routed to
+                      "workflow_versions": 1}  # the version its projects use, stored when they were added
     assert counts["alerts"] > 5
 
 

@@ -26,6 +26,7 @@ from storage.db import SCHEMA_REVISION, Database
 from storage.repository import event_values, project_values
 from storage.tables import metadata
 from support import assert_one_error, dump
+from workflows import SHIPPED_DIR
 
 DEMO_AS_OF = dt.date(2016, 5, 20)
 
@@ -62,7 +63,7 @@ def fill(db: Database, catalog) -> None:
     their deliveries and the job row; all through plain INSERTs at the database's revision."""
     present = set(_inspect(db).get_table_names()) - {"alembic_version"}
     known = {"projects", "events", "alerts", "alert_deliveries", "jobs", "alert_events", "alert_destinations",
-             *PROGRAMME_ROWS, "users", "api_tokens"}
+             *PROGRAMME_ROWS, "users", "api_tokens", "workflow_versions"}
     assert present <= known, f"fill() does not know how to put rows in {sorted(present - known)}; teach it"
     dongs = demo_data.read_dongs(files("programme").joinpath("data/seoul-dongs-2016.csv").read_bytes())
     items = demo_data.build(catalog, dongs, as_of=DEMO_AS_OF, tz=ZoneInfo("Asia/Seoul"))
@@ -107,6 +108,13 @@ def fill(db: Database, catalog) -> None:
             jobs = table_at_revision(db, "jobs")
             conn.execute(insert(jobs), [cut(jobs, {"name": "alerts", "last_success_as_of": DEMO_AS_OF,
                                                    "last_success_at": at, "last_error": None})])
+        if "workflow_versions" in present:
+            from engine.workflow_versions import content_hash
+
+            text = (SHIPPED_DIR / "space-improvement.yaml").read_text(encoding="utf-8")
+            conn.execute(insert(table_at_revision(db, "workflow_versions")), [
+                {"workflow_id": "space-improvement", "version": 1, "source": text, "content_hash": content_hash(text),
+                 "published_at": at, "published_by": "migration-test"}])
         who = {"actor": "migration-test", "recorded_at": at}
         for name, make in PROGRAMME_ROWS.items():
             if name in present:
@@ -237,3 +245,54 @@ def test_upgrading_a_filled_database_loses_nothing(at_revision, runner, db_url, 
     assert added.exit_code == 0, added.output
     alerts = runner.invoke(cli, ["--db", db_url, "alerts", "run", "--as-of", "2016-05-20"])
     assert alerts.exit_code == 0, alerts.output
+
+
+def test_the_workflows_step_stores_the_versions_projects_use(at_revision, runner, db_url, tmp_path, monkeypatch) -> None:
+    """0009_workflows: every (workflow, version) the projects use is stored, from the shipped workflows and
+    the --workflows folders the upgrade is given; one found nowhere is named in a warning, not a crash, and
+    the projects on a stored version are read afterwards without any folder."""
+    from sqlalchemy import update
+
+    from engine.workflow_versions import content_hash
+    from storage.repository import P
+    from storage.workflow_store import W
+    from wfkit import variant, write_variant
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    rev = next(a for a, b in migration_steps() if b == "0009_workflows")
+    db = at_revision(rev)
+    keys = [p["key"] for p in rows(db)["projects"]]
+    on_v2, on_v3 = keys[:3], keys[3:5]
+    with db.engine.begin() as conn:
+        conn.execute(update(P).where(P.c.key.in_(on_v2)).values(workflow_version=2))
+        conn.execute(update(P).where(P.c.key.in_(on_v3)).values(workflow_version=3))
+    before = rows(db)
+    folder = tmp_path / "kim-workflows"
+    write_variant(folder)
+    upgraded = runner.invoke(cli, ["db", "upgrade", "--db", db_url, "--workflows", str(folder)])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert f"upgraded from {rev} to {SCHEMA_REVISION}" in upgraded.stdout
+    assert "2 projects use workflow space-improvement version 3, which is not stored" in upgraded.stderr
+    assert "dongflow workflow publish FILE" in upgraded.stderr
+    after = rows(db)
+    for name, old in before.items():
+        assert [{k: row[k] for k in old[0]} for row in after[name]] == old, name
+    shipped = (SHIPPED_DIR / "space-improvement.yaml").read_text(encoding="utf-8")
+    assert [(r["workflow_id"], r["version"], r["content_hash"], r["source"]) for r in after["workflow_versions"]] == [
+        ("space-improvement", 1, content_hash(shipped), shipped),
+        ("space-improvement", 2, content_hash(variant(2)), variant(2))]
+    with db.engine.connect() as conn:
+        assert conn.execute(select(W.c.published_by)).scalars().all() == ["dongflow db upgrade (0009_workflows)"] * 2
+    db.dispose()
+    # Read without the folder: version 2 from the database; version 3 is a clear "not found", no traceback.
+    assert runner.invoke(cli, ["--db", db_url, "status", on_v2[0]]).exit_code == 0
+    assert_one_error(runner.invoke(cli, ["--db", db_url, "status", on_v3[0]]), 4, "no workflow space-improvement version 3")
+    again = runner.invoke(cli, ["db", "upgrade", "--db", db_url])
+    assert again.exit_code == 0 and "version 3" in again.stderr  # said again until it is published
+    # Its projects can be moved to a stored version (their version's file is gone, their state is not).
+    moved = runner.invoke(cli, ["--db", db_url, "workflow", "migrate", "space-improvement", "--to", "1",
+                                "--where", f"year={on_v3[0][:4]}", "--json"])
+    assert moved.exit_code == 0, moved.output
+    assert set(on_v3) <= {m["key"] for m in json.loads(moved.stdout)["moved"]}
+    assert runner.invoke(cli, ["--db", db_url, "status", on_v3[0]]).exit_code == 0
+    assert "version 3" not in runner.invoke(cli, ["db", "upgrade", "--db", db_url]).stderr

@@ -161,3 +161,29 @@ def test_replay_refuses_gaps_and_inconsistencies(workflow, now) -> None:
         replay([created, bad])
     with pytest.raises(InvalidInput, match="unknown event kind"):
         replay([created, dataclasses.replace(fact, kind="magic")])
+
+
+def test_other_kinds_of_event_register_a_replayer_and_every_reader_of_the_past_knows_them(workflow, now) -> None:
+    """The dispatch per kind (engine.project.replays): a kind added later (here a test's own) is
+    replayed by replay and replay_until alike, and the as-of rebuild reads its flags."""
+    from engine import project as proj
+    from engine.asof import rebuilt
+
+    p, created = proj.new_project(workflow, key="k", gu="g", dong="d", year=2016, target=None, actor="a", now=now)
+
+    @proj.replays("test_moved")
+    def _moved(r, event) -> None:  # type: ignore[no-untyped-def]
+        r.flags["identity"] = {"gu": event.data["gu"]}
+        r.flags["retired"] = event.data.get("retired", False)
+
+    try:
+        later = now + dt.timedelta(days=1)
+        moved = Event(key="k", seq=2, kind="test_moved", to_state=p.state, from_state=p.state, actor="a", at=later,
+                      data={"gu": "h"})
+        gone = dataclasses.replace(moved, seq=3, at=later + dt.timedelta(days=1), data={"gu": "h", "retired": True})
+        assert replay([created, moved]).flags["identity"] == {"gu": "h"}
+        assert rebuilt(p, [created, moved, gone], later + dt.timedelta(hours=1)).gu == "h"
+        assert rebuilt(p, [created, moved, gone], later - dt.timedelta(hours=1)).gu == "g"
+        assert rebuilt(p, [created, moved, gone], later + dt.timedelta(days=2)) is None
+    finally:
+        del proj.REPLAYERS["test_moved"]

@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from engine.access import Principal, ScopedService
 from engine.errors import Forbidden, InvalidInput
 from engine.ports import ProjectQuery
-from engine.values import lookup_text, parse_date
+from engine.values import parse_date
 from storage.alert_lifecycle import AlertRecord
 from render.views import findings_json, history_json, status_json, triggers_json
 from web.auth import ApiPrincipal, Context, Scoped
@@ -50,14 +50,32 @@ def _day(ctx: WebContext, as_of: str | None) -> dt.date:
     return ctx.today() if as_of is None else parse_date(as_of, "as_of")
 
 
+def _cutoff(ctx: WebContext, day: dt.date) -> dt.datetime | None:
+    """A past day: reads rebuild the record as it stood then (engine/asof.py); None: as it stands."""
+    from engine.asof import cutoff_for
+
+    return cutoff_for(day, ctx.today(), ctx.tz)
+
+
+def _gu(ctx: WebContext, gu: str | None) -> str | None:
+    """A district filter: a value naming no district is a 422 listing the valid ones (the listing contract)."""
+    from render.filters import gu_filter, stored_districts
+
+    def stored() -> list[str]:
+        with ctx.db.read() as conn:
+            return stored_districts(conn)
+
+    return gu_filter(gu, stored, "gu")
+
+
 def assess(ctx: WebContext, projects: list[Any], day: dt.date) -> list[tuple[Any, Any]]:
     with ctx.db.read() as conn:
-        return ctx.deadline_book(conn).assess(projects, day)
+        return ctx.deadline_book(conn, _cutoff(ctx, day)).assess(projects, day)
 
 
 def project_detail(ctx: WebContext, svc: ScopedService, key: str, day: dt.date) -> dict[str, Any]:
     """``status KEY --json`` plus the triggers from its state (the pages use it too)."""
-    project = svc.project(key)
+    (project,) = svc.status(ProjectQuery(key=key), _cutoff(ctx, day))
     wf = svc.workflow_of(project)
     ((p, a),) = assess(ctx, [project], day)
     item = status_json(p, wf, a, day, ctx.tz, ctx.settings.lang)
@@ -81,13 +99,22 @@ def list_projects(
     Items have the fields of ``dongflow status --json``. ``level`` keeps projects whose overall level
     on the as-of day is that one (``at_risk`` also matches projects flagged at risk).
     """
+    from render.filters import state_filter, workflow_filter
+
     day = _day(ctx, as_of)
-    query = ProjectQuery(gu=gu, year=year, state=state, workflow_id=workflow)
-    if level is None:
+    cutoff = _cutoff(ctx, day)
+    workflow = workflow_filter(ctx.catalog, workflow, "workflow")
+    query = ProjectQuery(gu=_gu(ctx, gu), year=year, state=state_filter(ctx.catalog, state, workflow, "state"),
+                         workflow_id=workflow)
+    if level is None and cutoff is not None:  # rebuilt once: its count and its page
+        everything = svc.status(query, cutoff)
+        total = len(everything)
+        assessed = assess(ctx, everything[offset:offset + limit], day)
+    elif level is None:
         total = svc.count(query)
         assessed = assess(ctx, svc.status(dataclasses.replace(query, limit=limit, offset=offset)), day)
     else:
-        everything = [(p, a) for p, a in assess(ctx, svc.status(query), day)
+        everything = [(p, a) for p, a in assess(ctx, svc.status(query, cutoff), day)
                       if a.level == level or (level == "at_risk" and a.risk is not None and a.risk.at_risk)]
         total = len(everything)
         assessed = everything[offset:offset + limit]
@@ -138,29 +165,38 @@ def overdue(ctx: Context, principal: ApiPrincipal, as_of: AsOf = None, gu: Text 
             level: Annotated[list[FindingLevel] | None, Query()] = None) -> list[dict[str, Any]]:
     """Milestones due soon, overdue or escalated, and projects at risk (``dongflow overdue --json``),
     in the districts the caller may read."""
-    from storage.tracking import tracked_rows
+    from storage.asof import iter_tracked
 
     day = _day(ctx, as_of)
+    cutoff = _cutoff(ctx, day)
+    gu = _gu(ctx, gu)
     with ctx.db.read() as conn:
-        book = ctx.deadline_book(conn)
-        rows = tracked_rows(conn, skip_states=book.skip_states(), closed_before=book.closed_before(day),
-                            gu=lookup_text(gu, "gu"),
-                            year=year, districts=principal.read_scope)
+        book = ctx.deadline_book(conn, cutoff)
+        rows = iter_tracked(conn, cutoff, skip_states=book.skip_states(), closed_before=book.closed_before(day),
+                            gu=gu, year=year, districts=principal.read_scope)
         _count, found = book.scan(rows, day, ctx.settings.lang)
     return findings_json(found, book, day, ctx.settings.lang, ctx.tz, level or ())
 
 
 @router.get("/workflows", tags=["workflows"])
 def list_workflows(ctx: Context, principal: ApiPrincipal) -> list[dict[str, Any]]:
-    """The latest version of every workflow (each as ``dongflow workflow show ID --json``)."""
-    return [wf.as_dict() for wf in ctx.catalog.latest_all()]
+    """The latest version of every workflow (each as ``dongflow workflow show ID --json``), with
+    whether and when it was published and its content hash."""
+    from engine.workflow_versions import workflow_json
+
+    catalog = ctx.refresh_catalog()
+    return [workflow_json(wf, catalog.source(wf)) for wf in catalog.latest_all()]
 
 
 @router.get("/workflows/{workflow_id}", tags=["workflows"], responses=READ)
 def get_workflow(ctx: Context, principal: ApiPrincipal, workflow_id: str,
                  version: Annotated[int | None, Query(ge=1, le=100_000)] = None) -> dict[str, Any]:
-    """One workflow: states, transitions with guards, milestones (``workflow show ID --json``)."""
-    return ctx.catalog.get(workflow_id, version).as_dict()
+    """One workflow: states, transitions with guards, milestones, publication (``workflow show ID --json``)."""
+    from engine.workflow_versions import workflow_json
+
+    catalog = ctx.refresh_catalog()
+    wf = catalog.get(workflow_id, version)
+    return workflow_json(wf, catalog.source(wf))
 
 
 REPORT_TYPES = {
@@ -182,7 +218,7 @@ def report(ctx: Context, principal: ApiPrincipal, format: Literal["html", "xlsx"
     from programme.report_queries import SqlReportSource
 
     day = _day(ctx, as_of)
-    gu = report_district(principal, lookup_text(gu, "gu"))
+    gu = report_district(principal, _gu(ctx, gu))
     builder = ReportBuilder(SqlReportSource(ctx.db), ctx.catalog, ctx.tz)
     result = builder.build(day, ReportFilter(gu=gu, year=year), None, timeline=format == "html")
     lang = ctx.settings.lang

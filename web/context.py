@@ -71,11 +71,16 @@ class WebContext:
 
     @cached_property
     def catalog(self) -> Any:
-        from engine.catalog import Catalog
-        from storage.workflow_cache import CachedLoader
-        from workflows import SHIPPED_DIR
+        """The shipped workflows merged with the database's stored versions (one published after the
+        server started is fetched when a project first needs it; see refresh_catalog)."""
+        from storage.workflow_store import load_catalog
 
-        return Catalog.from_dirs([SHIPPED_DIR, *self.settings.workflow_dirs], CachedLoader())
+        return load_catalog(self.db, self.settings.workflow_dirs)
+
+    def refresh_catalog(self) -> Any:
+        """The catalog with the versions stored since it was loaded (for the workflow listings)."""
+        self.catalog.refresh()
+        return self.catalog
 
     @cached_property
     def service(self) -> Any:
@@ -128,12 +133,18 @@ class WebContext:
     def today(self) -> dt.date:
         return self.now().astimezone(self.tz).date()
 
-    def deadline_book(self, conn: Any) -> Any:
+    def deadline_book(self, conn: Any, cutoff: dt.datetime | None = None) -> Any:
+        """The deadline rules; for a past as-of date (``cutoff``), forecasts count the completions by then."""
         from engine.monitor import DeadlineBook
         from storage.durations_cache import CachedDurations
         from storage.holiday_cache import CachedHolidays
         from storage.tracking import TrackingReader
 
+        if cutoff is not None:
+            from storage.asof import completed_since
+
+            if completed_since(conn, cutoff, {(wf.id, wf.target.state) for wf in self.catalog.all()}):
+                return DeadlineBook(self.catalog, self.tz, TrackingReader(conn, before=cutoff), CachedHolidays())
         return DeadlineBook(self.catalog, self.tz, TrackingReader(conn), CachedHolidays(),
                             CachedDurations(conn, self.db.url))
 

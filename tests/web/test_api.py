@@ -166,8 +166,10 @@ def test_overdue_is_limited_to_the_callers_districts(site) -> None:
 
 
 def test_workflows_are_workflow_show_json(site, runner) -> None:
-    out = runner.invoke(cli, ["workflow", "show", "space-improvement", "--json"])
-    assert site.get("/api/workflows/space-improvement", "viewer_own").json() == json.loads(out.stdout)
+    out = runner.invoke(cli, ["--db", site.url, "workflow", "show", "space-improvement", "--json"])
+    shown = json.loads(out.stdout)
+    assert site.get("/api/workflows/space-improvement", "viewer_own").json() == shown
+    assert shown["published"] is True and len(shown["content_hash"]) == 64  # stored when the seed added projects
     assert [w["id"] for w in site.get("/api/workflows", "viewer_own").json()] == ["space-improvement"]
     _problem(site.get("/api/workflows/nope", "viewer_own"), 404, 4)
 
@@ -378,3 +380,32 @@ def test_alerts_acknowledge_and_snooze(site) -> None:
         db.dispose()
     assert [(e.kind, e.actor, e.note) for e in timeline.events][-1] == ("acknowledged", "coordinator",
                                                                         "시공사와 일정 조정 중")
+
+
+def test_as_of_rebuilds_the_record_as_it_stood_then(site) -> None:
+    """`as_of` reads the record as it stood then (storage/asof.py): a project created later is absent,
+    a later move is not shown."""
+    key = site.keys["own"]
+    assert site.get("/api/projects?as_of=2026-02-01", "officer").json() == {"items": [], "total": 0, "next": None}
+    body = _problem(site.get(f"/api/projects/{key}?as_of=2026-02-01", "officer"), 404, 4)
+    assert "did not exist yet on 2026-02-01" in body["detail"]
+    version = site.get(f"/api/projects/{key}", "officer").json()["version"]
+    moved = site.post(f"/api/projects/{key}/advance", "officer",
+                      json={"trigger": "hold", "note": "예산 대기", "version": version})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["state"] == "on_hold"
+    then = site.get(f"/api/projects/{key}?as_of=2026-03-10", "officer").json()
+    assert then["state"] == "survey" and then["as_of"] == "2026-03-10"
+    listed = site.get(f"/api/projects?as_of=2026-03-10&state=survey&gu={OWN}", "officer").json()
+    assert key in [i["key"] for i in listed["items"]]
+
+
+def test_a_filter_naming_nothing_is_a_problem_listing_the_valid_values(site) -> None:
+    for path, field, listed in (("/api/projects?state=building", "state", "construction"),
+                                ("/api/projects?workflow=nope", "workflow", "space-improvement"),
+                                ("/api/projects?gu=부산진구", "gu", "성동구"),
+                                ("/api/overdue?gu=없는구", "gu", "종로구")):
+        body = _problem(site.get(path, "officer"), 422, 3)
+        assert field in body["detail"] and "valid:" in body["detail"] and listed in body["detail"], body
+    by_label = site.get(f"/api/projects?state=현장조사&gu={OWN[:-1]}", "officer").json()
+    assert by_label["total"] == 2 and {i["state"] for i in by_label["items"]} == {"survey"}

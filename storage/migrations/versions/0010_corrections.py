@@ -13,7 +13,7 @@ from alembic import op
 from storage.types import UTCDateTime
 
 revision = "0010_corrections"
-down_revision = "0007_accounts"
+down_revision = "0009_workflows"
 branch_labels = None
 depends_on = None
 

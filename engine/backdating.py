@@ -1,0 +1,77 @@
+"""The rules for dating an event: one place, for every command that records something.
+
+Every event has two times: when it took effect (``at``: the meeting was held, the tender was
+announced) and when it was entered (``recorded_at``: the clock at the keyboard). ``--at`` sets the
+first; the second is always now. The rules for ``at``:
+
+1. not in the future (a few minutes of clock skew are tolerated);
+2. not before the project was created (the ``at`` of its creation event);
+3. an event that changes the state (a transition) not before the latest one that did, so the
+   states of a history follow each other in date order;
+4. a transition is checked against the facts as they stood at its ``at``: it cannot be dated
+   before the meeting its guard needs;
+5. a fact set by hand not before the latest time the same fact was set (by hand, or counted by a
+   transition such as ``tender_failed``), so its value now is the value the dated history ends
+   with; likewise a transition that counts a fact is not dated before that fact was last set.
+   (Counts raised by participation add up in any order.)
+
+Pure: the time is passed in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from engine.display import show_time
+from engine.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from engine.project import Event, Project
+
+CLOCK_SKEW = dt.timedelta(minutes=5)
+"""How far ahead of the server's clock an ``at`` may be (another machine's clock a little ahead)."""
+
+STATE_CHANGING: set[str] = {"transition"}
+"""Kinds of event that change a project's state (others, such as a migration, add theirs)."""
+
+
+def check_at(
+    project: Project | None, at: dt.datetime, now: dt.datetime, *, kind: str | None = None, field: str = "at"
+) -> None:
+    """Refuse an effective time ``at`` that breaks rules 1-3 for an event of ``kind`` on ``project``
+    (None: the project's own creation)."""
+    if at > now + CLOCK_SKEW:
+        raise InvalidInput(f"{show_time(at)} is in the future", field=field)
+    if project is None:
+        return
+    if kind in STATE_CHANGING and at < project.entered_at:
+        raise InvalidInput(
+            f"{show_time(at)} is before the project entered its current state ({show_time(project.entered_at)})",
+            field=field,
+        )
+    created = project.created_at or project.entered_at
+    if at < created:
+        raise InvalidInput(f"{show_time(at)} is before the project was created ({show_time(created)})", field=field)
+
+
+def check_fact_order(events: Iterable[Event], name: str, at: dt.datetime, field: str = "at") -> None:
+    """Rule 5: a hand-set fact may not be dated before the latest time the same fact was set."""
+    latest: dt.datetime | None = None
+    for e in events:
+        by_hand = e.kind == "fact" and e.data.get("name") == name and e.data.get("delta") is None
+        counted = e.kind in STATE_CHANGING and name in (e.data.get("facts") or {})  # e.g. failed_tenders
+        if by_hand or counted:
+            latest = e.at if latest is None else max(latest, e.at)
+    if latest is not None and at < latest:
+        raise InvalidInput(
+            f"{show_time(at)} is before {name} was last set ({show_time(latest)}); "
+            f"a value dated earlier would not be its value now",
+            field=field,
+        )
+
+
+def is_backdated(at: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether ``at`` lies clearly before ``now`` (only then can later-dated events exist)."""
+    return at is not None and at < now - CLOCK_SKEW
