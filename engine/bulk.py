@@ -15,8 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from engine import corrections
-from engine import project as proj
 from engine.errors import ChangeRefused, DongflowError, InvalidInput
 from engine.ports import ProjectQuery
 from engine.project import Event, Project
@@ -123,12 +121,7 @@ def advance(
     planned: list[tuple[str, Project, Event]] = []
     for project in projects:
         try:
-            corrections.check_live(project, trigger)
-            step = service.catalog.machine(service.workflow_of(project)).fire(
-                project.key, project.state, trigger, project.facts, project.previous_state, note
-            )
-            when = at if at is not None else max(now, project.entered_at)
-            updated, event = proj.apply_step(project, step, actor=actor, at=when, now=now, note=note)
+            updated, event = service.planned_step(project, trigger, actor=actor, now=now, at=at, note=note)
         except DongflowError as exc:
             refusals.append(Refusal(project.key, getattr(exc, "reason", None) or exc.message))
             continue

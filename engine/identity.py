@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from functools import lru_cache
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,21 +62,7 @@ class IdentityRule:
     district and dong. Keys of another shape are free."""
 
     def key_pattern(self) -> re.Pattern[str] | None:
-        if not self.key_format:
-            return None
-        literals = "".join(re.split(r"\{(?:year|gu|dong)\}", self.key_format))
-        stop = re.escape("".join(sorted(set(literals)))) if literals else ""
-        part = f"[^{stop}]+" if stop else ".+?"
-        pattern = ""
-        for piece in re.split(r"(\{(?:year|gu|dong)\})", self.key_format):
-            if piece == "{year}":
-                pattern += r"(?P<year>\d{4})"
-            elif piece in ("{gu}", "{dong}"):
-                pattern += f"(?P<{piece[1:-1]}>{part})"
-            else:
-                pattern += re.escape(piece)
-        tail = f"(?:$|[{stop}].*)" if stop else "$"
-        return re.compile(pattern + tail, re.DOTALL)
+        return _key_pattern(self.key_format) if self.key_format else None
 
     def check(self, key: str, gu: str, dong: str, year: int) -> None:
         """Refuse a district or dong not on the list, and a key that contradicts gu, dong or year."""
@@ -97,6 +84,25 @@ class IdentityRule:
         if a == b:
             return True
         return self.places is not None and self.places.canonical(gu, a) == self.places.canonical(gu, b)
+
+
+@lru_cache(maxsize=64)
+def _key_pattern(key_format: str) -> re.Pattern[str]:
+    """The regular expression of a key format: ``{year}`` four digits, ``{gu}`` and ``{dong}`` any
+    run without the format's separators; a separator and a suffix may follow."""
+    literals = "".join(re.split(r"\{(?:year|gu|dong)\}", key_format))
+    stop = re.escape("".join(sorted(set(literals)))) if literals else ""
+    part = f"[^{stop}]+" if stop else ".+?"
+    pattern = ""
+    for piece in re.split(r"(\{(?:year|gu|dong)\})", key_format):
+        if piece == "{year}":
+            pattern += r"(?P<year>\d{4})"
+        elif piece in ("{gu}", "{dong}"):
+            pattern += f"(?P<{piece[1:-1]}>{part})"
+        else:
+            pattern += re.escape(piece)
+    tail = f"(?:$|[{stop}].*)" if stop else "$"
+    return re.compile(pattern + tail, re.DOTALL)
 
 
 NO_RULE = IdentityRule()

@@ -236,6 +236,16 @@ class Service:
         trigger = clean_text(trigger, "trigger")
         project = self.project(key)
         _check_version(project, expected_version)
+        updated, event = self.planned_step(project, trigger, actor=actor, now=now, at=at, note=note)
+        self.store.save(updated, event)
+        return updated, event
+
+    def planned_step(
+        self, project: Project, trigger: str, *, actor: str, now: dt.datetime, at: dt.datetime | None,
+        note: str | None,
+    ) -> tuple[Project, Event]:
+        """The project after ``trigger`` and its event, checked as ``advance`` checks them (back-dating
+        rules included), not stored: ``advance`` stores one, a bulk move many in one transaction."""
         corrections.check_live(project, f"{trigger}")
         workflow = self.workflow_of(project)
         machine = self.catalog.machine(workflow)
@@ -259,9 +269,7 @@ class Service:
             # little ahead) may have moved it since, a moment "later". Record this step at that moment
             # rather than refuse it as back-dated before the state it follows.
             at = max(now, project.entered_at)
-        updated, event = proj.apply_step(project, step, actor=actor, at=at, now=now, note=note)
-        self.store.save(updated, event)
-        return updated, event
+        return proj.apply_step(project, step, actor=actor, at=at, now=now, note=note)
 
     def set_fact(
         self,

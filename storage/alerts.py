@@ -241,7 +241,9 @@ class SqlAlertStore:
     def due(self, now: dt.datetime, channels: Iterable[str] | None = None) -> list[StoredDelivery]:
         """Deliveries to attempt now: pending ones, and failed ones whose backoff has passed; those
         claimed for one message before come together, in the order of that message."""
-        stmt = self._delivery_query().where(D.c.status != SENT, D.c.next_attempt_at <= now, P.c.retired_at.is_(None))
+        # A retired project's alerts go out no more, but the notice that they are over still does.
+        stmt = self._delivery_query().where(D.c.status != SENT, D.c.next_attempt_at <= now,
+                                            or_(P.c.retired_at.is_(None), D.c.kind == "resolved"))
         if channels is not None:
             stmt = stmt.where(D.c.channel.in_(list(channels)))
         stmt = stmt.order_by(D.c.channel, D.c.recipient, D.c.kind, D.c.message_key, A.c.id, D.c.id)
@@ -257,6 +259,8 @@ class SqlAlertStore:
             stmt = stmt.where(D.c.status == status)
         if alert_id is not None:
             stmt = stmt.where(A.c.id == alert_id)
+        else:  # a retired project's alerts are in no listing (`alerts show ID` still finds them)
+            stmt = stmt.where(P.c.retired_at.is_(None))
         if states:
             stmt = stmt.where(A.c.state.in_(list(states)))
         stmt = stmt.order_by(A.c.id.desc(), D.c.channel, D.c.recipient, D.c.id)

@@ -160,3 +160,21 @@ def test_a_bulk_move_racing_single_moves(initialised_db, svc, now, partial) -> N
         assert replay(events).state == project.state == "agreement"
     if not partial:  # all or nothing: the bulk move won every project, or lost and moved none
         assert outcomes["bulk"] in (["failed: ChangedMeanwhile"], [f"moved {k}" for k in keys]), outcomes
+
+
+def test_a_back_dated_bulk_move_follows_the_back_dating_rules(svc, now) -> None:
+    """Each project is checked as a single back-dated advance would be: the guards as the facts stood
+    then, and never before the project entered its state."""
+    start = now - dt.timedelta(days=40)
+    for gu, dong, meeting_day in (("성동구", "마장동", 2), ("성동구", "사근동", 20)):
+        key = f"2016-{gu}-{dong}"
+        svc.add_project(ProjectSpec(key, gu, dong, 2016), actor="kim", now=now, at=start)
+        svc.set_fact(key, "resident_meetings", "1", actor="kim", now=now, at=start + dt.timedelta(days=meeting_day))
+    result = svc.bulk_advance("agree", actor="a", now=now, query=ProjectQuery(gu="성동구"),
+                              at=start + dt.timedelta(days=10), dry_run=True)
+    assert [m.key for m in result.moves] == ["2016-성동구-마장동"]
+    assert [r.key for r in result.refusals] == ["2016-성동구-사근동"]
+    assert "resident_meetings is 0" in result.refusals[0].reason  # as the facts stood on that day
+    result = svc.bulk_advance("agree", actor="a", now=now, query=ProjectQuery(gu="성동구"),
+                              at=start - dt.timedelta(days=1), dry_run=True)
+    assert not result.moves and len(result.refusals) == 2

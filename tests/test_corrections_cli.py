@@ -119,3 +119,21 @@ def test_bulk_move_from_the_command_line(run, tmp_path: Path) -> None:
     history = json.loads(run("history", KEY, "--json").stdout)
     assert history[-1]["data"]["batch"] == data["batch"] and history[-1]["note"] == "합동"
     assert f"[batch {data['batch']}]" in run("history", KEY).stdout
+
+
+def test_a_retired_project_leaves_alerts_and_overdue(run, tmp_path: Path) -> None:
+    config = tmp_path / "alerts.toml"
+    sent = tmp_path / "alerts.jsonl"
+    config.write_text(f'[[channels]]\nname = "log"\ntype = "file"\npath = "{sent}"\n', encoding="utf-8")
+    assert run("alerts", "run", "--as-of", "2016-03-01", "--config", str(config)).exit_code == 0
+    alerts = json.loads(run("alerts", "list", "--json").stdout)
+    assert {a["key"] for a in alerts} == {KEY, OTHER}
+    assert run("project", "retire", OTHER, "--note", "mistake").exit_code == 0
+    assert {a["key"] for a in json.loads(run("alerts", "list", "--json").stdout)} == {KEY}
+    assert OTHER not in run("overdue", "--as-of", "2016-03-02", "--json").stdout
+    before = sent.read_text(encoding="utf-8").count(OTHER)
+    assert run("alerts", "run", "--as-of", "2016-03-20", "--config", str(config)).exit_code == 0
+    assert {a["key"] for a in json.loads(run("alerts", "list", "--json").stdout)} == {KEY}
+    lines = [json.loads(line) for line in sent.read_text(encoding="utf-8").splitlines()]
+    about_other = [line for line in lines if OTHER in json.dumps(line, ensure_ascii=False)][before:]
+    assert all("resolved" in json.dumps(line) for line in about_other), about_other  # only "it is over"

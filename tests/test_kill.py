@@ -94,11 +94,17 @@ class Watched:
 
 
 def write_csv(path: Path, rows: int, prefix: str) -> list[str]:
+    """Rows on real Seoul dongs of 2015 (the shipped workflow checks them), many a dong: import them
+    with --allow-duplicate."""
+    from support import seoul_rows
+
+    places = [(gu, dong) for _key, gu, dong, _year in seoul_rows(424)]
     keys = [f"{prefix}-{i:06d}" for i in range(rows)]
     with open(path, "w", encoding="utf-8") as out:
         out.write("key,gu,dong,year\n")
         for i, key in enumerate(keys):
-            out.write(f"{key},구{i % 25},동{i},2016\n")
+            gu, dong = places[i % len(places)]
+            out.write(f"{key},{gu},{dong},2015\n")
     return keys
 
 
@@ -130,8 +136,8 @@ def test_kill_during_an_import_of_100k_rows(tmp_path) -> None:
     env = faultkit.cli_env(tmp_path, DONGFLOW_DATABASE_URL=initialised_db, DONGFLOW_ACTOR="importer")
     rng = random.Random(SEED)
     csv = tmp_path / "big.csv"
-    write_csv(csv, 100_000, "2016-big")
-    run = Watched([*faultkit.dongflow_cmd(), "project", "import", str(csv)], env, terminal=True)
+    write_csv(csv, 100_000, "big-2016")
+    run = Watched([*faultkit.dongflow_cmd(), "project", "import", str(csv), "--allow-duplicate"], env, terminal=True)
     assert run.wait_for(b"importing", timeout=120), run.err  # writing: 2,000 rows are in the open transaction
     delay = rng.uniform(0, 2.0)  # the remaining 98,000 rows take several seconds more
     code = run.kill_after(delay)
@@ -156,8 +162,9 @@ def test_kill_during_imports_again_and_again(tmp_path, env, initialised_db) -> N
     for n in range(8):
         size = rng.choice([6000, 8000]) if n % 2 == 0 else rng.choice([2000, 4000, 6000])
         csv = tmp_path / f"import-{n}.csv"
-        keys = write_csv(csv, size, f"2016-r{n}")
-        run = Watched([*faultkit.dongflow_cmd(), "project", "import", str(csv)], env, terminal=True)
+        keys = write_csv(csv, size, f"r{n}-2016")
+        run = Watched([*faultkit.dongflow_cmd(), "project", "import", str(csv), "--allow-duplicate"], env,
+                      terminal=True)
         if n % 2 == 0:  # mid-write: 2,000 rows are in the open transaction, 4,000 or more still to come
             writing = run.wait_for(b"importing", timeout=60)
             delay = rng.uniform(0, 0.2)
