@@ -243,59 +243,34 @@ def _level_label(app: App, level: str) -> str:
 
 def _state_filter(app: App, value: str | None, workflow_id: str | None = None) -> str | None:
     """The state id ``value`` names (an id or a label) among the workflows' states."""
-    if value is None:
-        return None
-    from render.output import choose
+    from render.filters import state_filter
 
-    choices: dict[str, list[str]] = {}
-    for wf in app.catalog.all():
-        if workflow_id is not None and wf.id != workflow_id:
-            continue
-        for s in wf.states:
-            labels = choices.setdefault(s.id, [])
-            labels.extend(x for x in (s.label.get("ko"), s.label.get("en")) if x not in labels)
-    return choose(value, choices, "state", "--state")
+    return state_filter(app.catalog, value, workflow_id)
 
 
 def _workflow_filter(app: App, value: str | None) -> str | None:
-    if value is None:
-        return None
-    from render.output import choose
+    from render.filters import workflow_filter
 
-    choices = {wf.id: [wf.title.get("ko"), wf.title.get("en")] for wf in app.catalog.latest_all()}
-    return choose(value, choices, "workflow", "--workflow")
+    return workflow_filter(app.catalog, value)
 
 
 def seoul_districts() -> list[str]:
     """Seoul's 25 자치구, from the shipped list of dongs."""
-    import csv
-    from importlib.resources import files
+    from render.filters import seoul_districts as districts
 
-    text = files("programme").joinpath("data/seoul-dongs-2016.csv").read_text("utf-8-sig")
-    return list(dict.fromkeys(r["gu"] for r in csv.DictReader(text.splitlines())))
+    return districts()
 
 
 def _gu_filter(app: App, value: str | None) -> str | None:
     """The district ``value`` names: a Seoul 자치구 or one the database holds (``성동`` names 성동구)."""
-    if value is None:
-        return None
-    from engine.values import lookup_text
-    from render.output import choose
+    from render.filters import gu_filter, stored_districts
 
-    wanted = lookup_text(value) or ""
-    known = seoul_districts()
-    if wanted in known:
-        return wanted
-    from sqlalchemy import select
+    def stored() -> list[str]:
+        app.db.require_schema()
+        with app.db.read() as conn:
+            return stored_districts(conn)
 
-    from storage.repository import P
-
-    app.db.require_schema()
-    with app.db.read() as conn:
-        stored = [g for (g,) in conn.execute(select(P.c.gu).distinct().order_by(P.c.gu))]
-    districts = list(dict.fromkeys([*known, *stored]))
-    return choose(wanted, {gu: [gu[:-1]] if gu.endswith("구") and len(gu) > 2 else [] for gu in districts},
-                  "district", "--gu")
+    return gu_filter(value, stored)
 
 
 LEVEL_CHOICES = ("due_soon", "overdue", "escalated", "at_risk", "late_start", "cutoff_risk")

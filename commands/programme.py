@@ -174,8 +174,8 @@ def participation() -> None:
 @click.option("--note", help="What it was.")
 @_ACTOR
 @click.option("--at", "at", metavar="DATETIME",
-              help="When it counts from, if not the start of --date: YYYY-MM-DD[THH:MM] (local time unless an "
-                   "offset is given).")
+              help="When it counts from, if not the start of --date (not before it): YYYY-MM-DD[THH:MM] (local "
+                   "time unless an offset is given).")
 @app_options
 @pass_app
 def participation_add(app: App, words: tuple[str, ...], programme_wide: bool, day: str, count: str,

@@ -437,6 +437,10 @@ class ProgrammeService:
             raise ProjectNotFound(entry.key)
         if at is not None:
             check_at(projects.get(entry.key or ""), at, now, kind="fact")
+            held = dt.datetime.combine(entry.held_on, dt.time(0), tz)
+            if at < held:
+                raise InvalidInput(f"{at.astimezone(tz):%Y-%m-%d %H:%M} is before the day it was held "
+                                   f"({entry.held_on})", field="at")
         updates = self._fact_updates([entry], projects, actor, now, tz=tz, at=at)
         self.store.add_participation([entry], updates, actor, now)
         return updates[-1][0] if updates else projects.get(entry.key or "")

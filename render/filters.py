@@ -1,6 +1,7 @@
-"""Filter values of the listing contract, for every door (CLI options and API query parameters): a
-value that names no state, workflow or district is an error listing the valid ones; ids and labels
-(Korean or English) name them alike."""
+"""Filter values of the listing contract, one implementation for every door (the CLI's options
+through commands/common.py, the API's query parameters through web/api.py): a value that names no
+state, workflow or district is an error listing the valid ones; ids and labels (Korean or English)
+name them alike."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def state_filter(catalog: Any, value: str | None, workflow_id: str | None = None
         if workflow_id is not None and wf.id != workflow_id:
             continue
         for s in wf.states:
-            choices.setdefault(s.id, []).extend([s.label.get("ko"), s.label.get("en")])
+            labels = choices.setdefault(s.id, [])
+            labels.extend(x for x in (s.label.get("ko"), s.label.get("en")) if x not in labels)
     return choose(value, choices, "state", field)
 
 

@@ -79,6 +79,8 @@ def test_the_history_is_in_effective_order_and_shows_when_each_entry_was_recorde
      "before the project was created"),
     (("participation", "add", KEY, "resident_meeting", "--date", "2016-02-01", "--at", "2016-01-01"),
      "before the project was created"),
+    (("participation", "add", KEY, "resident_meeting", "--date", "2016-02-01", "--at", "2016-01-31T23:00"),
+     "before the day it was held (2016-02-01)"),
     (("advance", KEY, "hold", "--note", "x", "--at", "2016-01-01"), "before the project entered its current state"),
     (("advance", KEY, "hold", "--note", "x", "--at", "2016-12-01"), "in the future"),
 ])
