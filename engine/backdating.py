@@ -14,6 +14,9 @@ first; the second is always now. The rules for ``at``:
    transition such as ``tender_failed``), so its value now is the value the dated history ends
    with; likewise a transition that counts a fact is not dated before that fact was last set.
    (Counts raised by participation add up in any order.)
+6. a fact set by hand not before the project's latest change of state: the transitions recorded
+   so far fired on the facts as they stood, and a value dated before one of them would rewrite
+   what its guards read.
 
 Pure: the time is passed in.
 """
@@ -78,6 +81,19 @@ def check_fact_order(events: Iterable[Event], name: str, at: dt.datetime, field:
         raise InvalidInput(
             f"{show_time(at)} is before {name} was last set ({show_time(latest)}); "
             f"a value dated earlier would not be its value now",
+            field=field,
+        )
+
+
+def check_fact_dating(events: Iterable[Event], name: str, at: dt.datetime, field: str = "at") -> None:
+    """Rules 5 and 6 for a fact set by hand at ``at``."""
+    events = list(events)
+    check_fact_order(events, name, at, field)
+    latest = max((e.at for e in events if e.kind in STATE_CHANGING), default=None)
+    if latest is not None and at < latest:
+        raise InvalidInput(
+            f"{show_time(at)} is before the project's latest change of state ({show_time(latest)}); the guards "
+            f"of that change read {name} as it stood then",
             field=field,
         )
 

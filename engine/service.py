@@ -304,7 +304,7 @@ class Service:
         if backdating.is_backdated(at, now):
             assert at is not None
             backdating.check_at(project, at, now, kind=proj.FACT)
-            backdating.check_fact_order(self.store.events(project.key), name, at)
+            backdating.check_fact_dating(self.store.events(project.key), name, at)
         updated, event = proj.set_fact(project, name, value, actor=actor, now=now, note=clean_note(note), at=at)
         self.store.save(updated, event)
         return updated, value

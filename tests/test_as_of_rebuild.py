@@ -186,6 +186,25 @@ def test_a_counting_transition_cannot_be_dated_before_the_fact_it_counts_was_set
     assert r is not None and r.facts["design_revisions"] == store.get("k").facts["design_revisions"] == 3
 
 
+def test_a_fact_cannot_be_dated_before_a_transition_whose_guards_read_the_facts() -> None:
+    """Rule 6 (found by the property test above): meetings set to 1, agree fired on it, then
+    meetings 0 dated back to before the agreement would leave a history in which agree fired with no
+    meeting; refused, and the same value without a date before the agreement is taken."""
+    from engine.errors import InvalidInput
+
+    store = MemoryStore()
+    service = Service(store, CATALOG)
+    service.add_project(ProjectSpec("k", "성동구", "마장동", 2016), actor="a", now=START)
+    service.set_fact("k", "resident_meetings", "1", actor="a", now=START + HOUR)
+    service.advance("k", "agree", actor="a", now=START + 10 * HOUR)
+    before = store.events("k")
+    with pytest.raises(InvalidInput, match="before the project's latest change of state"):
+        service.set_fact("k", "resident_meetings", "0", actor="a", now=START + 20 * HOUR, at=START + HOUR)
+    assert store.events("k") == before
+    service.set_fact("k", "resident_meetings", "0", actor="a", now=START + 20 * HOUR, at=START + 11 * HOUR)
+    assert replay_until(store.events("k")).facts["resident_meetings"] == 0  # type: ignore[union-attr]
+
+
 def _migrated_portfolio(store, key: str = "k"):  # type: ignore[no-untyped-def]
     """A project agreed on version 1, moved to version 2 (same states) at START + 30h."""
     import dataclasses
