@@ -53,4 +53,4 @@ def test_fast_findings_equal_those_of_the_assessment(portfolio: tuple[Catalog, l
             fast = planner.findings(p, as_of)
             assert fast == findings_of(planner, p, as_of), (p.key, text)
             kinds.update(f.level for f in fast)
-    assert kinds == {"due_soon", "overdue", "escalated", "at_risk"}
+    assert kinds == {"due_soon", "overdue", "escalated", "at_risk", "late_start", "cutoff_risk"}  # every level exercised
