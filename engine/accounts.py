@@ -178,14 +178,18 @@ class AccountService:
                 raise NotAuthenticated() from None
         return Principal.of(user.name, user.role, user.districts, display_name=user.display_name, via="password")
 
-    def principal_for(self, name: str) -> Principal:
+    def principal_for(self, name: str, *, signed_in_at: dt.datetime | None = None) -> Principal:
         """The principal of a signed-in user (a session names its user): NotAuthenticated if the account
-        is gone or disabled meanwhile, so a disabled user's open sessions stop working at once."""
+        is gone or disabled meanwhile, so a disabled user's open sessions stop working at once -- and,
+        given when the session began (``signed_in_at``), if the password changed since (a reset ends
+        the sessions opened with the old one)."""
         try:
             user = self.store.user(clean_name(name))
         except InvalidInput:
             user = None
         if user is None or user.disabled:
+            raise NotAuthenticated()
+        if signed_in_at is not None and user.password_changed_at is not None and user.password_changed_at > signed_in_at:
             raise NotAuthenticated()
         return Principal.of(user.name, user.role, user.districts, display_name=user.display_name, via="password")
 

@@ -5,7 +5,8 @@
   cookie (Secure over https: see ``WebSettings.cookie_secure``). Any process of the deployment can
   read it; nothing is kept in memory. Signing out deletes the row.
 * A session slides: it ends ``session_hours`` after the last request, a day after sign-in at most.
-  Each request asks the account service for the user's principal, so a disabled user is out at once.
+  Each request asks the account service for the user's principal, so a disabled user is out at once,
+  and so is a session that began before the user's password was last changed.
 * Failed sign-ins are rows in ``signin_attempts``; past ``signin_limit_account`` failures for a name,
   or ``signin_limit_address`` from one address, within ``signin_window_minutes``, sign-in is refused
   (429) without checking the password until the window has passed.
@@ -77,7 +78,8 @@ class SessionManager:
         """A new session id for the user, or NotAuthenticated / TooManyAttempts."""
         now = self.ctx.now()
         window = dt.timedelta(minutes=self.settings.signin_window_minutes)
-        account = name.strip().lower()[:100]
+        # The name as counted: printable characters only (PostgreSQL refuses NUL in text).
+        account = "".join(c for c in name.strip().lower() if c.isprintable())[:100]
         by_account, by_address = self.store.failures(account, address, now - window)
         if by_account >= self.settings.signin_limit_account or by_address >= self.settings.signin_limit_address:
             raise TooManyAttempts(self.settings.signin_window_minutes)
@@ -106,7 +108,7 @@ class SessionManager:
         if record is None:
             return None
         try:
-            principal = self.ctx.principal_for(record.user_name)
+            principal = self.ctx.principal_for(record.user_name, record.created_at)
         except NotAuthenticated:
             self.store.delete(key)
             return None
