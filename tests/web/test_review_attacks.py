@@ -4,6 +4,8 @@ and leave the database exactly as it was."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from pagekit import ORIGIN, csrf_of, post_form, sign_in
@@ -50,3 +52,100 @@ def test_a_sign_in_with_a_nul_byte_in_the_name_is_refused_without_a_500(site) ->
     answer = c.post("/login", data={"user": "officer\x00", "password": "wrong password!", "csrf": csrf_of(form.text)},
                     headers={"Origin": ORIGIN}, follow_redirects=False)
     assert answer.status_code == 401, answer.text[:300]
+
+
+ODD = ["\x00", "a\x00b", "\ufffd", "\u202e", "x" * 3000]
+"""A NUL (PostgreSQL refuses it in text), a replacement character, a right-to-left override, a long text."""
+
+
+def _page_requests(keys: dict[str, str], odd: str) -> list[tuple[str, str, dict]]:
+    own = keys["own"]
+    return [
+        ("get", "/", {"params": {"as_of": odd}}),
+        ("get", "/projects", {"params": {"gu": odd}}),
+        ("get", "/projects", {"params": {"state": odd, "level": odd, "sort": odd}}),
+        ("get", "/export/projects", {"params": {"gu": odd, "state": odd, "level": odd}}),
+        ("get", "/report", {"params": {"gu": odd, "as_of": odd}}),
+        ("get", "/report/download", {"params": {"gu": odd}}),
+        ("get", f"/projects/{own}", {"params": {"done": odd}}),
+        ("get", "/login", {"params": {"next": odd}}),
+        ("post", f"/projects/{own}/advance", {"data": {"trigger": odd, "version": "1"}}),
+        ("post", f"/projects/{own}/advance", {"data": {"trigger": "hold", "version": "1", "note": odd}}),
+        ("post", f"/projects/{own}/participation", {"data": {"kind": odd, "held_on": "2026-03-01", "version": "1"}}),
+        ("post", f"/projects/{own}/participation", {"data": {"kind": "resident_meeting", "held_on": odd, "version": "1"}}),
+        ("post", f"/projects/{own}/participation", {"data": {"kind": "resident_meeting", "held_on": "2026-03-01",
+                                                              "version": "1", "times": odd[:10], "note": odd}}),
+        ("post", "/admin/users", {"data": {"name": odd, "role": "viewer", "password": "long enough password"}}),
+        ("post", "/admin/users", {"data": {"name": "newbie", "role": odd, "password": "long enough password"}}),
+        ("post", "/admin/users", {"data": {"name": "newbie", "role": "viewer", "password": odd}}),
+        ("post", "/admin/users", {"data": {"name": "newbie", "role": "coordinator", "password": "long enough password",
+                                           "districts": odd[:1000]}}),
+        ("post", "/admin/users", {"data": {"name": "newbie", "role": "viewer", "password": "long enough password",
+                                           "display_name": odd[:200]}}),
+        ("post", "/admin/users/viewer_own/password", {"data": {"password": odd}}),
+        ("post", "/admin/tokens", {"data": {"name": odd}}),
+        ("post", "/admin/tokens", {"data": {"name": "t", "owner": odd[:100]}}),
+        ("post", "/admin/tokens", {"data": {"name": "t", "role": "viewer", "districts": odd[:1000]}}),
+        ("post", "/admin/tokens", {"data": {"name": "t", "role": "viewer", "expires": odd[:40]}}),
+    ]
+
+
+@pytest.mark.parametrize("odd", ODD, ids=["nul", "nul-inside", "replacement", "rtl", "long"])
+def test_odd_text_in_every_page_field_is_a_4xx_and_writes_nothing(site, odd) -> None:
+    """Every text field of every page, as the officer (pages) and the admin (accounts): never a 5xx,
+    and the database exactly as before (a 200 may only be a read)."""
+    from fastapi.testclient import TestClient
+
+    clients = {}
+    for who in ("officer", "admin"):
+        client = TestClient(site.app, raise_server_exceptions=False)
+        clients[who] = (client, sign_in(client, who))
+    for method, path, kw in _page_requests(site.keys, odd):
+        who = "admin" if path.startswith("/admin") else "officer"
+        client, csrf = clients[who]
+        before = snapshot(site.url)
+        if method == "post":
+            answer = post_form(client, path, kw["data"], csrf)
+        else:
+            answer = client.get(path, follow_redirects=False, **kw)
+        assert answer.status_code < 500, (path, kw, answer.status_code, answer.text[:300])
+        if method == "post" and answer.status_code >= 400:
+            assert snapshot(site.url) == before, (path, kw)
+        if method == "get":
+            assert snapshot(site.url) == before, (path, kw)
+
+
+def _api_requests(keys: dict[str, str], odd: str) -> list[tuple[str, str, dict]]:
+    own = keys["own"]
+    return [
+        ("get", "/api/projects", {"params": {"gu": odd}}),
+        ("get", "/api/projects", {"params": {"state": odd[:200]}}),
+        ("get", "/api/projects", {"params": {"workflow": odd[:200]}}),
+        ("get", "/api/projects", {"params": {"as_of": odd[:40]}}),
+        ("get", f"/api/projects/{own}", {"params": {"as_of": odd[:40]}}),
+        ("get", "/api/overdue", {"params": {"gu": odd[:200]}}),
+        ("get", "/api/report", {"params": {"gu": odd[:200], "format": "csv"}}),
+        ("get", "/api/workflows/" + quote("x" + odd[:100]), {}),
+        ("get", "/api/projects/" + quote(own + odd[:100]), {}),
+        ("get", "/feeds/" + quote(odd[:100]) + ".ics", {}),
+        ("post", f"/api/projects/{own}/advance", {"json": {"trigger": odd[:100], "version": 1}}),
+        ("post", f"/api/projects/{own}/advance", {"json": {"trigger": "hold", "version": 1, "note": odd}}),
+        ("post", f"/api/projects/{own}/facts", {"json": {"name": odd[:100], "value": 1, "version": 1}}),
+        ("post", f"/api/projects/{own}/facts", {"json": {"name": "design_approved", "value": odd, "version": 1}}),
+        ("post", "/api/alerts/1/acknowledge", {"json": {"note": odd}}),
+        ("post", "/api/alerts/1/snooze", {"json": {"until": odd[:40], "note": "n"}}),
+    ]
+
+
+@pytest.mark.parametrize("odd", ODD, ids=["nul", "nul-inside", "replacement", "rtl", "long"])
+def test_odd_text_in_every_api_field_is_a_4xx_and_writes_nothing(site, odd) -> None:
+    for method, path, kw in _api_requests(site.keys, odd):
+        before = snapshot(site.url)
+        who = "viewer_own" if path.startswith("/feeds/") else "officer"
+        if path.startswith("/feeds/"):
+            answer = site.client.get(path, params={"token": site.tokens[who]})
+        else:
+            answer = getattr(site, method)(path, who, **kw)
+        assert answer.status_code < 500, (path, kw, answer.status_code, answer.text[:300])
+        if answer.status_code >= 400 or method == "get":
+            assert snapshot(site.url) == before, (path, kw)
