@@ -149,3 +149,29 @@ def test_odd_text_in_every_api_field_is_a_4xx_and_writes_nothing(site, odd) -> N
         assert answer.status_code < 500, (path, kw, answer.status_code, answer.text[:300])
         if answer.status_code >= 400 or method == "get":
             assert snapshot(site.url) == before, (path, kw)
+
+
+def test_two_participation_forms_of_one_version_record_once(site) -> None:
+    """The participation form carries the project's version, but the page compared it before the
+    service re-read the project: two submissions racing (a double click, two people) both counted.
+    The service now refuses the write itself when the project is no longer at that version, in the
+    transaction that writes; here the second of two forms of one version, past the page's check."""
+    import datetime as dt
+
+    from engine.access import Principal
+    from engine.errors import ChangedMeanwhile
+    from programme.records import participation
+
+    ctx = site.app.state.ctx
+    svc = ctx.scoped(Principal.of("officer", "officer"))
+    key = site.keys["own"]
+    seen = svc.project(key)
+    entry = participation(key=key, kind="resident_meeting", held_on="2026-03-01", times="1", note=None,
+                          today=dt.date(2026, 3, 5))
+    now = dt.datetime(2026, 3, 5, tzinfo=dt.timezone.utc)
+    svc.add_participation(entry, now=now, expected_version=seen.version)
+    after_first = snapshot(site.url)
+    with pytest.raises(ChangedMeanwhile):
+        svc.add_participation(entry, now=now, expected_version=seen.version)
+    assert snapshot(site.url) == after_first
+    assert svc.project(key).facts["resident_meetings"] == seen.facts.get("resident_meetings", 0) + 1
