@@ -9,7 +9,8 @@
   and so is a session that began before the user's password was last changed.
 * Failed sign-ins are rows in ``signin_attempts``; past ``signin_limit_account`` failures for a name,
   or ``signin_limit_address`` from one address, within ``signin_window_minutes``, sign-in is refused
-  (429) without checking the password until the window has passed.
+  (429) without checking the password until the window has passed. An attempt is counted before its
+  password is checked (so parallel attempts cannot all slip under the limit), refused ones included.
 """
 
 from __future__ import annotations
@@ -80,14 +81,13 @@ class SessionManager:
         window = dt.timedelta(minutes=self.settings.signin_window_minutes)
         # The name as counted: printable characters only (PostgreSQL refuses NUL in text).
         account = "".join(c for c in name.strip().lower() if c.isprintable())[:100]
+        # The attempt counts as a failure before its password is checked (a success then clears it):
+        # attempts sent at once cannot all pass the limit while the first ones are being checked.
+        self.store.add_failure(account, address, now, now - window * 4)
         by_account, by_address = self.store.failures(account, address, now - window)
-        if by_account >= self.settings.signin_limit_account or by_address >= self.settings.signin_limit_address:
+        if by_account > self.settings.signin_limit_account or by_address > self.settings.signin_limit_address:
             raise TooManyAttempts(self.settings.signin_window_minutes)
-        try:
-            principal = self.ctx.authenticate(name, password)
-        except NotAuthenticated:
-            self.store.add_failure(account, address, now, now - window * 4)
-            raise
+        principal = self.ctx.authenticate(name, password)  # NotAuthenticated: the failure stays counted
         self.store.clear_failures(account)
         session_id = secrets.token_urlsafe(32)
         self.store.add(_hash(session_id), principal.name, secrets.token_urlsafe(32), now,

@@ -175,3 +175,33 @@ def test_two_participation_forms_of_one_version_record_once(site) -> None:
         svc.add_participation(entry, now=now, expected_version=seen.version)
     assert snapshot(site.url) == after_first
     assert svc.project(key).facts["resident_meetings"] == seen.facts.get("resident_meetings", 0) + 1
+
+
+def test_sign_in_attempts_made_at_once_are_limited_too(site, monkeypatch) -> None:
+    """The limit counted the failures already recorded, and a failure was recorded only after the
+    password check (~0.3 s of Argon2): thirty attempts sent at once all had their password checked
+    against a limit of five. An attempt now counts before its password is checked. Here each check
+    lets the next attempt arrive while it runs, as parallel requests do."""
+    from engine.errors import NotAuthenticated
+    from web.sessions import SessionManager, TooManyAttempts
+
+    ctx = site.app.state.ctx
+    manager = SessionManager(ctx)
+    checked: list[str] = []
+    real = ctx.authenticate
+
+    def attempt() -> None:
+        try:
+            manager.sign_in("viewer_all", "wrong password!", "10.0.0.1")
+        except (NotAuthenticated, TooManyAttempts):
+            pass
+
+    def overlapping(name: str, password: str):
+        checked.append(name)
+        if len(checked) < 12:
+            attempt()  # another attempt arrives while this password is being checked
+        return real(name, password)
+
+    monkeypatch.setattr(ctx, "authenticate", overlapping)
+    attempt()
+    assert len(checked) == ctx.settings.signin_limit_account
