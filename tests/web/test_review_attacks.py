@@ -205,3 +205,20 @@ def test_sign_in_attempts_made_at_once_are_limited_too(site, monkeypatch) -> Non
     monkeypatch.setattr(ctx, "authenticate", overlapping)
     attempt()
     assert len(checked) == ctx.settings.signin_limit_account
+
+
+@pytest.mark.parametrize("path", ["//evil.example/x", "/\\evil.example/x", "/%5Cevil.example"])
+def test_no_page_links_to_another_site_whatever_its_path(site, path) -> None:
+    """The language switch links to the page's own path: for ``http://host//evil.example/x`` (a 404
+    page) that was ``href="//evil.example/x?lang=en"``, a link to another site on our page."""
+    import re
+
+    sign_in(site.client, "viewer_all")
+    for signed_in in (True, False):
+        if not signed_in:
+            site.client.cookies.clear()
+        page = site.client.get("http://testserver" + path, follow_redirects=False)
+        assert page.status_code in (303, 404), page.status_code
+        links = re.findall(r'(?:href|action)="([^"]*)"', page.text) + [page.headers.get("location") or "/"]
+        for link in links:
+            assert link.startswith("/") and not link.startswith("//") and "\\" not in link, (path, link)
