@@ -43,7 +43,9 @@ def disable_user(ctx: Context, request: Request, session: Guarded, name: str,
                  enable: Annotated[str, Form(max_length=5)] = "") -> Response:
     ctx.accounts.set_disabled(session.principal, name, disabled=not enable)
     if not enable:
-        sessions(request).store.delete_user(name)  # signed out everywhere at once
+        from engine.accounts import clean_name
+
+        sessions(request).store.delete_user(clean_name(name))  # signed out everywhere at once
     return RedirectResponse(url(request, "/admin/users", done="1"), status_code=303)
 
 

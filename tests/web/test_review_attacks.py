@@ -222,3 +222,20 @@ def test_no_page_links_to_another_site_whatever_its_path(site, path) -> None:
         links = re.findall(r'(?:href|action)="([^"]*)"', page.text) + [page.headers.get("location") or "/"]
         for link in links:
             assert link.startswith("/") and not link.startswith("//") and "\\" not in link, (path, link)
+
+
+def test_a_session_stays_ended_after_the_account_is_disabled_and_enabled_again(site, browser) -> None:
+    """``dongflow user disable`` only marked the account: its sessions were refused while it was
+    disabled, and came back to life when it was enabled again (the page deleted them, the CLI did not)."""
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    thief = browser()
+    sign_in(thief, "coordinator")
+    assert thief.get("/", follow_redirects=False).status_code == 200
+    runner = CliRunner()
+    for args in (["user", "disable", "coordinator"], ["user", "disable", "coordinator", "--enable"]):
+        result = runner.invoke(cli, [*args, "--db", site.url])
+        assert result.exit_code == 0, result.output
+    assert thief.get("/", follow_redirects=False).status_code == 303
