@@ -10,7 +10,8 @@
 * Failed sign-ins are rows in ``signin_attempts``; past ``signin_limit_account`` failures for a name,
   or ``signin_limit_address`` from one address, within ``signin_window_minutes``, sign-in is refused
   (429) without checking the password until the window has passed. An attempt is counted before its
-  password is checked (so parallel attempts cannot all slip under the limit), refused ones included.
+  password is checked (so parallel attempts cannot all slip under the limit); a refused one is then
+  forgotten, so retrying does not make the wait longer.
 """
 
 from __future__ import annotations
@@ -83,9 +84,10 @@ class SessionManager:
         account = "".join(c for c in name.strip().lower() if c.isprintable())[:100]
         # The attempt counts as a failure before its password is checked (a success then clears it):
         # attempts sent at once cannot all pass the limit while the first ones are being checked.
-        self.store.add_failure(account, address, now, now - window * 4)
+        attempt = self.store.add_failure(account, address, now, now - window * 4)
         by_account, by_address = self.store.failures(account, address, now - window)
         if by_account > self.settings.signin_limit_account or by_address > self.settings.signin_limit_address:
+            self.store.forget_attempt(attempt)  # a refused attempt does not make the wait longer
             raise TooManyAttempts(self.settings.signin_window_minutes)
         principal = self.ctx.authenticate(name, password)  # NotAuthenticated: the failure stays counted
         self.store.clear_failures(account)

@@ -204,7 +204,13 @@ def test_sign_in_attempts_made_at_once_are_limited_too(site, monkeypatch) -> Non
 
     monkeypatch.setattr(ctx, "authenticate", overlapping)
     attempt()
-    assert len(checked) == ctx.settings.signin_limit_account
+    limit = ctx.settings.signin_limit_account
+    assert len(checked) == limit
+    # the refused attempts are not kept: retrying while refused does not make the wait longer
+    import datetime as dt
+
+    since = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+    assert manager.store.failures("viewer_all", "10.0.0.1", since) == (limit, limit)
 
 
 @pytest.mark.parametrize("path", ["//evil.example/x", "/\\evil.example/x", "/%5Cevil.example"])
