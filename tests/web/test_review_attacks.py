@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 
 from pagekit import ORIGIN, csrf_of, post_form, sign_in
-from webkit import snapshot
+from webkit import PASSWORD, snapshot
 
 
 @pytest.fixture
@@ -245,3 +245,23 @@ def test_a_session_stays_ended_after_the_account_is_disabled_and_enabled_again(s
         result = runner.invoke(cli, [*args, "--db", site.url])
         assert result.exit_code == 0, result.output
     assert thief.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_user_changing_their_own_password_must_give_the_current_one(site, browser) -> None:
+    """Any signed-in user could post a new password for themselves with only the session: a session
+    left open (or stolen) was enough to take the account over for good."""
+    thief = site.client
+    csrf = sign_in(thief, "coordinator")
+    before = snapshot(site.url)
+    refused = post_form(thief, "/admin/users/coordinator/password", {"password": "taken over for good"}, csrf)
+    assert refused.status_code == 422, refused.status_code
+    wrong = post_form(thief, "/admin/users/coordinator/password",
+                      {"password": "taken over for good", "current": "a wrong guess!"}, csrf)
+    assert wrong.status_code == 422, wrong.status_code
+    assert snapshot(site.url) == before
+    sign_in(browser(), "coordinator")  # the password is what it was
+    owner = site.client
+    ok = post_form(owner, "/admin/users/coordinator/password", {"password": "a brand new password",
+                                                                "current": PASSWORD}, csrf)
+    assert ok.status_code == 303, ok.text[:300]
+    sign_in(browser(), "coordinator", "a brand new password")
