@@ -202,7 +202,8 @@ class AccountService:
             user = None
         if user is None or user.disabled:
             raise NotAuthenticated()
-        if signed_in_at is not None and user.password_changed_at is not None and user.password_changed_at > signed_in_at:
+        changed = user.password_changed_at
+        if signed_in_at is not None and changed is not None and changed > signed_in_at:
             raise NotAuthenticated()
         return Principal.of(user.name, user.role, user.districts, display_name=user.display_name, via="password")
 

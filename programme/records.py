@@ -27,7 +27,8 @@ from engine import project as proj
 from engine.backdating import check_at
 from engine.catalog import Catalog
 from engine.csv_input import read_records
-from engine.errors import ChangedMeanwhile, DongflowError, InvalidInput, InvalidInputs, NotFound, ProjectNotFound, located
+from engine.errors import (ChangedMeanwhile, DongflowError, InvalidInput, InvalidInputs, NotFound, ProjectNotFound,
+                           located)
 from programme.participation import TYPES, participation_type, role
 from engine.project import Event, Project
 from engine.values import clean_note, clean_text, parse_date, parse_year
