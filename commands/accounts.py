@@ -88,6 +88,11 @@ def user_passwd(app: App, name: str) -> None:
 def user_disable(app: App, name: str, enable: bool) -> None:
     """Disable an account: it can no longer sign in, and its sessions and tokens stop working at once."""
     app.accounts.set_disabled(_operator(app), name, not enable)  # type: ignore[arg-type]
+    if not enable:  # signed out everywhere, as the web page does: enabling again revives no session
+        from engine.accounts import clean_name
+        from storage.web_sessions import SqlSessionStore
+
+        SqlSessionStore(app.db).delete_user(clean_name(name))
     click.echo(f"{'enabled' if enable else 'disabled'} user {name}")
 
 

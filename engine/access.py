@@ -270,13 +270,16 @@ class ScopedService:
         return self._programme_service
 
     def add_participation(self, entry: Any, *, now: dt.datetime, actor: str | None = None,
-                          at: dt.datetime | None = None, tz: dt.tzinfo = dt.timezone.utc) -> Project | None:
-        """Record participation on a project the caller may write (programme-wide: officers only)."""
+                          at: dt.datetime | None = None, tz: dt.tzinfo = dt.timezone.utc,
+                          expected_version: int | None = None) -> Project | None:
+        """Record participation on a project the caller may write (programme-wide: officers only);
+        ``expected_version`` (the version the caller saw) refuses a stale form."""
         if entry.key is not None:
             self._writable(self.project(entry.key), "record participation on")
         elif not (self.principal.writes and self.principal.districts is None):
             raise Forbidden(self.principal.describe(), "record programme-wide participation")
-        return self._programme().add_participation(entry, actor=self.principal.actor(actor), now=now, at=at, tz=tz)
+        return self._programme().add_participation(entry, actor=self.principal.actor(actor), now=now, at=at, tz=tz,
+                                                   expected_version=expected_version)
 
     def participation(self, key: str) -> list[Any]:
         return self._programme().store.participation(self.project(key).key)

@@ -99,12 +99,25 @@ class AccountService:
         self.store.add_user(values)
         return self.store.user(name)
 
-    def set_password(self, by: Principal, name: str, password: str, *, now: dt.datetime) -> None:
-        """An admin sets anyone's password; a user may set their own."""
+    def set_password(self, by: Principal, name: str, password: str, *, now: dt.datetime,
+                     current: str | None = None) -> None:
+        """An admin sets anyone's password; a user may set their own by giving the ``current`` one
+        (a session left open is not enough to take the account over)."""
         if by.name != name or by.via == "token":
             self._admin(by, "set another user's password")
+        elif not by.can_admin:
+            self._check_current(name, current)
         self.store.update_user(clean_name(name), {"password_hash": self.hasher.hash(check_password(password)),
                                                   "password_changed_at": now})
+
+    def _check_current(self, name: str, current: str | None) -> None:
+        from argon2.exceptions import InvalidHashError, VerificationError
+
+        user = self.store.user(clean_name(name))
+        try:
+            self.hasher.verify(user.password_hash if user is not None else self._dummy(), current or "")
+        except (VerificationError, InvalidHashError):
+            raise InvalidInput("the current password is not right", field="current") from None
 
     def set_disabled(self, by: Principal, name: str, disabled: bool = True) -> None:
         self._admin(by, "disable users" if disabled else "enable users")
@@ -178,14 +191,19 @@ class AccountService:
                 raise NotAuthenticated() from None
         return Principal.of(user.name, user.role, user.districts, display_name=user.display_name, via="password")
 
-    def principal_for(self, name: str) -> Principal:
+    def principal_for(self, name: str, *, signed_in_at: dt.datetime | None = None) -> Principal:
         """The principal of a signed-in user (a session names its user): NotAuthenticated if the account
-        is gone or disabled meanwhile, so a disabled user's open sessions stop working at once."""
+        is gone or disabled meanwhile, so a disabled user's open sessions stop working at once -- and,
+        given when the session began (``signed_in_at``), if the password changed since (a reset ends
+        the sessions opened with the old one)."""
         try:
             user = self.store.user(clean_name(name))
         except InvalidInput:
             user = None
         if user is None or user.disabled:
+            raise NotAuthenticated()
+        changed = user.password_changed_at
+        if signed_in_at is not None and changed is not None and changed > signed_in_at:
             raise NotAuthenticated()
         return Principal.of(user.name, user.role, user.districts, display_name=user.display_name, via="password")
 

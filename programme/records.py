@@ -27,7 +27,8 @@ from engine import project as proj
 from engine.backdating import check_at
 from engine.catalog import Catalog
 from engine.csv_input import read_records
-from engine.errors import DongflowError, InvalidInput, InvalidInputs, NotFound, ProjectNotFound, located
+from engine.errors import (ChangedMeanwhile, DongflowError, InvalidInput, InvalidInputs, NotFound, ProjectNotFound,
+                           located)
 from programme.participation import TYPES, participation_type, role
 from engine.project import Event, Project
 from engine.values import clean_note, clean_text, parse_date, parse_year
@@ -427,14 +428,18 @@ class ProgrammeService:
     # -- participation ---------------------------------------------------------------------
     def add_participation(
         self, entry: Participation, *, actor: str, now: dt.datetime, at: dt.datetime | None = None,
-        tz: dt.tzinfo = dt.timezone.utc,
+        tz: dt.tzinfo = dt.timezone.utc, expected_version: int | None = None,
     ) -> Project | None:
         """Record one event; a workflow fact counting its type goes up by its count, effective ``at``
-        (default: the start of the day it was held, in ``tz``)."""
+        (default: the start of the day it was held, in ``tz``). ``expected_version``: the version the
+        caller saw; ChangedMeanwhile when the project is at another (the store's versioned update then
+        refuses a change that lands in between)."""
         actor = clean_text(actor, "actor")
         projects = self.store.projects([entry.key]) if entry.key is not None else {}
         if entry.key is not None and entry.key not in projects:
             raise ProjectNotFound(entry.key)
+        if expected_version is not None and entry.key is not None and projects[entry.key].version != expected_version:
+            raise ChangedMeanwhile(entry.key)
         if at is not None:
             check_at(projects.get(entry.key or ""), at, now, kind="fact")
             held = dt.datetime.combine(entry.held_on, dt.time(0), tz)

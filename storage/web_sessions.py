@@ -92,10 +92,17 @@ class SqlSessionStore:
             return int(conn.execute(delete(S).where(S.c.user_name == user_name)).rowcount or 0)
 
     # -- sign-in attempts --------------------------------------------------------------------
-    def add_failure(self, account: str, address: str, now: dt.datetime, forget_before: dt.datetime) -> None:
+    def add_failure(self, account: str, address: str, now: dt.datetime, forget_before: dt.datetime) -> int:
+        """Record a failed (or not yet checked) attempt; returns its id (see forget_attempt)."""
         with self.db.write() as conn:
             conn.execute(delete(A).where(A.c.at < forget_before))
-            conn.execute(insert(A).values(account=account[:100], address=address[:100], at=now))
+            return int(conn.execute(insert(A).values(account=account[:100], address=address[:100], at=now)
+                                    .returning(A.c.id)).scalar_one())
+
+    def forget_attempt(self, attempt_id: int) -> None:
+        """Remove one attempt (refused by the limit without its password being checked)."""
+        with self.db.write() as conn:
+            conn.execute(delete(A).where(A.c.id == attempt_id))
 
     def failures(self, account: str, address: str, since: dt.datetime) -> tuple[int, int]:
         """Failed attempts since ``since``: (for this account, from this address)."""

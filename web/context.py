@@ -131,9 +131,10 @@ class WebContext:
         """Sign in with a password: the principal, or NotAuthenticated (same for every cause)."""
         return self.accounts.authenticate(name, password, now=self.now())
 
-    def principal_for(self, name: str) -> Principal:
-        """The principal of a user a session names (NotAuthenticated if gone or disabled)."""
-        return self.accounts.principal_for(name)
+    def principal_for(self, name: str, signed_in_at: dt.datetime | None = None) -> Principal:
+        """The principal of a user a session names (NotAuthenticated if gone or disabled, or if the
+        password changed after ``signed_in_at``)."""
+        return self.accounts.principal_for(name, signed_in_at=signed_in_at)
 
     def authenticate_token(self, token: str) -> Principal:
         return self.accounts.authenticate_token(token, now=self.now())

@@ -66,6 +66,16 @@ def scoped(ctx: Any, session: Any) -> Any:
     return ctx.scoped(session.principal)
 
 
+def page_year(year: str | None) -> int | None:
+    """A year filter of a page's query (empty: none). ASCII digits only: ``str.isdigit`` is true for
+    '²', which ``int`` cannot read."""
+    if not year:
+        return None
+    if not (year.isascii() and year.isdigit()) or not 1900 <= int(year) <= 2200:
+        raise errors.InvalidInput(f"{year!r} is not a year", field="year")
+    return int(year)
+
+
 def as_of_day(ctx: Any, as_of: str | None) -> dt.date:
     return ctx.today() if not as_of else parse_date(as_of, "as_of")
 
@@ -177,11 +187,7 @@ def _listing(request: Request, ctx: Any, session: Any, gu: str | None, year: str
 
     svc = scoped(ctx, session)
     day = as_of_day(ctx, as_of)
-    year_value = None
-    if year:
-        if not year.isdigit() or not 1900 <= int(year) <= 2200:
-            raise errors.InvalidInput(f"{year!r} is not a year", field="year")
-        year_value = int(year)
+    year_value = page_year(year)
     query = ProjectQuery(gu=lookup_text(gu, "gu") or None, year=year_value, state=state or None)
     key = sort.lstrip("-") if sort.lstrip("-") in SORTS else "key"
     reverse = sort.startswith("-")
@@ -290,9 +296,7 @@ def report_download(ctx: Context, session: CurrentSession,
     """The programme report (the API's /api/report) for the signed-in user."""
     from web.api import report
 
-    year_value = int(year) if year and year.isdigit() and 1900 <= int(year) <= 2200 else None
-    if year and year_value is None:
-        raise errors.InvalidInput(f"{year!r} is not a year", field="year")
+    year_value = page_year(year)
     return report(ctx, session.principal, format, as_of or None, year_value, gu or None)  # type: ignore[arg-type]
 
 

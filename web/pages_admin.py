@@ -43,14 +43,18 @@ def disable_user(ctx: Context, request: Request, session: Guarded, name: str,
                  enable: Annotated[str, Form(max_length=5)] = "") -> Response:
     ctx.accounts.set_disabled(session.principal, name, disabled=not enable)
     if not enable:
-        sessions(request).store.delete_user(name)  # signed out everywhere at once
+        from engine.accounts import clean_name
+
+        sessions(request).store.delete_user(clean_name(name))  # signed out everywhere at once
     return RedirectResponse(url(request, "/admin/users", done="1"), status_code=303)
 
 
 @router.post("/admin/users/{name}/password")
 def set_password(ctx: Context, request: Request, session: Guarded, name: str,
-                 password: Annotated[str, Form(max_length=1024)]) -> Response:
-    ctx.accounts.set_password(session.principal, name, password, now=ctx.now())
+                 password: Annotated[str, Form(max_length=1024)],
+                 current: Annotated[str, Form(max_length=1024)] = "") -> Response:
+    """A new password (admins: anyone's; others: their own, giving the current one)."""
+    ctx.accounts.set_password(session.principal, name, password, now=ctx.now(), current=current or None)
     return RedirectResponse(url(request, "/admin/users", done="1"), status_code=303)
 
 

@@ -118,7 +118,7 @@ def record_participation(request: Request, ctx: Context, session: Guarded, key: 
     try:
         entry = participation(key=project.key, kind=kind, held_on=held_on, times=times, note=note.strip() or None,
                               today=ctx.today())
-        svc.add_participation(entry, now=ctx.now())
+        svc.add_participation(entry, now=ctx.now(), expected_version=version)
     except errors.ChangedMeanwhile:
         return _conflict(request, ctx, session, key)
     except errors.InvalidInput as exc:

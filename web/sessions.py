@@ -5,10 +5,13 @@
   cookie (Secure over https: see ``WebSettings.cookie_secure``). Any process of the deployment can
   read it; nothing is kept in memory. Signing out deletes the row.
 * A session slides: it ends ``session_hours`` after the last request, a day after sign-in at most.
-  Each request asks the account service for the user's principal, so a disabled user is out at once.
+  Each request asks the account service for the user's principal, so a disabled user is out at once,
+  and so is a session that began before the user's password was last changed.
 * Failed sign-ins are rows in ``signin_attempts``; past ``signin_limit_account`` failures for a name,
   or ``signin_limit_address`` from one address, within ``signin_window_minutes``, sign-in is refused
-  (429) without checking the password until the window has passed.
+  (429) without checking the password until the window has passed. An attempt is counted before its
+  password is checked (so parallel attempts cannot all slip under the limit); a refused one is then
+  forgotten, so retrying does not make the wait longer.
 """
 
 from __future__ import annotations
@@ -77,15 +80,16 @@ class SessionManager:
         """A new session id for the user, or NotAuthenticated / TooManyAttempts."""
         now = self.ctx.now()
         window = dt.timedelta(minutes=self.settings.signin_window_minutes)
-        account = name.strip().lower()[:100]
+        # The name as counted: printable characters only (PostgreSQL refuses NUL in text).
+        account = "".join(c for c in name.strip().lower() if c.isprintable())[:100]
+        # The attempt counts as a failure before its password is checked (a success then clears it):
+        # attempts sent at once cannot all pass the limit while the first ones are being checked.
+        attempt = self.store.add_failure(account, address, now, now - window * 4)
         by_account, by_address = self.store.failures(account, address, now - window)
-        if by_account >= self.settings.signin_limit_account or by_address >= self.settings.signin_limit_address:
+        if by_account > self.settings.signin_limit_account or by_address > self.settings.signin_limit_address:
+            self.store.forget_attempt(attempt)  # a refused attempt does not make the wait longer
             raise TooManyAttempts(self.settings.signin_window_minutes)
-        try:
-            principal = self.ctx.authenticate(name, password)
-        except NotAuthenticated:
-            self.store.add_failure(account, address, now, now - window * 4)
-            raise
+        principal = self.ctx.authenticate(name, password)  # NotAuthenticated: the failure stays counted
         self.store.clear_failures(account)
         session_id = secrets.token_urlsafe(32)
         self.store.add(_hash(session_id), principal.name, secrets.token_urlsafe(32), now,
@@ -106,7 +110,7 @@ class SessionManager:
         if record is None:
             return None
         try:
-            principal = self.ctx.principal_for(record.user_name)
+            principal = self.ctx.principal_for(record.user_name, record.created_at)
         except NotAuthenticated:
             self.store.delete(key)
             return None

@@ -43,6 +43,8 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
     ctx = request.app.state.ctx
     switch_to = "en" if lang == "ko" else "ko"
     here = request.url.path[len(request.scope.get("root_path") or ""):] or "/"
+    if here.startswith("//") or "\\" in here:  # a link to //host would leave the site
+        here = "/"
     query = {k: v for k, v in request.query_params.items() if k != "lang"}
     html = environment().get_template(template).render(
         request=request, t=Words(lang), lang=lang, session=session,
