@@ -17,6 +17,7 @@ from typing import Any
 from engine import baseline as bl
 from engine.backward import START_PREFIX, topic
 from engine.blackouts import DISTRICT, PROGRAMME, PROJECT, Blackout, new_blackout
+from engine.corrections import check_live
 from engine.deadlines import DeadlinePlanner, declared_durations
 from engine.errors import Forbidden, InvalidInput
 from engine.ports import ProjectQuery
@@ -149,6 +150,7 @@ class PlanningService:
         p = self.scoped.project(key)
         if not self.principal.can_write(p.gu):
             raise Forbidden(self.principal.describe(), f"set the baseline of {p.key}")
+        check_live(p, "set its baseline")
         planner = self.book.planner(p.workflow_id, p.workflow_version)
         state, _ = planner.state_on(p, as_of)
         if state in planner.finals:
@@ -175,9 +177,13 @@ class PlanningService:
     def add_blackout(self, scope: str, target: str | None, start: dt.date, end: dt.date, reason: str, *,
                      now: dt.datetime, actor: str | None = None) -> Blackout:
         b = new_blackout(scope, target, start, end, reason)
+        project = None
         if b.scope == PROJECT:
-            b = Blackout(b.scope, self.scoped.project(b.target).key, b.start, b.end, b.reason)
+            project = self.scoped.project(b.target)
+            b = Blackout(b.scope, project.key, b.start, b.end, b.reason)
         self._may_change(b, "add")
+        if project is not None:
+            check_live(project, "add a blackout")
         new_id = self.store.add_blackout(b, self.principal.actor(actor), now)
         return Blackout(b.scope, b.target, b.start, b.end, b.reason, new_id)
 
