@@ -74,3 +74,19 @@ def test_a_retired_project_takes_no_blackout_or_baseline(run, args) -> None:
     before = dump(run.url)
     assert_one_error(run(*args), 5, "retired")
     assert dump(run.url) == before
+
+
+def test_status_key_as_of_says_retired_whether_or_not_it_changed_after_that_day(run) -> None:
+    # An entry after 10 January makes the as-of read rebuild the project; one before does not.
+    result = run("participation", "add", KEY, "resident_meeting", "--date", "2016-02-01")
+    assert result.exit_code == 0, result.output
+    assert run("project", "retire", KEY, "--note", "entered by mistake").exit_code == 0
+    for day in ("2016-01-10", "2016-02-15"):
+        result = run("status", KEY, "--as-of", day, "--json")
+        assert result.exit_code == 0, (day, result.output)
+        row = json.loads(result.stdout)[0]
+        assert row["retired_at"], (day, row)
+    # A day before it was entered: not there yet; and no listing shows it, past or present.
+    assert_one_error(run("status", KEY, "--as-of", "2016-01-03"), 4, "did not exist yet")
+    for day in ("2016-01-10", "2016-02-15"):
+        assert json.loads(run("status", "--as-of", day, "--json").stdout) == []
