@@ -152,6 +152,10 @@ class PlanningService:
             raise Forbidden(self.principal.describe(), f"set the baseline of {p.key}")
         check_live(p, "set its baseline")
         planner = self.book.planner(p.workflow_id, p.workflow_version)
+        created = p.created_at or min(p.reached.values(), default=p.entered_at)
+        if as_of < planner.local_date(created):
+            raise InvalidInput(f"{p.key} did not exist yet on {as_of} (created {planner.local_date(created)})",
+                               field="--as-of")
         state, _ = planner.state_on(p, as_of)
         if state in planner.finals:
             raise InvalidInput(f"{p.key} is {state} on {as_of}: nothing left to plan", field="KEY")

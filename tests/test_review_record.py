@@ -90,3 +90,11 @@ def test_status_key_as_of_says_retired_whether_or_not_it_changed_after_that_day(
     assert_one_error(run("status", KEY, "--as-of", "2016-01-03"), 4, "did not exist yet")
     for day in ("2016-01-10", "2016-02-15"):
         assert json.loads(run("status", "--as-of", day, "--json").stdout) == []
+
+
+def test_baseline_set_as_of_a_day_before_the_project_existed_is_refused(run) -> None:
+    before = dump(run.url)
+    # It used to take a plan for 2014 (agreement 2014-01-14 ... completion 2014-06-04).
+    assert_one_error(run("baseline", "set", KEY, "--as-of", "2014-01-01"), 3, "did not exist yet")
+    assert dump(run.url) == before
+    assert run("baseline", "set", KEY, "--as-of", "2016-01-04").exit_code == 0
