@@ -98,3 +98,20 @@ def test_baseline_set_as_of_a_day_before_the_project_existed_is_refused(run) -> 
     assert_one_error(run("baseline", "set", KEY, "--as-of", "2014-01-01"), 3, "did not exist yet")
     assert dump(run.url) == before
     assert run("baseline", "set", KEY, "--as-of", "2016-01-04").exit_code == 0
+
+
+def test_bulk_refusal_of_a_retired_listed_key_names_the_key_once(run, tmp_path) -> None:
+    other = "2016-성동구-사근동"
+    assert run("project", "add", other, "--gu", "성동구", "--dong", "사근동", "--year", "2016", "--actor", "kim",
+               "--at", "2016-01-04 09:00").exit_code == 0
+    assert run("project", "retire", other, "--note", "entered by mistake").exit_code == 0
+    keys = tmp_path / "keys.txt"
+    keys.write_text(f"{KEY}\n{other}\n", encoding="utf-8")
+    before = dump(run.url)
+    result = run("advance", "--keys-from", str(keys), "hold", "--actor", "kim", "--note", "x")
+    assert result.exit_code == 5, result.output
+    assert f"{other}: {other}" not in result.output and f"{other}: cannot hold" in result.output
+    assert dump(run.url) == before
+    dry = run("advance", "--keys-from", str(keys), "hold", "--actor", "kim", "--note", "x", "--dry-run", "--json")
+    refused = json.loads(dry.stdout)["refused"]
+    assert [(r["key"], r["reason"].startswith("cannot hold")) for r in refused] == [(other, True)]
