@@ -115,3 +115,101 @@ def test_bulk_refusal_of_a_retired_listed_key_names_the_key_once(run, tmp_path) 
     dry = run("advance", "--keys-from", str(keys), "hold", "--actor", "kim", "--note", "x", "--dry-run", "--json")
     refused = json.loads(dry.stdout)["refused"]
     assert [(r["key"], r["reason"].startswith("cannot hold")) for r in refused] == [(other, True)]
+
+
+def _state_on(run, day: str) -> tuple[str, str]:
+    result = run("status", KEY, "--as-of", day, "--json")
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout)[0]
+    listed = [r for r in json.loads(run("status", "--as-of", day, "--json").stdout) if r["key"] == KEY]
+    assert [(r["state"], r["entered_at"]) for r in listed] == [(row["state"], row["entered_at"])]
+    for r in json.loads(run("overdue", "--as-of", day, "--json").stdout):
+        if r["key"] == KEY:
+            assert (r["state"], r["entered_at"]) == (row["state"], row["entered_at"]), (day, r)
+    return row["state"], row["entered_at"][:10]
+
+
+def test_a_move_at_the_wrong_date_can_be_undone_and_recorded_at_the_right_earlier_date(run) -> None:
+    assert run("participation", "add", KEY, "resident_meeting", "--date", "2016-01-05").exit_code == 0
+    assert run("advance", KEY, "agree", "--actor", "kim", "--at", "2016-01-20").exit_code == 0
+    assert run("undo", KEY, "--note", "협약식 날짜 착오: 1월 10일").exit_code == 0
+    # It was refused: the undone move still counted as the latest change of state (rule 3).
+    result = run("advance", KEY, "agree", "--actor", "kim", "--at", "2016-01-10")
+    assert result.exit_code == 0, result.output
+    # Still refused before the meeting its guard needs (rule 4), and before the creation (rule 2).
+    assert run("status", KEY, "--json").exit_code == 0
+    assert _state_on(run, "2016-01-09") == ("survey", "2016-01-04")
+    for day in ("2016-01-10", "2016-01-15", "2016-01-25", "2016-03-01"):
+        assert _state_on(run, day) == ("agreement", "2016-01-10"), day
+    # Undone again: as if it never moved, on every day.
+    assert run("undo", KEY, "--note", "아직 협약 전").exit_code == 0
+    for day in ("2016-01-09", "2016-01-15", "2016-01-25", "2016-03-01"):
+        assert _state_on(run, day) == ("survey", "2016-01-04"), day
+
+
+def test_after_an_undo_a_move_is_still_not_dated_before_the_standing_ones(run) -> None:
+    assert run("participation", "add", KEY, "resident_meeting", "--date", "2016-01-05").exit_code == 0
+    assert run("advance", KEY, "agree", "--actor", "kim", "--at", "2016-01-10").exit_code == 0
+    assert run("advance", KEY, "present_design", "--actor", "kim", "--at", "2016-01-20").exit_code == 0
+    assert run("undo", KEY, "--note", "wrong date").exit_code == 0
+    before = dump(run.url)
+    assert_one_error(run("advance", KEY, "present_design", "--actor", "kim", "--at", "2016-01-08"), 3,
+                     "before the project entered its current state")
+    assert dump(run.url) == before
+    assert run("advance", KEY, "present_design", "--actor", "kim", "--at", "2016-01-12").exit_code == 0
+    assert _state_on(run, "2016-01-11") == ("agreement", "2016-01-10")
+    assert _state_on(run, "2016-01-25") == ("design_review", "2016-01-12")
+
+
+# -- property: undone moves re-recorded at earlier dates (Hypothesis, in memory) -----------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from engine.catalog import Catalog  # noqa: E402
+from engine.errors import DongflowError  # noqa: E402
+from engine.project import replay, replay_until  # noqa: E402
+from engine.service import ProjectSpec, Service  # noqa: E402
+from support import MemoryStore, without_participation  # noqa: E402
+from workflows import SHIPPED_DIR  # noqa: E402
+
+CATALOG = without_participation(Catalog.from_dirs([SHIPPED_DIR]))
+WORKFLOW = CATALOG.latest("space-improvement")
+START = dt.datetime(2016, 1, 4, 0, 0, tzinfo=dt.timezone.utc)
+STEP = st.one_of(st.tuples(st.just("advance"), st.integers(0, 5), st.integers(0, 30)),
+                 st.tuples(st.just("undo"), st.just(0), st.just(0)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(STEP, max_size=25))
+def test_backdated_moves_and_undos_rebuild_the_stored_project_on_every_day(steps) -> None:
+    store = MemoryStore()
+    service = Service(store, CATALOG)
+    now = START + dt.timedelta(days=400)
+    service.add_project(ProjectSpec("k", "성동구", "마장동", 2016), actor="w", now=now, at=START)
+    service.set_fact("k", "resident_meetings", "2", actor="w", now=now, at=START)
+    for kind, pick, back in steps:
+        now += dt.timedelta(hours=1)
+        before, history = store.get("k"), store.events("k")
+        try:
+            if kind == "undo":
+                service.undo("k", actor="w", now=now, note="n")
+            else:
+                ready = [t for t, unmet in WORKFLOW.unmet_guards(before.state, before.facts).items() if not unmet]
+                if not ready:
+                    continue
+                at = max(START, before.entered_at) + dt.timedelta(days=back)
+                service.advance("k", ready[pick % len(ready)], actor="w", now=now, at=at, note="n")
+        except DongflowError as exc:
+            assert exc.exit_code in (3, 5), exc
+            assert (store.get("k"), store.events("k")) == (before, history)
+            continue
+        project, events = store.get("k"), store.events("k")
+        stored = (project.state, project.previous_state, dict(project.reached), project.entered_at)
+        for r in (replay(events), replay_until(events)):  # recorded order, effective order: one record
+            assert (r.state, r.previous_state, r.reached, r.entered_at) == stored
+        # On each day, the state is the one of the latest standing move dated by then.
+        for day in range(0, 400, 7):
+            cutoff = START + dt.timedelta(days=day, hours=12)
+            then = replay_until(events, cutoff)
+            assert then is not None and then.entered_at <= cutoff
+            assert then.state == project.state or then.entered_at <= project.entered_at
