@@ -213,3 +213,18 @@ def test_backdated_moves_and_undos_rebuild_the_stored_project_on_every_day(steps
             then = replay_until(events, cutoff)
             assert then is not None and then.entered_at <= cutoff
             assert then.state == project.state or then.entered_at <= project.entered_at
+
+
+@pytest.mark.parametrize("mapping", ["survey=completed", "survey=cancelled", "survey=agreement"])
+def test_migrate_map_cannot_move_a_project_to_another_state_of_the_new_version(run, tmp_path, mapping) -> None:
+    from wfkit import write_variant
+
+    folder = tmp_path / "wf"
+    write_variant(folder)  # version 2 with the same states
+    before = dump(run.url)
+    # It moved the project to `completed` (or anywhere) without a transition, its first entry of the
+    # new state taken from the old one: a completion the report counted, on the day survey began.
+    result = run("--workflows", str(folder), "workflow", "migrate", "space-improvement", "--to", "2",
+                 "--map", mapping, "--note", "x")
+    assert_one_error(result, 3, "survey is a state of space-improvement@2")
+    assert dump(run.url) == before
