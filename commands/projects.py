@@ -202,6 +202,10 @@ def status(app: App, key: str | None, gu: str | None, year: int | None, state: s
     from engine.ports import ProjectQuery
 
     day = _as_of(app, as_of)
+    if key is not None and (gu, year, state, workflow_id) != (None, None, None, None):
+        # A filter beside KEY was ignored (today) or read as "did not exist yet" (--as-of): refuse it.
+        raise InvalidInput("KEY and --gu, --year, --state or --workflow do not go together: give one project "
+                           "or filter a list")
     if key is None:
         workflow_id = _workflow_filter(app, workflow_id)
         state = _state_filter(app, state, workflow_id)

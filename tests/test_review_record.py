@@ -228,3 +228,11 @@ def test_migrate_map_cannot_move_a_project_to_another_state_of_the_new_version(r
                  "--map", mapping, "--note", "x")
     assert_one_error(result, 3, "survey is a state of space-improvement@2")
     assert dump(run.url) == before
+
+
+@pytest.mark.parametrize("extra", [("--gu", "종로구"), ("--state", "시공"), ("--year", "2017"),
+                                   ("--gu", "종로구", "--as-of", "2016-02-01")])
+def test_status_key_with_a_list_filter_is_refused_not_ignored_or_misread(run, extra) -> None:
+    # The filter was ignored (the 성동구 project shown for --gu 종로구), or with --as-of the project
+    # "did not exist yet" (exit 4): options that do not go together are exit 3.
+    assert_one_error(run("status", KEY, *extra), 3, "do not go together")
