@@ -96,6 +96,7 @@ class PlanningService:
             raise InvalidInput(f"--to {end} is before --from {start}", field="--to")
         if step < 1:
             raise InvalidInput("must be at least 1 day", field="--every")
+        step = min(step, (end - start).days + 1)  # one date past --to is enough (and no date overflow)
         if end > data_end:
             raise InvalidInput(f"--to {end} is after the record's last day {data_end}: nothing to compare with yet",
                                field="--to")

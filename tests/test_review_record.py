@@ -236,3 +236,30 @@ def test_status_key_with_a_list_filter_is_refused_not_ignored_or_misread(run, ex
     # The filter was ignored (the 성동구 project shown for --gu 종로구), or with --as-of the project
     # "did not exist yet" (exit 4): options that do not go together are exit 3.
     assert_one_error(run("status", KEY, *extra), 3, "do not go together")
+
+
+@pytest.mark.parametrize("args,code,fragment", [
+    (("status", "--year", "99999999999999999999"), 3, "--year"),
+    (("overdue", "--year", "99999999999999999999"), 3, "--year"),
+    (("risk", "--year", "99999999999999999999"), 3, "--year"),
+    (("delays", "--year", "99999999999999999999"), 3, "--year"),
+    (("calendar", "-o", "x.ics", "--year", "99999999999999999999"), 3, "--year"),
+    (("budget", "list", "--year", "99999999999999999999"), 3, "--year"),
+    (("blackout", "remove", "99999999999999999999999"), 4, "no blackout"),
+    (("blackout", "remove", "3000000000"), 4, "no blackout"),
+    (("workflow", "migrate", "space-improvement", "--to", "3000000000"), 4, "no workflow"),
+    (("workflow", "show", "space-improvement", "--version", "99999999999999999999"), 4, "no workflow"),
+])
+def test_huge_numbers_are_one_clear_error_not_an_internal_or_database_error(run, args, code, fragment,
+                                                                               tmp_path, monkeypatch) -> None:
+    # They overflowed the driver: exit 1 (internal error) on SQLite, 7 (database problem) on PostgreSQL.
+    monkeypatch.chdir(tmp_path)
+    before = dump(run.url)
+    assert_one_error(run(*args), code, fragment)
+    assert dump(run.url) == before
+
+
+def test_backtest_with_a_step_longer_than_the_range_replays_one_day(run) -> None:
+    result = run("risk", "backtest", "--from", "2016-01-10", "--to", "2016-01-20", "--every", "99999999999",
+                 "--as-of", "2016-03-01", "--json")
+    assert result.exit_code == 0, result.output
