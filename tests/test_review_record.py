@@ -263,3 +263,26 @@ def test_backtest_with_a_step_longer_than_the_range_replays_one_day(run) -> None
     result = run("risk", "backtest", "--from", "2016-01-10", "--to", "2016-01-20", "--every", "99999999999",
                  "--as-of", "2016-03-01", "--json")
     assert result.exit_code == 0, result.output
+
+
+def test_undo_racing_another_writer_is_a_conflict_not_an_internal_error(store, core_catalog) -> None:
+    from engine.errors import ChangedMeanwhile
+    from programme.places import identity_rules
+
+    now = dt.datetime(2016, 3, 2, 9, 30, tzinfo=dt.timezone.utc)
+    svc = Service(store, core_catalog, identity_rules())
+    start = now - dt.timedelta(days=30)
+    svc.add_project(ProjectSpec(KEY, "성동구", "마장동", 2016), actor="kim", now=now, at=start)
+    svc.set_fact(KEY, "resident_meetings", "2", actor="kim", now=now, at=start)
+    svc.advance(KEY, "agree", actor="kim", now=now, at=start + dt.timedelta(days=5))
+    read_events = store.events
+
+    def events_after_another_writer(key):  # someone records a fact between the undo's two reads
+        store.events = read_events
+        svc.set_fact(KEY, "design_revisions", "1", actor="lee", now=now)
+        return read_events(key)
+
+    store.events = events_after_another_writer
+    with pytest.raises(ChangedMeanwhile):  # was a ValueError: exit 1, "internal error"
+        svc.undo(KEY, actor="kim", now=now, note="wrong")
+    assert svc.project(KEY).state == "agreement"
