@@ -22,6 +22,7 @@ from commands.common import (
     _project_fields_by_key,
     app_options,
     pass_app,
+    year_filter,
 )
 from engine.errors import InvalidInput
 from render.output import Listing, listing_options, project_fields
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 @click.command()
 @click.option("--as-of", "as_of", metavar="DATE", help="Check as of this day (default: today).")
 @click.option("--gu", help="Only this district (구).")
-@click.option("--year", type=int, help="Only this cohort year.")
+@click.option("--year", type=int, callback=year_filter, help="Only this cohort year.")
 @click.option("--level", "levels", multiple=True, metavar="LEVEL",
               help="Only these levels (repeatable): due_soon, overdue, escalated, at_risk, late_start, cutoff_risk "
                    "(Korean labels work). "

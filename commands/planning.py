@@ -13,7 +13,18 @@ from typing import Any
 
 import click
 
-from commands.common import App, _actor_default, _as_of, _date, _deadline_book, _gu_filter, _h, app_options, pass_app
+from commands.common import (
+    App,
+    _actor_default,
+    _as_of,
+    _date,
+    _deadline_book,
+    _gu_filter,
+    _h,
+    app_options,
+    pass_app,
+    year_filter,
+)
 from engine.errors import InvalidInput
 from render.output import Listing, listing_options, project_fields
 
@@ -38,7 +49,7 @@ def _pct(x: float | None) -> str:
 
 
 def _filters(func: Any) -> Any:
-    func = click.option("--year", type=int, help="Only this cohort year.")(func)
+    func = click.option("--year", type=int, callback=year_filter, help="Only this cohort year.")(func)
     return click.option("--gu", help="Only this district (구).")(func)
 
 

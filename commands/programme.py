@@ -19,6 +19,7 @@ from commands.common import (
     _project_fields_by_key,
     app_options,
     pass_app,
+    year_filter,
 )
 from engine.errors import InvalidInput
 from render.output import Listing, format_for_suffix, listing_options, project_fields
@@ -135,7 +136,7 @@ def budget_import(app: App, file: str, unit: str, actor: str | None, at: str | N
 
 @budget.command("list")
 @click.argument("key", required=False)
-@click.option("--year", type=int, help="Only this budget year.")
+@click.option("--year", type=int, callback=year_filter, help="Only this budget year.")
 @listing_options
 @app_options
 @pass_app

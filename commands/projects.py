@@ -22,6 +22,7 @@ from commands.common import (
     _workflow_filter,
     app_options,
     pass_app,
+    year_filter,
 )
 from engine.errors import InvalidInput
 from render.output import Listing, listing_options
@@ -189,7 +190,7 @@ def advance(app: App, args: tuple[str, ...], actor: str, note: str | None, at: s
 @click.command()
 @click.argument("key", required=False)
 @click.option("--gu", help="Only this district (구).")
-@click.option("--year", type=int, help="Only this cohort year.")
+@click.option("--year", type=int, callback=year_filter, help="Only this cohort year.")
 @click.option("--state", help="Only projects in this state (an id like construction, or its label: 시공).")
 @click.option("--workflow", "workflow_id", help="Only projects on this workflow.")
 @click.option("--as-of", "as_of", metavar="DATE", help="Deadline levels as of this day (default: today).")
@@ -202,6 +203,10 @@ def status(app: App, key: str | None, gu: str | None, year: int | None, state: s
     from engine.ports import ProjectQuery
 
     day = _as_of(app, as_of)
+    if key is not None and (gu, year, state, workflow_id) != (None, None, None, None):
+        # A filter beside KEY was ignored (today) or read as "did not exist yet" (--as-of): refuse it.
+        raise InvalidInput("KEY and --gu, --year, --state or --workflow do not go together: give one project "
+                           "or filter a list")
     if key is None:
         workflow_id = _workflow_filter(app, workflow_id)
         state = _state_filter(app, state, workflow_id)

@@ -100,8 +100,10 @@ def undo(service: Service, key: str, *, actor: str, now: dt.datetime, note: str 
     note = corrections.require_note(note)
     project = service.project(key)
     _check_version(project, expected_version)
-    updated, event = corrections.undo(project, service.store.events(project.key), actor=clean_text(actor, "actor"),
-                                      now=now, note=note)
+    events = service.store.events(project.key)
+    if len(events) != project.version:  # someone recorded something between the two reads
+        raise ChangedMeanwhile(project.key)
+    updated, event = corrections.undo(project, events, actor=clean_text(actor, "actor"), now=now, note=note)
     service.store.save(updated, event)
     return updated, event
 

@@ -31,13 +31,15 @@ def cutoff_for(day: dt.date | None, today: dt.date, tz: ZoneInfo) -> dt.datetime
     return end_of_day(day, tz)
 
 
-def rebuilt(project: Project, events: Iterable[Event], cutoff: dt.datetime) -> Project | None:
+def rebuilt(project: Project, events: Iterable[Event], cutoff: dt.datetime, *,
+            keep_retired: bool = False) -> Project | None:
     """``project`` as its record stood just before ``cutoff`` (its events replayed up to then), or
-    None if it had not been created by then (or was retired by then). What the events do not change
+    None if it had not been created by then (or was retired by then, unless ``keep_retired``: a
+    lookup by key, which shows a retired project as retired). What the events do not change
     (key, district, dong, year, workflow, target) is taken from the stored project, unless a replayer
     recorded it as it stood then (``flags["identity"]``, engine.project.Rebuild)."""
     r = replay_until(events, cutoff)
-    if r is None or r.flags.get("retired"):
+    if r is None or (r.flags.get("retired") and not keep_retired):
         return None
     return replace(
         project, **dict(r.flags.get("identity") or {}), state=r.state, previous_state=r.previous_state, facts=r.facts, reached=r.reached,

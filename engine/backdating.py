@@ -7,7 +7,8 @@ first; the second is always now. The rules for ``at``:
 1. not in the future (a few minutes of clock skew are tolerated);
 2. not before the project was created (the ``at`` of its creation event);
 3. an event that changes the state (a transition) not before the latest one that did (a
-   transition or a migration), so the states of a history follow each other in date order;
+   transition or a migration; an undone transition does not count: it and its undo cancel out),
+   so the states of a history follow each other in date order;
 4. a transition is checked against the facts as they stood at its ``at``: it cannot be dated
    before the meeting its guard needs;
 5. a fact set by hand not before the latest time the same fact was set (by hand, or counted by a
@@ -59,10 +60,20 @@ def check_at(
         raise InvalidInput(f"{show_time(at)} is before the project was created ({show_time(created)})", field=field)
 
 
+def state_changes(events: Iterable[Event]) -> list[Event]:
+    """The events that changed the project's state and still stand: an undone transition (``dongflow
+    undo``) does not, so a move recorded at the wrong date can be undone and recorded again earlier."""
+    from engine.project import undone_transitions
+
+    events = list(events)
+    void = undone_transitions(events)
+    return [e for e in events if e.kind in STATE_CHANGING and e.seq not in void]
+
+
 def check_state_order(events: Iterable[Event], at: dt.datetime, field: str = "at") -> None:
     """Rule 3 against every state-changing event (a migration keeps the entry time of the state, so
     ``entered_at`` alone does not show it)."""
-    latest = max((e.at for e in events if e.kind in STATE_CHANGING), default=None)
+    latest = max((e.at for e in state_changes(events)), default=None)
     if latest is not None and at < latest:
         raise InvalidInput(
             f"{show_time(at)} is before the project's latest change of state ({show_time(latest)})", field=field
@@ -89,7 +100,7 @@ def check_fact_dating(events: Iterable[Event], name: str, at: dt.datetime, field
     """Rules 5 and 6 for a fact set by hand at ``at``."""
     events = list(events)
     check_fact_order(events, name, at, field)
-    latest = max((e.at for e in events if e.kind in STATE_CHANGING), default=None)
+    latest = max((e.at for e in state_changes(events)), default=None)
     if latest is not None and at < latest:
         raise InvalidInput(
             f"{show_time(at)} is before the project's latest change of state ({show_time(latest)}); the guards "

@@ -114,8 +114,8 @@ def advance(
         for key in keys or ():
             try:
                 projects.append((lookup or service.project)(key))
-            except DongflowError as exc:
-                refusals.append(Refusal(key, exc.message))
+            except DongflowError as exc:  # the reason without the key (the refusal names it)
+                refusals.append(Refusal(key, getattr(exc, "reason", None) or exc.message))
     if len(projects) > MAX_PROJECTS:
         raise InvalidInput(f"{len(projects)} projects match; a bulk move takes at most {MAX_PROJECTS}")
     planned: list[tuple[str, Project, Event]] = []

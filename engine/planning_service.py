@@ -17,6 +17,7 @@ from typing import Any
 from engine import baseline as bl
 from engine.backward import START_PREFIX, topic
 from engine.blackouts import DISTRICT, PROGRAMME, PROJECT, Blackout, new_blackout
+from engine.corrections import check_live
 from engine.deadlines import DeadlinePlanner, declared_durations
 from engine.errors import Forbidden, InvalidInput
 from engine.ports import ProjectQuery
@@ -95,6 +96,7 @@ class PlanningService:
             raise InvalidInput(f"--to {end} is before --from {start}", field="--to")
         if step < 1:
             raise InvalidInput("must be at least 1 day", field="--every")
+        step = min(step, (end - start).days + 1)  # one date past --to is enough (and no date overflow)
         if end > data_end:
             raise InvalidInput(f"--to {end} is after the record's last day {data_end}: nothing to compare with yet",
                                field="--to")
@@ -149,7 +151,12 @@ class PlanningService:
         p = self.scoped.project(key)
         if not self.principal.can_write(p.gu):
             raise Forbidden(self.principal.describe(), f"set the baseline of {p.key}")
+        check_live(p, "set its baseline")
         planner = self.book.planner(p.workflow_id, p.workflow_version)
+        created = p.created_at or min(p.reached.values(), default=p.entered_at)
+        if as_of < planner.local_date(created):
+            raise InvalidInput(f"{p.key} did not exist yet on {as_of} (created {planner.local_date(created)})",
+                               field="--as-of")
         state, _ = planner.state_on(p, as_of)
         if state in planner.finals:
             raise InvalidInput(f"{p.key} is {state} on {as_of}: nothing left to plan", field="KEY")
@@ -175,9 +182,13 @@ class PlanningService:
     def add_blackout(self, scope: str, target: str | None, start: dt.date, end: dt.date, reason: str, *,
                      now: dt.datetime, actor: str | None = None) -> Blackout:
         b = new_blackout(scope, target, start, end, reason)
+        project = None
         if b.scope == PROJECT:
-            b = Blackout(b.scope, self.scoped.project(b.target).key, b.start, b.end, b.reason)
+            project = self.scoped.project(b.target)
+            b = Blackout(b.scope, project.key, b.start, b.end, b.reason)
         self._may_change(b, "add")
+        if project is not None:
+            check_live(project, "add a blackout")
         new_id = self.store.add_blackout(b, self.principal.actor(actor), now)
         return Blackout(b.scope, b.target, b.start, b.end, b.reason, new_id)
 

@@ -407,6 +407,11 @@ def replay(events: Iterable[Event]) -> Replayed:
     return r.result()
 
 
+def undone_transitions(events: Iterable[Event]) -> set[int]:
+    """The sequence numbers of the transitions an ``undone`` event reverted (``dongflow undo``)."""
+    return {int(e.data["undoes"]) for e in events if e.kind == UNDONE and e.data.get("undoes") is not None}
+
+
 def effective_order(events: Iterable[Event]) -> list[Event]:
     """Events by effective time (``at``), then by the order they were recorded (``seq``)."""
     return sorted(events, key=lambda e: (e.at, e.seq))
@@ -423,6 +428,8 @@ def replay_until(events: Iterable[Event], cutoff: dt.datetime | None = None) -> 
     """
     r: Rebuild | None = None
     later: list[Event] = []
+    events = list(events)
+    void = undone_transitions(events)
     for event in effective_order(events):
         if cutoff is not None and event.at >= cutoff:
             later.append(event)
@@ -431,6 +438,11 @@ def replay_until(events: Iterable[Event], cutoff: dt.datetime | None = None) -> 
             if event.kind != CREATED:
                 continue  # dated before its creation: cannot happen under the rules; ignore
             r = Rebuild(event.key, strict=False)
+        if event.kind == UNDONE or event.seq in void:
+            # An undone transition and its undo (dated alike) cancel out: in effective order a
+            # transition re-recorded at an earlier date after the undo may come between them.
+            r.version = max(r.version, event.seq)
+            continue
         _apply(r, event)
     if r is None:
         return None

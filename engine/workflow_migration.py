@@ -133,6 +133,11 @@ def plan_migration(
         if old not in known_states:
             raise InvalidInput(f"{old} is not a state of any version of {target.id} "
                                f"(states: {', '.join(sorted(known_states))})", field="--map")
+        if old != new and target.has_state(old):
+            # A project in it stays in it: --map renames states the new version lacks; moving a
+            # project to another state (completed, cancelled ...) takes a transition (advance).
+            raise InvalidInput(f"{old} is a state of {target.ref}: its projects keep it; --map names a new "
+                               f"state for a state version {target.version} lacks", field="--map")
     plan = MigrationPlan(target.id, target.version)
     for p in projects:
         if p.workflow_version == target.version:

@@ -79,7 +79,8 @@ def find_as_of(conn: Connection, query: ProjectQuery, cutoff: dt.datetime) -> li
     for r in rows:
         project = row_to_project(r)
         if r.id in keys:
-            then = rebuilt(project, history[r.id], cutoff)
+            # found by its key, a retired project is shown as retired (as without a date)
+            then = rebuilt(project, history[r.id], cutoff, keep_retired=query.key is not None)
             if then is None:
                 continue
             project = then  # its version too, if it was migrated later (engine.project.replay_until)

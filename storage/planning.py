@@ -77,6 +77,8 @@ class SqlPlanningStore:
             return read_blackouts(conn)
 
     def blackout(self, blackout_id: int) -> Blackout:
+        if not -(2**31) <= blackout_id < 2**31:  # beyond the id column: none such (not a driver overflow)
+            raise NotFound(f"no blackout #{blackout_id} (see dongflow blackout list)")
         with self.db.read() as conn:
             r = conn.execute(select(B).where(B.c.id == blackout_id)).first()
         if r is None:

@@ -205,6 +205,12 @@ class SqlProjectStore:
                             continue
                         raise ChangedMeanwhile(old_key)
                     conn.execute(insert(E).values(event_values(event, found.id)))
+                    if project.key != old_key:  # a project's blackout windows name it by key: they follow it
+                        from engine.blackouts import PROJECT
+                        from storage.planning import B
+
+                        conn.execute(update(B).where(B.c.scope == PROJECT, B.c.target == old_key)
+                                     .values(target=project.key))
         except IntegrityError:
             renamed = [p.key for old, p, _ in items if p.key != old]
             if renamed and self.existing_keys(renamed):

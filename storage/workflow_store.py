@@ -194,6 +194,8 @@ def load_catalog(db: Database | None, dirs: Sequence[str | Path] = ()) -> Catalo
     merge_stored(catalog, stored, parse)
 
     def fetch(workflow_id: str, version: int) -> Workflow | None:
+        if not 0 < version < 2**31:  # beyond the version column: none such (not a driver overflow)
+            return None
         with db.read() as conn:
             found = read_stored(conn, (workflow_id, version))
         if not found:
