@@ -15,8 +15,8 @@ from pathlib import Path
 from engine.definition import Workflow
 from storage import cache
 
-LOADER_MODULES = ("engine.definition", "engine.identity", "engine.loader", "engine.loader_planning", "engine.loader_util",
-                  "engine.yaml_reader")
+LOADER_MODULES = ("engine.definition", "engine.identity", "engine.loader", "engine.loader_planning",
+                  "engine.loader_util", "engine.yaml_reader")
 """The code a cached workflow depends on (found and stamped without importing the loader)."""
 
 
