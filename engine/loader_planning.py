@@ -79,7 +79,7 @@ def _owners(builder: Any, value: Any, line: int | None) -> dict[str, Label]:
 def _state_owners(builder: Any, raw_states: Any, states: list[State], owners: dict[str, Label]) -> list[State]:
     """Each state's ``owner:``: an id, one of ``owners:`` when that is declared."""
     raw_by_id: dict[str, Any] = {}
-    for item in raw_states or ():
+    for item in raw_states if isinstance(raw_states, list) else ():  # a non-list is reported by the loader
         if hasattr(item, "get") and isinstance(item.get("id"), str):
             raw_by_id.setdefault(item.get("id"), item)
     out = []
