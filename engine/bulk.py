@@ -28,14 +28,14 @@ MAX_PROJECTS = 50_000
 
 
 @dataclass(frozen=True)
-class Move:
+class BulkMove:
     key: str
     from_state: str
     to_state: str
 
 
 @dataclass(frozen=True)
-class Refusal:
+class BulkRefusal:
     key: str
     reason: str
 
@@ -45,15 +45,15 @@ class BulkResult:
     batch: str
     trigger: str
     dry_run: bool
-    moves: list[Move] = field(default_factory=list)
+    moves: list[BulkMove] = field(default_factory=list)
     """What moved (or, in a dry run, would move)."""
-    refusals: list[Refusal] = field(default_factory=list)
+    refusals: list[BulkRefusal] = field(default_factory=list)
 
 
 class BulkRefused(ChangeRefused):
     """A bulk move some projects refuse: nothing moved (``refusals`` says which and why)."""
 
-    def __init__(self, trigger: str, refusals: Sequence[Refusal], total: int) -> None:
+    def __init__(self, trigger: str, refusals: Sequence[BulkRefusal], total: int) -> None:
         self.refusals = list(refusals)
         self.problems = [ChangeRefused(r.key, r.reason) for r in self.refusals]
         """One per refused project (shown under the error line, like a file's bad rows)."""
@@ -106,7 +106,7 @@ def advance(
     trigger = clean_text(trigger, "trigger")
     note = clean_note(note)
     batch = batch or uuid.uuid4().hex[:12]
-    refusals: list[Refusal] = []
+    refusals: list[BulkRefusal] = []
     projects: list[Project] = []
     if query is not None:
         projects = service.status(query)
@@ -115,7 +115,7 @@ def advance(
             try:
                 projects.append((lookup or service.project)(key))
             except DongflowError as exc:  # the reason without the key (the refusal names it)
-                refusals.append(Refusal(key, getattr(exc, "reason", None) or exc.message))
+                refusals.append(BulkRefusal(key, getattr(exc, "reason", None) or exc.message))
     if len(projects) > MAX_PROJECTS:
         raise InvalidInput(f"{len(projects)} projects match; a bulk move takes at most {MAX_PROJECTS}")
     planned: list[tuple[str, Project, Event]] = []
@@ -123,10 +123,10 @@ def advance(
         try:
             updated, event = service.planned_step(project, trigger, actor=actor, now=now, at=at, note=note)
         except DongflowError as exc:
-            refusals.append(Refusal(project.key, getattr(exc, "reason", None) or exc.message))
+            refusals.append(BulkRefusal(project.key, getattr(exc, "reason", None) or exc.message))
             continue
         planned.append((project.key, updated, replace(event, data={**event.data, "batch": batch})))
-    moves = [Move(p.key, e.from_state or "", p.state) for _, p, e in planned]
+    moves = [BulkMove(p.key, e.from_state or "", p.state) for _, p, e in planned]
     total = len(planned) + len(refusals)
     if dry_run:
         return BulkResult(batch, trigger, True, moves, refusals)
@@ -136,6 +136,6 @@ def advance(
         raise BulkRefused(trigger, refusals, total)
     skipped = set(service.store.save_batch(planned, skip_stale=partial)) if planned else set()
     if skipped:
-        refusals += [Refusal(k, "changed by someone else meanwhile; not moved") for k in sorted(skipped)]
+        refusals += [BulkRefusal(k, "changed by someone else meanwhile; not moved") for k in sorted(skipped)]
         moves = [m for m in moves if m.key not in skipped]
     return BulkResult(batch, trigger, False, moves, refusals)

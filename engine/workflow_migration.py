@@ -28,14 +28,14 @@ from engine.workflow_versions import WorkflowSource
 
 
 @dataclass(frozen=True)
-class Move:
+class MigrationMove:
     before: Project
     after: Project
     event: Event
 
 
 @dataclass(frozen=True)
-class Refusal:
+class MigrationRefusal:
     key: str
     state: str
     from_version: int
@@ -46,8 +46,8 @@ class Refusal:
 class MigrationPlan:
     workflow_id: str
     to_version: int
-    moves: list[Move] = field(default_factory=list)
-    refusals: list[Refusal] = field(default_factory=list)
+    moves: list[MigrationMove] = field(default_factory=list)
+    refusals: list[MigrationRefusal] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     """Keys of the projects already on the target version."""
     publishes: WorkflowSource | None = None
@@ -156,13 +156,13 @@ def plan_migration(
             if why is not None:
                 reasons.append(why)
         if reasons:
-            plan.refusals.append(Refusal(p.key, p.state, p.workflow_version, "; ".join(reasons)))
+            plan.refusals.append(MigrationRefusal(p.key, p.state, p.workflow_version, "; ".join(reasons)))
             continue
         added = {name: default for name, default in target.default_facts().items() if name not in p.facts}
         renamed = {old: new for old, new in mapping.items() if old != new and (old in p.reached or old == p.state)}
         after, event = proj.migrate(p, target.version, to_state, previous, added, renamed, actor=actor, now=now,
                                     note=note)
-        plan.moves.append(Move(p, after, event))
+        plan.moves.append(MigrationMove(p, after, event))
     return plan
 
 
