@@ -29,7 +29,7 @@ from engine.asof import page, rebuilt
 from engine.ports import ProjectQuery
 from engine.project import MIGRATED, Event, Project, replay_until
 from engine.tracked import TrackedRow
-from storage.repository import E, P, row_to_event, row_to_project
+from storage.repository import E, P, row_to_event, row_to_project, where_projects
 from storage.tracking import TRACKED_COLUMNS, tracked_row
 
 CHUNK = 900
@@ -57,15 +57,8 @@ def _filtered(stmt: Select[Any], query: ProjectQuery, cutoff: dt.datetime) -> Se
         stmt = stmt.where(P.c.key == query.key)
     else:  # retired: in no listing, past or present
         stmt = stmt.where(P.c.retired_at.is_(None))
-    if query.gu is not None:
-        stmt = stmt.where(P.c.gu == query.gu)
-    if query.districts is not None:
-        stmt = stmt.where(P.c.gu.in_(sorted(query.districts)))
-    if query.year is not None:
-        stmt = stmt.where(P.c.year == query.year)
-    if query.workflow_id is not None:
-        stmt = stmt.where(P.c.workflow_id == query.workflow_id)
-    return stmt
+    return where_projects(stmt, gu=query.gu, districts=query.districts, year=query.year,
+                          workflow_id=query.workflow_id)
 
 
 def find_as_of(conn: Connection, query: ProjectQuery, cutoff: dt.datetime) -> list[Project]:
@@ -114,14 +107,7 @@ def tracked_as_of(
             open_ = P.c.state.not_in(list(skip_states))
         if open_ is not None:
             stmt = stmt.where(or_(open_, P.c.entered_at >= cutoff))
-    if gu is not None:
-        stmt = stmt.where(P.c.gu == gu)
-    if districts is not None:
-        stmt = stmt.where(P.c.gu.in_(sorted(districts)))
-    if year is not None:
-        stmt = stmt.where(P.c.year == year)
-    if key is not None:
-        stmt = stmt.where(P.c.key == key)
+    stmt = where_projects(stmt, key=key, gu=gu, districts=districts, year=year)
     days: dict[Any, dt.date] = {}
     rows = [tracked_row(r, days) for r in conn.execute(stmt.order_by(P.c.key)).all()]
     # Rebuilt: a project whose state changed after the cutoff, or which moved to another version.

@@ -29,6 +29,35 @@ if TYPE_CHECKING:
 P = ProjectRow.__table__  # type: ignore[attr-defined]
 E = EventRow.__table__  # type: ignore[attr-defined]
 
+
+def where_projects(
+    stmt: Any,
+    *,
+    key: str | None = None,
+    gu: str | None = None,
+    districts: frozenset[str] | None = None,
+    year: int | None = None,
+    state: str | None = None,
+    workflow_id: str | None = None,
+) -> Any:
+    """``stmt`` restricted to the projects these filters name (None: no restriction; ``districts``:
+    a caller's read scope). The one place every project reader (listings, the deadline rows, the
+    as-of views) turns filters into SQL."""
+    if key is not None:
+        stmt = stmt.where(P.c.key == key)
+    if gu is not None:
+        stmt = stmt.where(P.c.gu == gu)
+    if districts is not None:
+        stmt = stmt.where(P.c.gu.in_(sorted(districts)))
+    if year is not None:
+        stmt = stmt.where(P.c.year == year)
+    if state is not None:
+        stmt = stmt.where(P.c.state == state)
+    if workflow_id is not None:
+        stmt = stmt.where(P.c.workflow_id == workflow_id)
+    return stmt
+
+
 BATCH = 2000
 
 
@@ -235,19 +264,8 @@ class SqlProjectStore:
 
     def _filtered(self, stmt: Any, query: ProjectQuery) -> Any:
         stmt = stmt.where(P.c.retired_at.is_(None))  # retired projects are in no listing
-        if query.key is not None:
-            stmt = stmt.where(P.c.key == query.key)
-        if query.gu is not None:
-            stmt = stmt.where(P.c.gu == query.gu)
-        if query.districts is not None:
-            stmt = stmt.where(P.c.gu.in_(sorted(query.districts)))
-        if query.year is not None:
-            stmt = stmt.where(P.c.year == query.year)
-        if query.state is not None:
-            stmt = stmt.where(P.c.state == query.state)
-        if query.workflow_id is not None:
-            stmt = stmt.where(P.c.workflow_id == query.workflow_id)
-        return stmt
+        return where_projects(stmt, key=query.key, gu=query.gu, districts=query.districts, year=query.year,
+                              state=query.state, workflow_id=query.workflow_id)
 
     def find(self, query: ProjectQuery) -> list[Project]:
         stmt = self._filtered(select(P), query).order_by(P.c.key)

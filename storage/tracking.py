@@ -23,7 +23,7 @@ from sqlalchemy import Connection, String, func, or_, select, type_coerce
 from sqlalchemy.engine import processors
 
 from engine.tracked import TrackedRow
-from storage.repository import P, _utc
+from storage.repository import P, _utc, where_projects
 
 __all__ = ["TRACKED_COLUMNS", "TrackedRow", "tracked_row", "tracked_rows"]
 
@@ -87,14 +87,7 @@ def tracked_rows(
     if skip_states:
         open_ = P.c.state.not_in(list(skip_states))
         stmt = stmt.where(open_ if closed_before is None else or_(open_, P.c.entered_at >= closed_before))
-    if gu is not None:
-        stmt = stmt.where(P.c.gu == gu)
-    if districts is not None:
-        stmt = stmt.where(P.c.gu.in_(sorted(districts)))
-    if year is not None:
-        stmt = stmt.where(P.c.year == year)
-    if key is not None:
-        stmt = stmt.where(P.c.key == key)
+    stmt = where_projects(stmt, key=key, gu=gu, districts=districts, year=year)
     days: dict[Any, dt.date] = {}
     # PostgreSQL: a server-side cursor, fetched in batches (psycopg otherwise holds every row of a
     # 100k-project portfolio in client memory at once: 1.3 GB peak measured); SQLite already steps.
