@@ -293,7 +293,7 @@ def fig_check(ctx: dict[str, Any]) -> dict[str, Any]:
         "measured_s": m, "floor_s": f, "measured": median(m), "floor": median(f), "ratio": ratio,
         "pair_ratio_median": median([a / b for a, b in zip(m, f)]),
         "peak_rss_mb": round(peak_mb, 1), "floor_peak_rss_mb": round(max(r["maxrss_kb"] for r in floors) / 1024, 1),
-        "memory_method": "max RSS of the check process (getrusage(RUSAGE_SELF).ru_maxrss at its end; "
+        "memory_method": "peak RSS of the check process (VmHWM of its own address space at its end; "
                          "interpreter and imports included)",
         "rows_checked": runs[0]["rows"], "findings": runs[0]["findings"], "levels": runs[0]["levels"],
         "cpu": {"measured_s": [r["cpu_seconds"] for r in runs], "floor_s": [r["cpu_seconds"] for r in floors],

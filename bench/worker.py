@@ -41,6 +41,16 @@ PRAGMAS = ("PRAGMA busy_timeout = 5000", "PRAGMA foreign_keys = ON", "PRAGMA jou
 
 
 def maxrss_kb() -> int:
+    """This process's peak resident memory in KiB: the kernel's high-water mark of its own address space
+    (``VmHWM``). Not ``getrusage(RUSAGE_SELF).ru_maxrss``: on Linux that survives ``exec``, so a worker
+    started by a parent holding 230 MB reports the parent's 230 MB whatever it used itself."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 

@@ -146,7 +146,7 @@ class DeadlineBook:
         out: list[tuple[T, Finding]] = []
         count = 0
         planners: dict[tuple[str, int], DeadlinePlanner] = {}
-        with _cyclic_gc_paused():
+        with cyclic_gc_paused():
             for row in rows:
                 count += 1
                 ref = (row.workflow_id, row.workflow_version)
@@ -169,7 +169,8 @@ class DeadlineBook:
 
 
 @contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
+def cyclic_gc_paused() -> Iterator[None]:
+    """Python's cyclic collector paused for a scan of many small acyclic objects (see DeadlineBook.scan)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -29,8 +29,10 @@ from engine.monitor import DeadlineBook
 from engine.workdays import WorkCalendar
 from notify.channels import Channel, ChannelDown, Message, build_channel, idempotency_key
 from notify.config import AlertConfig
+from storage import check_marks
 from storage.alert_lifecycle import make_sweep
 from storage.alerts import CheckResult, Lease, SqlAlertStore, StoredDelivery
+from storage.check_marks import Scan
 from storage.tracking import TrackingReader
 from storage.db import Database
 
@@ -49,6 +51,8 @@ class RunReport:
     skipped_for: str | None = None
     """Set when another process holds the lease: its owner and expiry."""
     scanned: int = 0
+    assessed: int = 0
+    """Projects assessed this run: all of them, or (incremental) those new, changed or due a look."""
     found: int = 0
     new_alerts: int = 0
     deliveries_created: int = 0
@@ -65,8 +69,10 @@ class RunReport:
     def summary(self) -> str:
         if self.skipped_for:
             return f"skipped: {self.skipped_for}"
+        unchanged = self.scanned - self.assessed
         text = (
-            f"checked {self.scanned} projects as of {self.as_of}: {self.found} findings, "
+            f"checked {self.scanned} projects as of {self.as_of}"
+            f"{f' ({unchanged} unchanged since their last check)' if unchanged > 0 else ''}: {self.found} findings, "
             f"{self.new_alerts} new alerts ({self.deliveries_created} deliveries); "
             f"sent {self.sent}, failed {self.failed}"
         )
@@ -158,7 +164,8 @@ class AlertRunner:
     @staticmethod
     def _fill(report: RunReport, check: CheckResult) -> None:
         report.scanned = check.scanned
-        report.found = len(check.found)
+        report.assessed = check.assessed
+        report.found = check.total
         report.new_alerts = len(check.new)
         report.deliveries_created = check.deliveries
         report.lifecycle = dict(check.lifecycle)
@@ -172,12 +179,19 @@ class AlertRunner:
         cutoff = cutoff_for(as_of, self.clock().astimezone(self.tz).date(), self.tz)
         self.catalog.refresh()  # versions published since the scheduler started (their final states)
 
-        def compute(reader: TrackingReader) -> tuple[int, list]:  # type: ignore[type-arg]
+        def compute(reader: TrackingReader) -> Scan:
             source = reader if cutoff is None else TrackingReader(reader.conn, before=cutoff)
             book = DeadlineBook(self.catalog, self.tz, source)
+            if cutoff is None:
+                # Today's record: incremental (storage/check_marks.py); a real run keeps the marks.
+                return check_marks.scan(reader.conn, book, as_of, self.config.lang, skip_states=book.skip_states(),
+                                        closed_before=book.closed_before(as_of), write=not dry_run)
             rows = iter_tracked(reader.conn, cutoff, skip_states=book.skip_states(),
                                 closed_before=book.closed_before(as_of))
-            return book.scan(rows, as_of, self.config.lang)
+            scanned, found = book.scan(rows, as_of, self.config.lang)
+            if not dry_run:
+                check_marks.forget(reader.conn)  # alerts changed by a past day's check: next run checks all
+            return Scan(scanned, found, scanned, len(found))
 
         rules = self.config.lifecycle
         calendar = WorkCalendar(Calendar(country=rules.country))

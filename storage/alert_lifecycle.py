@@ -58,8 +58,9 @@ SYSTEM = "dongflow"
 def make_sweep(
     routes: Sequence[Route], rules: Lifecycle, is_working_day: Callable[[dt.date], bool]
 ) -> Callable[[Connection, list[tuple[TrackedRow, Finding]], dt.date, dt.datetime], dict[str, int]]:
-    def run(conn: Connection, found: list[tuple[TrackedRow, Finding]], as_of: dt.date, now: dt.datetime) -> dict[str, int]:
-        done = _resolve(conn, found, routes, rules, as_of, now)
+    def run(conn: Connection, found: list[tuple[TrackedRow, Finding]], as_of: dt.date, now: dt.datetime,
+            scope: frozenset[int] | None = None) -> dict[str, int]:
+        done = _resolve(conn, found, routes, rules, as_of, now, scope)
         done.update(_remind_and_escalate(conn, routes, rules, is_working_day, as_of, now))
         done["digests"] = _digests(conn, routes, now)
         return done
@@ -83,15 +84,26 @@ def _set_state(conn: Connection, ids: list[int], state: str, now: dt.datetime) -
                      [{"aid": i} for i in ids])
 
 
+def _scoped(conn: Connection, stmt: Any, scope: frozenset[int] | None) -> list[Any]:
+    """Rows of ``stmt`` (over alerts), only those of the projects in ``scope`` unless it is None: an
+    incremental check (storage/check_marks.py) speaks only for the projects it assessed."""
+    if scope is None:
+        return conn.execute(stmt).all()
+    ids = sorted(scope)
+    out: list[Any] = []
+    for start in range(0, len(ids), 900):
+        out.extend(conn.execute(stmt.where(A.c.project_id.in_(ids[start:start + 900]))).all())
+    return out
+
+
 def _resolve(conn: Connection, found: list[tuple[TrackedRow, Finding]], routes: Sequence[Route], rules: Lifecycle,
-             as_of: dt.date, now: dt.datetime) -> dict[str, int]:
+             as_of: dt.date, now: dt.datetime, scope: frozenset[int] | None = None) -> dict[str, int]:
     worst: dict[tuple[int, str], int] = {}
     for row, f in found:
         ident = (row.id, f.milestone)
         worst[ident] = max(worst.get(ident, 0), SEVERITY[f.level])
-    active = conn.execute(
-        select(A.c.id, A.c.project_id, A.c.milestone, A.c.level).where(A.c.state.in_(ACTIVE), A.c.as_of <= as_of)
-    ).all()
+    active = _scoped(conn, select(A.c.id, A.c.project_id, A.c.milestone, A.c.level)
+                     .where(A.c.state.in_(ACTIVE), A.c.as_of <= as_of), scope)
     resolved, superseded = [], []
     for alert_id, project_id, milestone, level in active:
         severity = worst.get((project_id, milestone))
@@ -99,7 +111,7 @@ def _resolve(conn: Connection, found: list[tuple[TrackedRow, Finding]], routes: 
             resolved.append(alert_id)
         elif severity > SEVERITY[level]:
             superseded.append(alert_id)
-    reopened = _reopen(conn, found, routes, as_of, now)
+    reopened = _reopen(conn, found, routes, as_of, now, scope)
     _set_state(conn, resolved, CLOSED_RESOLVED, now)
     _set_state(conn, superseded, SUPERSEDED, now)
     events = [_event(i, "resolved", now, as_of, "milestone met, project closed or no longer at risk") for i in resolved]
@@ -123,18 +135,16 @@ def _resolve(conn: Connection, found: list[tuple[TrackedRow, Finding]], routes: 
 
 
 def _reopen(conn: Connection, found: list[tuple[TrackedRow, Finding]], routes: Sequence[Route], as_of: dt.date,
-            now: dt.datetime) -> int:
+            now: dt.datetime, scope: frozenset[int] | None = None) -> int:
     """A resolved alert found again on a later as-of date (a project at risk, back on track after a
     step, then at risk again as time passes) is open again, and its recipients are reminded of it.
     A check for a day before it was resolved changes nothing."""
     idents = {(row.id, f.milestone, f.level): row.gu for row, f in found}
     last = (select(E.c.alert_id, func.max(E.c.as_of).label("day")).where(E.c.kind == "resolved")
             .group_by(E.c.alert_id).subquery())
-    rows = conn.execute(
-        select(A.c.id, A.c.project_id, A.c.milestone, A.c.level, A.c.reminders, last.c.day)
-        .select_from(A.join(last, last.c.alert_id == A.c.id))
-        .where(A.c.state == CLOSED_RESOLVED, last.c.day < as_of)
-    ).all()
+    rows = _scoped(conn, select(A.c.id, A.c.project_id, A.c.milestone, A.c.level, A.c.reminders, last.c.day)
+                   .select_from(A.join(last, last.c.alert_id == A.c.id))
+                   .where(A.c.state == CLOSED_RESOLVED, last.c.day < as_of), scope)
     count = 0
     for alert_id, project_id, milestone, level, reminders, _day in rows:
         gu = idents.get((project_id, milestone, level))

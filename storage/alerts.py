@@ -28,6 +28,7 @@ from engine.deadlines import Finding
 from engine.errors import ConflictError, LeaseLost
 from storage.db import Database
 from storage.repository import P
+from storage.check_marks import Scan
 from storage.tables import AlertRow, DeliveryRow, JobRow
 from storage.tracking import TrackedRow, TrackingReader
 
@@ -71,6 +72,9 @@ class CheckResult:
     deliveries: int
     lifecycle: dict[str, int] = field(default_factory=dict)
     """What the lifecycle sweep did: resolved, superseded, reminded, escalated, digests, snooze_ended."""
+    total: int = 0
+    """Findings of every open project (``found`` holds those of the projects assessed this time)."""
+    assessed: int = 0
 
 
 @dataclass(frozen=True)
@@ -102,9 +106,11 @@ class StoredDelivery:
     state: str = "open"
 
 
-Compute = Callable[[TrackingReader], tuple[int, list[tuple[TrackedRow, Finding]]]]
-Sweep = Callable[[Connection, list[tuple[TrackedRow, Finding]], dt.date, dt.datetime], dict[str, int]]
-"""The lifecycle step of a check (storage.alert_lifecycle), run in the check's transaction."""
+Compute = Callable[[TrackingReader], Scan]
+Sweep = Callable[[Connection, list[tuple[TrackedRow, Finding]], dt.date, dt.datetime, "frozenset[int] | None"],
+                 dict[str, int]]
+"""The lifecycle step of a check (storage.alert_lifecycle), run in the check's transaction; its last
+argument names the projects the findings speak for (None: every project)."""
 
 
 class SqlAlertStore:
@@ -145,15 +151,16 @@ class SqlAlertStore:
             try:
                 opener = self.db.read if dry_run else self.db.write
                 with opener() as conn:
-                    scanned, found = compute(TrackingReader(conn))
+                    result = compute(TrackingReader(conn))
+                    found = result.found
                     if lease is not None and not dry_run:
                         self.fence(conn, lease)
                     new = self._new_only(conn, found)
                     deliveries = 0 if dry_run else self._insert(conn, new, routes, as_of, now)
                     if dry_run:
                         deliveries = sum(len(destinations(routes, r.gu, f.level)) for r, f in new)
-                    done = sweep(conn, found, as_of, now) if sweep is not None and not dry_run else {}
-                return CheckResult(scanned, found, new, deliveries, done)
+                    done = sweep(conn, found, as_of, now, result.scope) if sweep is not None and not dry_run else {}
+                return CheckResult(result.scanned, found, new, deliveries, done, result.total, result.assessed)
             except IntegrityError:
                 if attempt == 2:
                     raise ConflictError("another alert check recorded the same alerts at the same time; run again") from None

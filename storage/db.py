@@ -23,7 +23,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 
 from engine.errors import DatabaseError, InvalidInput, SchemaOutdated
 
-SCHEMA_REVISION = "0013_web_sessions"
+SCHEMA_REVISION = "0014_check_marks"
 """The Alembic revision this code expects (the head of storage/migrations; a test checks it)."""
 
 DEFAULT_BUSY_TIMEOUT_S = 5.0

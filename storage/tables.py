@@ -302,3 +302,27 @@ from storage.workflow_store import WorkflowVersionRow  # noqa: E402,F401
 from storage.planning import BaselineRow, BlackoutRow  # noqa: E402,F401
 # Web sessions and sign-in attempts (schema 0013) live beside their store, like the accounts.
 from storage.web_sessions import SignInAttemptRow, WebSessionRow  # noqa: E402,F401
+
+
+# ================================================================================================
+# The incremental nightly check (schema 0014; storage/check_marks.py): derived, rewritten by a full check.
+
+class CheckMarkRow(SQLModel, table=True):
+    """What the last real alert run found about one project, and the day it must look again."""
+
+    __tablename__ = "check_marks"
+
+    project_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    recheck_on: dt.date = Field(sa_column=Column(Date, nullable=False))
+    findings: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class CheckBasisRow(SQLModel, table=True):
+    """The rules the marks were made under (a hash) and the as-of day of the run that made them."""
+
+    __tablename__ = "check_basis"
+
+    name: str = Field(sa_column=Column(String(100), primary_key=True))
+    basis: str = Field(sa_column=Column(String(64), nullable=False))
+    as_of: dt.date = Field(sa_column=Column(Date, nullable=False))

@@ -25,7 +25,7 @@ from sqlalchemy.engine import processors
 from engine.tracked import TrackedRow
 from storage.repository import P, _utc, where_projects
 
-__all__ = ["TRACKED_COLUMNS", "TrackedRow", "tracked_row", "tracked_rows"]
+__all__ = ["TRACKED_COLUMNS", "TrackedRow", "tracked_row", "tracked_rows", "tracked_select"]
 
 
 TRACKED_COLUMNS = (
@@ -83,17 +83,31 @@ def tracked_rows(
     """Projects to check, without those that entered a final state (``skip_states``) before
     ``closed_before`` (the end of the as-of day: for a past date, later closures still count).
     ``districts``: only these (a caller's read scope; None: every district)."""
-    stmt = select(*TRACKED_COLUMNS).where(P.c.retired_at.is_(None))  # retired: checked no more
-    if skip_states:
-        open_ = P.c.state.not_in(list(skip_states))
-        stmt = stmt.where(open_ if closed_before is None else or_(open_, P.c.entered_at >= closed_before))
-    stmt = where_projects(stmt, key=key, gu=gu, districts=districts, year=year)
+    stmt = tracked_select(skip_states=skip_states, closed_before=closed_before, gu=gu, year=year, key=key,
+                          districts=districts)
     days: dict[Any, dt.date] = {}
     # PostgreSQL: a server-side cursor, fetched in batches (psycopg otherwise holds every row of a
     # 100k-project portfolio in client memory at once: 1.3 GB peak measured); SQLite already steps.
     options = {"stream_results": True, "yield_per": 2000} if conn.dialect.name == "postgresql" else {}
     for r in conn.execute(stmt.order_by(P.c.key), execution_options=options):
         yield tracked_row(r, days, parse=True)
+
+
+def tracked_select(
+    *,
+    skip_states: Sequence[str] = (),
+    closed_before: dt.datetime | None = None,
+    gu: str | None = None,
+    year: int | None = None,
+    key: str | None = None,
+    districts: frozenset[str] | None = None,
+) -> Any:
+    """The SELECT of :func:`tracked_rows` (TRACKED_COLUMNS of the projects to check), unordered."""
+    stmt = select(*TRACKED_COLUMNS).where(P.c.retired_at.is_(None))  # retired: checked no more
+    if skip_states:
+        open_ = P.c.state.not_in(list(skip_states))
+        stmt = stmt.where(open_ if closed_before is None else or_(open_, P.c.entered_at >= closed_before))
+    return where_projects(stmt, key=key, gu=gu, districts=districts, year=year)
 
 
 def stored_date(value: Any) -> dt.date:

@@ -63,7 +63,8 @@ def fill(db: Database, catalog) -> None:
     their deliveries and the job row; all through plain INSERTs at the database's revision."""
     present = set(_inspect(db).get_table_names()) - {"alembic_version"}
     known = {"projects", "events", "alerts", "alert_deliveries", "jobs", "alert_events", "alert_destinations",
-             *PROGRAMME_ROWS, "users", "api_tokens", "workflow_versions", "blackouts", "baselines"}
+             *PROGRAMME_ROWS, "users", "api_tokens", "workflow_versions", "blackouts", "baselines",
+             "web_sessions", "signin_attempts", "check_marks", "check_basis"}
     assert present <= known, f"fill() does not know how to put rows in {sorted(present - known)}; teach it"
     dongs = demo_data.read_dongs(files("programme").joinpath("data/seoul-dongs-2016.csv").read_bytes())
     items = demo_data.build(catalog, dongs, as_of=DEMO_AS_OF, tz=ZoneInfo("Asia/Seoul"))
@@ -126,6 +127,17 @@ def fill(db: Database, catalog) -> None:
                  "end_date": dt.date(2016, 4, 13), "reason": "국회의원 선거 투표소"},
                 {**who, "scope": "all", "target": None, "start_date": dt.date(2016, 5, 2),
                  "end_date": dt.date(2016, 5, 3), "reason": "축제"}])
+        if "web_sessions" in present:
+            conn.execute(insert(table_at_revision(db, "web_sessions")), [
+                {"id_hash": "ab" * 32, "user_name": "kim", "csrf_token": "cd" * 32, "created_at": at,
+                 "last_seen_at": at, "expires_at": at + dt.timedelta(hours=8), "address": "127.0.0.1"}])
+            conn.execute(insert(table_at_revision(db, "signin_attempts")), [
+                {"account": "kim", "address": "127.0.0.1", "at": at}])
+        if "check_marks" in present:
+            conn.execute(insert(table_at_revision(db, "check_marks")), [
+                {"project_id": pid, "version": 1, "recheck_on": dt.date(2016, 6, 1), "findings": 0} for pid in ids[:20]])
+            conn.execute(insert(table_at_revision(db, "check_basis")), [
+                {"name": "alerts", "basis": "0" * 64, "as_of": DEMO_AS_OF}])
         if "baselines" in present:
             conn.execute(insert(table_at_revision(db, "baselines")), [
                 {**who, "project_id": ids[0], "milestone": "works_started", "planned": dt.date(2016, 5, 1),

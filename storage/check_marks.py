@@ -1,0 +1,184 @@
+"""The incremental nightly check: what each project's last check found, and until when it holds.
+
+The alert run records, beside the alerts, one *mark* per project it checked (schema 0014): the
+project's version then, how many findings it had, and the day they may next change by the passing of
+time alone (engine.recheck.recheck_on). The next run assesses only the projects that need it:
+
+* projects without a mark (new, or never checked);
+* projects whose version changed (every event bumps it: a step, a fact, an edit, a migration, a
+  retirement);
+* projects whose marked day has come.
+
+The marks hold only while the rules that made them hold: the *basis* (a hash of the workflow
+versions, the durations each planner uses, the blackout windows, the holidays package, the language,
+the time zone and the rule code itself) is stored with them, and any change of it, or a check for an
+earlier day than the last one, makes the next run a full one that rewrites every mark. Marks are
+written in the same transaction as the alerts they stand for, and only by a real run (never by a dry
+run), so a mark's findings are always recorded as alerts: an unchanged project has nothing new to
+alert and nothing to resolve, and the lifecycle looks only at the projects assessed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select, update
+
+from engine.deadlines import Finding
+from engine.monitor import DeadlineBook, cyclic_gc_paused
+from engine.recheck import recheck_on
+from engine.tracked import TrackedRow
+from storage.repository import P
+from storage.tables import CheckBasisRow, CheckMarkRow
+from storage.tracking import tracked_row, tracked_select
+
+CHECK = "alerts"
+"""The name of the basis row of the alert run's marks."""
+
+
+M = CheckMarkRow.__table__  # type: ignore[attr-defined]
+B = CheckBasisRow.__table__  # type: ignore[attr-defined]
+
+_RULE_FILES = ("deadlines.py", "recheck.py", "backward.py", "workdays.py", "blackouts.py")
+
+
+@dataclass
+class Scan:
+    """One check's result. ``found`` holds the findings of the projects assessed this time; with
+    ``scope`` None every open project was assessed, otherwise ``scope`` names the projects whose
+    alerts this scan speaks for (those assessed, and those that left the check since the last run)."""
+
+    scanned: int
+    """Open projects in the check (assessed or unchanged)."""
+    found: list[tuple[TrackedRow, Finding]]
+    assessed: int
+    total: int
+    """Findings of every open project: ``len(found)`` plus the unchanged projects' marked ones."""
+    scope: frozenset[int] | None = None
+
+
+def basis(book: DeadlineBook, lang: str) -> str:
+    """A hash of everything besides a project and the date that its findings depend on."""
+    h = hashlib.sha256()
+    h.update(f"{lang}|{book.tz.key}|".encode())
+    for wf in book.catalog.all():
+        source = book.catalog.source(wf)
+        h.update(f"{wf.id}@{wf.version}:{source.content_hash if source is not None else repr(wf)}|".encode())
+        days = book.planner(wf.id, wf.version).durations.days
+        h.update(repr(sorted(days.items())).encode())
+    h.update(repr(book.blackouts.windows).encode())
+    try:
+        h.update(metadata.version("holidays").encode())
+    except metadata.PackageNotFoundError:  # pragma: no cover - a dependency
+        pass
+    engine_dir = Path(sys.modules["engine.recheck"].__file__ or "").parent
+    for name in _RULE_FILES:
+        h.update((engine_dir / name).read_bytes())
+    return h.hexdigest()
+
+
+def scan(
+    conn: Any,
+    book: DeadlineBook,
+    as_of: dt.date,
+    lang: str,
+    *,
+    skip_states: Sequence[str],
+    closed_before: dt.datetime,
+    write: bool,
+) -> Scan:
+    """The check as of ``as_of`` (today's record, not a rebuilt past), incremental when the marks
+    allow it; with ``write``, the marks are brought up to date in ``conn``'s transaction."""
+    stamp = basis(book, lang)
+    saved = conn.execute(select(B.c.basis, B.c.as_of).where(B.c.name == CHECK)).first()
+    full = saved is None or saved.basis != stamp or _day(saved.as_of) > as_of
+    stmt = tracked_select(skip_states=skip_states, closed_before=closed_before).add_columns(P.c.version)
+    if not full:
+        stmt = stmt.outerjoin(M, M.c.project_id == P.c.id).where(
+            or_(M.c.project_id.is_(None), M.c.version != P.c.version, M.c.recheck_on <= as_of))
+    found: list[tuple[TrackedRow, Finding]] = []
+    marks: list[dict[str, Any]] = []
+    for row, version, findings, until in _assessed(conn, stmt, book, as_of, lang):
+        found.extend((row, f) for f in findings)
+        marks.append({"project_id": row.id, "version": version, "recheck_on": until, "findings": len(findings)})
+    assessed = {m["project_id"] for m in marks}
+    if full:
+        if write:
+            conn.execute(delete(M))
+            _insert(conn, marks)
+            _save_basis(conn, saved is not None, stamp, as_of)
+        return Scan(len(marks), found, len(marks), len(found), None)
+    # Marked projects that left the check (closed, retired, moved to a final state: each an event, so
+    # a new version) have nothing to alert any more: their alerts are reconciled too.
+    left = {pid for (pid,) in conn.execute(
+        select(M.c.project_id).select_from(M.outerjoin(P, P.c.id == M.c.project_id))
+        .where(or_(P.c.id.is_(None), P.c.version != M.c.version))
+    )} - assessed
+    stale = sorted(assessed | left)
+    kept_count, kept_findings = conn.execute(
+        select(func.count(), func.coalesce(func.sum(M.c.findings), 0))
+    ).one()
+    stale_count, stale_findings = _marked(conn, stale)
+    scanned = kept_count - stale_count + len(marks)
+    total = kept_findings - stale_findings + len(found)
+    if write:
+        for start in range(0, len(stale), 900):
+            conn.execute(delete(M).where(M.c.project_id.in_(stale[start:start + 900])))
+        _insert(conn, marks)
+        _save_basis(conn, True, stamp, as_of)
+    return Scan(scanned, found, len(marks), total, frozenset(stale))
+
+
+def forget(conn: Any) -> None:
+    """Drop every mark: the next real run checks everything (after a check of a past date)."""
+    conn.execute(delete(B).where(B.c.name == CHECK))
+    conn.execute(delete(M))
+
+
+def _assessed(conn: Any, stmt: Any, book: DeadlineBook, as_of: dt.date,
+              lang: str) -> Iterator[tuple[TrackedRow, int, list[Finding], dt.date]]:
+    days: dict[Any, dt.date] = {}
+    planners: dict[tuple[str, int], Any] = {}
+    options = {"stream_results": True, "yield_per": 2000} if conn.dialect.name == "postgresql" else {}
+    with cyclic_gc_paused():
+        for r in conn.execute(stmt, execution_options=options):
+            row = tracked_row(r, days, parse=True)
+            ref = (row.workflow_id, row.workflow_version)
+            planner = planners.get(ref)
+            if planner is None:
+                planner = planners[ref] = book.planner(*ref)
+            off = book.off(row)
+            yield row, r[-1], planner.findings(row, as_of, lang, off), recheck_on(planner, row, as_of, off)
+
+
+def _marked(conn: Any, ids: list[int]) -> tuple[int, int]:
+    count = findings = 0
+    for start in range(0, len(ids), 900):
+        n, f = conn.execute(select(func.count(), func.coalesce(func.sum(M.c.findings), 0))
+                            .where(M.c.project_id.in_(ids[start:start + 900]))).one()
+        count += n
+        findings += f
+    return count, findings
+
+
+def _insert(conn: Any, marks: list[dict[str, Any]]) -> None:
+    for start in range(0, len(marks), 5000):
+        conn.execute(insert(M), marks[start:start + 5000])
+
+
+def _save_basis(conn: Any, exists: bool, stamp: str, as_of: dt.date) -> None:
+    if exists:
+        conn.execute(update(B).where(B.c.name == CHECK).values(basis=stamp, as_of=as_of))
+    else:
+        conn.execute(insert(B).values(name=CHECK, basis=stamp, as_of=as_of))
+
+
+def _day(value: Any) -> dt.date:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
