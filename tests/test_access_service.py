@@ -135,3 +135,16 @@ def test_choices_and_buttons(seeded) -> None:  # type: ignore[no-untyped-def]
     own, other = (service.project(f"2016-{gu}-{dong}") for gu, dong in ((OWN, "마장동"), (OTHER, "교남동")))
     assert mine.may_write(own) and not mine.may_write(other)
     assert not ScopedService(service, VIEWER_TWO).may_write(own)
+
+
+def test_no_door_decides_districts_itself() -> None:
+    """web/ and commands/ never read a principal's districts or raise Forbidden: the service does."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pattern = re.compile(r"\.read_scope|\.write_scope|principal\.districts|\.can_(read|write)\(|Forbidden\(")
+    found = [f"{path.relative_to(root)}:{n}: {line.strip()}"
+             for folder in ("web", "commands") for path in sorted((root / folder).rglob("*.py"))
+             for n, line in enumerate(path.read_text("utf-8").splitlines(), 1) if pattern.search(line)]
+    assert found == []
