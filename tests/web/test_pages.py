@@ -27,6 +27,7 @@ def test_sign_in_dashboard_and_sign_out(site) -> None:
     csrf = sign_in(c, "coordinator")
     page = c.get("/")
     assert OWN in page.text and OTHER not in page.text
+    assert '<span class="me">Coordinator</span>' in page.text  # display name, user name and role said once
     cookie = next(x for x in c.cookies.jar if x.name == "dongflow_session")
     assert cookie.has_nonstandard_attr("HttpOnly")
     out = post_form(c, "/logout", {}, csrf)
