@@ -29,7 +29,7 @@ already holds the database's credentials, has every right.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
@@ -46,11 +46,18 @@ ALL_DISTRICTS_ROLES = (ADMIN, OFFICER, VIEWER)
 """Roles that may have no districts (meaning: every district)."""
 
 
-def check_role_districts(role: str, districts: Iterable[str]) -> tuple[str, ...]:
-    """Validate a role with its districts; returns the districts cleaned, sorted, without repeats."""
+def check_role_districts(role: str, districts: Iterable[str], known: Collection[str] | None = None) -> tuple[str, ...]:
+    """Validate a role with its districts; returns the districts cleaned, sorted, without repeats.
+
+    ``known``: the districts there are (the programme's list, programme.places.seoul_districts); a
+    district not among them is refused, naming the valid ones. None: any name is taken."""
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r} (roles: {', '.join(ROLES)})", field="role")
     cleaned = tuple(sorted({clean_text(d, "gu", max_len=200) for d in districts}))
+    if known is not None:
+        unknown = [d for d in cleaned if d not in known]
+        if unknown:
+            raise InvalidInput(f"unknown district {unknown[0]!r} (valid: {', '.join(known)})", field="gu")
     if role == COORDINATOR and not cleaned:
         raise InvalidInput("a coordinator needs at least one district (--gu)", field="gu")
     if role in (ADMIN, OFFICER) and cleaned:

@@ -99,7 +99,7 @@ def test_report_district_rule(seeded) -> None:  # type: ignore[no-untyped-def]
     assert officer.report_district(None) is None and officer.report_district(OTHER) == OTHER
 
 
-def test_report_of_another_district_is_forbidden_before_anything_is_built(seeded, catalog) -> None:  # type: ignore[no-untyped-def]
+def test_another_districts_report_is_never_built(seeded, catalog) -> None:  # type: ignore[no-untyped-def]
     from programme.report import ReportBuilder, ReportFilter
     from programme.report_queries import SqlReportSource
 
