@@ -52,10 +52,9 @@ def user() -> None:
 def user_add(app: App, name: str, role: str, districts: Sequence[str], display_name: str | None) -> None:
     """Add a user; the password is read from standard input or prompted for (never an argument)."""
     from engine.accounts import check_password, clean_name
-    from engine.access import check_role_districts
 
     clean_name(name)
-    check_role_districts(role, districts)  # before asking for a password
+    app.accounts.check_role_districts(role, districts)  # before asking for a password
     password = check_password(_read_password("Password"))
     row = app.accounts.add_user(_operator(app), name, role, password, districts=districts,  # type: ignore[arg-type]
                                 display_name=display_name, now=app.now())

@@ -97,10 +97,11 @@ class App:
     @cached_property
     def accounts(self) -> Any:
         from engine.accounts import AccountService
+        from programme.places import seoul_districts
         from storage.accounts import SqlAccountStore
 
         self.db.require_schema()
-        return AccountService(SqlAccountStore(self.db))
+        return AccountService(SqlAccountStore(self.db), districts=seoul_districts())
 
     def now(self) -> dt.datetime:
         """The one place the CLI reads the clock; everything below receives the time."""

@@ -57,12 +57,12 @@ def overdue(app: App, as_of: str | None, gu: str | None, year: int | None, level
     gu = _gu_filter(app, gu)
     cutoff = _cutoff(app, day)
     with app.db.read() as conn:
-        book = _deadline_book(app, conn, cutoff)
+        from functools import partial
+
         from storage.asof import iter_tracked
 
-        rows = iter_tracked(conn, cutoff, skip_states=book.skip_states(), closed_before=book.closed_before(day),
-                            gu=gu, year=year)
-        _count, found = book.scan(rows, day, app.lang)
+        book = _deadline_book(app, conn, cutoff)
+        found = app.service.overdue(book, partial(iter_tracked, conn, cutoff), day, app.lang, gu=gu, year=year)
     if wanted:
         found = [(r, f) for r, f in found if f.level in wanted]
     found.sort(key=lambda rf: (-SEVERITY[rf[1].level], -rf[1].days if rf[1].level != "due_soon" else rf[1].days, rf[0].key))

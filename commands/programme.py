@@ -451,8 +451,8 @@ def report(app: App, sections: tuple[str, ...], fmt: str | None, output: str | N
 
     builder = ReportBuilder(SqlReportSource(app.db), app.catalog, app.tz)
     with progress(None, _h(app, "사업 점검", "checking projects")) as bar:  # on a terminal, counts up
-        result = builder.build(day, f, list(dict.fromkeys(wanted)) or None, timeline=fmt == "html",
-                               progress=bar.advance)
+        result = app.service.report(builder, day, f, list(dict.fromkeys(wanted)) or None, timeline=fmt == "html",
+                                    progress=bar.advance)
     lang = app.lang
     if fmt == "xlsx":
         from programme.report_xlsx import write_xlsx

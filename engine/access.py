@@ -8,6 +8,9 @@ which knows the caller (:class:`Principal`) and applies the rules once, here:
   confirm the key);
 * listings are restricted *in the query* (``ProjectQuery.districts``), so totals and pages are right;
 * a write without the right raises :class:`Forbidden` before anything is written;
+* the deadline check (``overdue``), the dashboard and the report apply the caller's districts here
+  too: a door hands over its reader (rows from a connection, a report builder) and the service adds
+  the scope, so no route, page or command decides which districts a caller reaches;
 * the actor recorded in the history is the principal's name (the CLI's operator keeps ``--actor``).
 
 Roles (``ROLES``):
@@ -26,7 +29,7 @@ already holds the database's credentials, has every right.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
@@ -43,11 +46,18 @@ ALL_DISTRICTS_ROLES = (ADMIN, OFFICER, VIEWER)
 """Roles that may have no districts (meaning: every district)."""
 
 
-def check_role_districts(role: str, districts: Iterable[str]) -> tuple[str, ...]:
-    """Validate a role with its districts; returns the districts cleaned, sorted, without repeats."""
+def check_role_districts(role: str, districts: Iterable[str], known: Collection[str] | None = None) -> tuple[str, ...]:
+    """Validate a role with its districts; returns the districts cleaned, sorted, without repeats.
+
+    ``known``: the districts there are (the programme's list, programme.places.seoul_districts); a
+    district not among them is refused, naming the valid ones. None: any name is taken."""
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r} (roles: {', '.join(ROLES)})", field="role")
     cleaned = tuple(sorted({clean_text(d, "gu", max_len=200) for d in districts}))
+    if known is not None:
+        unknown = [d for d in cleaned if d not in known]
+        if unknown:
+            raise InvalidInput(f"unknown district {unknown[0]!r} (valid: {', '.join(known)})", field="gu")
     if role == COORDINATOR and not cleaned:
         raise InvalidInput("a coordinator needs at least one district (--gu)", field="gu")
     if role in (ADMIN, OFFICER) and cleaned:
@@ -177,6 +187,68 @@ class ScopedService:
 
     def workflow_of(self, project: Project) -> Any:
         return self._service.workflow_of(project)
+
+    # -- what the caller may choose among, and may do (for a door's forms and buttons) -----------
+    @property
+    def limited(self) -> bool:
+        """Whether the caller is limited to some districts."""
+        return self.principal.read_scope is not None
+
+    def read_districts(self) -> list[str] | None:
+        """The districts the caller is limited to, sorted; None: every district."""
+        scope = self.principal.read_scope
+        return None if scope is None else sorted(scope)
+
+    def districts(self, stored: Callable[[], Iterable[str]]) -> list[str]:
+        """The districts the caller may pick from: theirs when limited, else every one ``stored()``
+        names (the districts the database holds, read only when needed)."""
+        mine = self.read_districts()
+        return mine if mine is not None else sorted(set(stored()))
+
+    def may_write(self, project: Project) -> bool:
+        """Whether a write to ``project`` would be allowed (a door shows its buttons or not)."""
+        return self.principal.can_write(project.gu)
+
+    # -- deadline checks, the dashboard and the report: the door reads, the scope is applied here ---
+    def tracked(self, read: Callable[..., Iterable[Any]], **filters: Any) -> Iterable[Any]:
+        """The deadline rules' rows of the projects the caller may read. ``read`` is the door's reader
+        (``storage.asof.iter_tracked`` or ``storage.tracking.tracked_rows`` bound to a connection), called
+        with ``filters`` and the caller's districts, so the query itself is restricted."""
+        return read(**filters, districts=self.principal.read_scope)
+
+    def overdue(self, book: Any, read: Callable[..., Iterable[Any]], day: dt.date, lang: str = "en", *,
+                gu: str | None = None, year: int | None = None) -> list[tuple[Any, Any]]:
+        """Findings (due soon, overdue, escalated, at risk) on ``day`` in the caller's districts: the
+        (row, finding) pairs of ``book.scan`` (engine.monitor.DeadlineBook) over :meth:`tracked`."""
+        rows = self.tracked(read, skip_states=book.skip_states(), closed_before=book.closed_before(day),
+                            gu=gu, year=year)
+        _count, found = book.scan(rows, day, lang)
+        return found
+
+    def dashboard(self, book: Any, read: Callable[..., Iterable[Any]], day: dt.date) -> list[tuple[Any, Any]]:
+        """Every project the caller may read (closed ones too), assessed on ``day``: (row, assessment)."""
+        return book.assess(self.tracked(read), day)
+
+    def report_district(self, gu: str | None) -> str | None:
+        """The district a report may cover for the caller: any (or all) for a caller without limits;
+        otherwise one of theirs (their only one when none is named; Forbidden for another)."""
+        scope = self.principal.read_scope
+        if scope is None:
+            return gu
+        if gu is None:
+            if len(scope) == 1:
+                return next(iter(scope))
+            raise InvalidInput(f"name one of your districts: {', '.join(sorted(scope))}", field="gu")
+        if gu not in scope:
+            raise Forbidden(self.principal.describe(), f"read the report of {gu}")
+        return gu
+
+    def report(self, builder: Any, as_of: dt.date, f: Any, sections: Sequence[str] | None = None, *,
+               timeline: bool = False, progress: Callable[[int], None] | None = None) -> Any:
+        """The programme report (``builder``: programme.report.ReportBuilder) with the filter ``f``
+        (a dataclass with ``gu``) narrowed to the district :meth:`report_district` allows."""
+        allowed = replace(f, gu=self.report_district(f.gu))
+        return builder.build(as_of, allowed, sections, timeline, progress=progress)
 
     # -- writes --------------------------------------------------------------------------------
     def _writable(self, project: Project, action: str) -> None:

@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
 from engine.access import Principal, check_role_districts
@@ -73,10 +73,17 @@ def token_hash(token: str) -> str:
 
 
 class AccountService:
-    def __init__(self, store: AccountStore, hasher: Any = None) -> None:
+    def __init__(self, store: AccountStore, hasher: Any = None, districts: Collection[str] | None = None) -> None:
         self.store = store
         self.hasher = hasher if hasher is not None else default_hasher()
+        self.districts = None if districts is None else tuple(districts)
+        """The districts a user or token may be limited to (the doors pass the programme's list,
+        programme.places.seoul_districts); one not among them is refused. None: any name."""
         self._dummy_hash: str | None = None
+
+    def check_role_districts(self, role: str, districts: Sequence[str]) -> tuple[str, ...]:
+        """A role with its districts, validated (each district one there is); the districts cleaned."""
+        return check_role_districts(role, districts, self.districts)
 
     # -- who may manage ---------------------------------------------------------------------
     @staticmethod
@@ -89,7 +96,7 @@ class AccountService:
                  display_name: str | None = None, now: dt.datetime) -> Any:
         self._admin(by, "add users")
         name = clean_name(name)
-        gus = check_role_districts(role, districts)
+        gus = self.check_role_districts(role, districts)
         display = clean_text(display_name, "display", max_len=200, required=False) or None
         values = {
             "name": name, "display_name": display, "role": role, "districts": list(gus), "disabled": False,
@@ -125,7 +132,7 @@ class AccountService:
 
     def set_role(self, by: Principal, name: str, role: str, districts: Sequence[str] = ()) -> None:
         self._admin(by, "change roles")
-        gus = check_role_districts(role, districts)
+        gus = self.check_role_districts(role, districts)
         self.store.update_user(clean_name(name), {"role": role, "districts": list(gus)})
 
     def users(self, by: Principal) -> list[Any]:
@@ -147,7 +154,7 @@ class AccountService:
         else:
             if role is None:
                 raise InvalidInput("name the token's role (--role) or the user it acts for (--user)", field="role")
-            gus = check_role_districts(role, districts)
+            gus = self.check_role_districts(role, districts)
         if expires_at is not None and expires_at <= now:
             raise InvalidInput("the expiry date is not in the future", field="expires")
         prefix = secrets.token_hex(6)

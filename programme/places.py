@@ -48,3 +48,9 @@ def identity_rules() -> IdentityRules:
     """The programme's identity rule for each of its workflows."""
     rule = IdentityRule(places=seoul_places(), key_format=KEY_FORMAT)
     return IdentityRules({workflow_id: rule for workflow_id in WORKFLOWS})
+
+
+def seoul_districts() -> list[str]:
+    """Seoul's 25 자치구, from the shipped lists of dongs: the districts a user or token may be
+    limited to (an office may get an account before its first project)."""
+    return seoul_places().districts

@@ -33,12 +33,10 @@ def workflow_filter(catalog: Any, value: str | None, field: str = "--workflow") 
 
 
 def seoul_districts() -> list[str]:
-    """Seoul's 25 자치구, from the shipped list of dongs."""
-    import csv
-    from importlib.resources import files
+    """Seoul's 25 자치구, from the shipped list of dongs (programme/places.py)."""
+    from programme.places import seoul_districts as districts
 
-    text = files("programme").joinpath("data/seoul-dongs-2016.csv").read_text("utf-8-sig")
-    return list(dict.fromkeys(r["gu"] for r in csv.DictReader(text.splitlines())))
+    return districts()
 
 
 def gu_filter(value: str | None, stored: Callable[[], Iterable[str]], field: str = "--gu") -> str | None:

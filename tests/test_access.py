@@ -64,6 +64,10 @@ def test_role_districts() -> None:
         with pytest.raises(InvalidInput):
             check_role_districts(role, gus)
     assert set(ROLES) == {"admin", "officer", "coordinator", "viewer"}
+    known = [OTHER, OWN]  # a door passes the programme's list (programme.places.seoul_districts)
+    assert check_role_districts("viewer", [OWN], known) == (OWN,)
+    with pytest.raises(InvalidInput, match=r"unknown district '성동' \(valid: 종로구, 성동구\)$"):
+        check_role_districts("coordinator", [OWN, "성동"], known)
 
 
 def test_scoped_query_intersects() -> None:

@@ -72,6 +72,11 @@ def test_user_add_list_passwd_disable(runner, initialised_db: str) -> None:
     (["token", "create", "t", "--role", "viewer", "--expires", "2001-01-01"], "", 3, "not in the future"),
     (["token", "create", "t", "--role", "coordinator"], "", 3, "at least one district"),
     (["token", "revoke", "nothing"], "", 4, "no token"),
+    (["user", "add", "kim", "--role", "coordinator", "--gu", "성동구", "--gu", "성동"], PASSWORD, 3,
+     "unknown district '성동' (valid: 종로구, 중구, "),
+    # refused before the password is read (there is none on stdin):
+    (["user", "add", "kim", "--role", "viewer", "--gu", "Gangnam"], "", 3, "unknown district 'Gangnam'"),
+    (["token", "create", "t", "--role", "viewer", "--gu", "없는구"], "", 3, "unknown district '없는구'"),
 ])
 def test_bad_account_commands_change_nothing(runner, initialised_db: str, args, stdin, code, fragment) -> None:
     before = dump(initialised_db)
@@ -135,3 +140,12 @@ def test_a_token_named_after_a_user_acts_as_them(runner, initialised_db: str) ->
     me = _accounts(initialised_db).authenticate_token(created.stdout.strip(), now=dt.datetime.now(dt.timezone.utc))
     assert (me.name, me.role, me.districts) == ("kim", "viewer", frozenset({"성동구"}))
     assert_one_error(runner.invoke(cli, ["token", "create", "kim", *db]), 6, "already exists")
+
+
+def test_an_office_gets_an_account_before_its_first_project(runner, initialised_db: str) -> None:
+    """Any of Seoul's 25 districts is valid, projects or not (the database here holds none)."""
+    db = ["--db", initialised_db]
+    added = runner.invoke(cli, ["user", "add", "lee", "--role", "coordinator", "--gu", "강동구", *db], input=PASSWORD)
+    assert added.exit_code == 0 and "(coordinator; 강동구)" in added.stdout, added.output
+    made = runner.invoke(cli, ["token", "create", "gangdong-feed", "--role", "viewer", "--gu", "강동구", *db])
+    assert made.exit_code == 0, made.output

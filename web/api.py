@@ -15,8 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from engine.access import Principal, ScopedService
-from engine.errors import Forbidden, InvalidInput
+from engine.access import ScopedService
 from engine.ports import ProjectQuery
 from engine.values import parse_date
 from storage.alert_lifecycle import AlertRecord
@@ -161,10 +160,12 @@ def set_fact(ctx: Context, svc: Scoped, key: str, body: FactRequest) -> dict[str
 
 
 @router.get("/overdue", response_model=list[Finding], tags=["deadlines"])
-def overdue(ctx: Context, principal: ApiPrincipal, as_of: AsOf = None, gu: Text = None, year: Year = None,
+def overdue(ctx: Context, svc: Scoped, as_of: AsOf = None, gu: Text = None, year: Year = None,
             level: Annotated[list[FindingLevel] | None, Query()] = None) -> list[dict[str, Any]]:
     """Milestones due soon, overdue or escalated, and projects at risk (``dongflow overdue --json``),
     in the districts the caller may read."""
+    from functools import partial
+
     from storage.asof import iter_tracked
 
     day = _day(ctx, as_of)
@@ -172,9 +173,7 @@ def overdue(ctx: Context, principal: ApiPrincipal, as_of: AsOf = None, gu: Text 
     gu = _gu(ctx, gu)
     with ctx.db.read() as conn:
         book = ctx.deadline_book(conn, cutoff)
-        rows = iter_tracked(conn, cutoff, skip_states=book.skip_states(), closed_before=book.closed_before(day),
-                            gu=gu, year=year, districts=principal.read_scope)
-        _count, found = book.scan(rows, day, ctx.settings.lang)
+        found = svc.overdue(book, partial(iter_tracked, conn, cutoff), day, ctx.settings.lang, gu=gu, year=year)
     return findings_json(found, book, day, ctx.settings.lang, ctx.tz, level or ())
 
 
@@ -210,7 +209,7 @@ REPORT_TYPES = {
 @router.get("/report", tags=["report"], response_class=Response, responses={
     200: {"description": "The report", "content": {t.split(";")[0]: {} for t in REPORT_TYPES.values()}},
     **responses(403)})
-def report(ctx: Context, principal: ApiPrincipal, format: Literal["html", "xlsx", "csv", "md"] = "html",
+def report(ctx: Context, svc: Scoped, format: Literal["html", "xlsx", "csv", "md"] = "html",
            as_of: AsOf = None, year: Year = None, gu: Text = None) -> Response:
     """The programme office's report (``dongflow report``) as HTML, an Excel workbook, CSV or Markdown.
     A caller limited to some districts gets one district's report (``gu``; their only one by default)."""
@@ -218,9 +217,8 @@ def report(ctx: Context, principal: ApiPrincipal, format: Literal["html", "xlsx"
     from programme.report_queries import SqlReportSource
 
     day = _day(ctx, as_of)
-    gu = report_district(principal, _gu(ctx, gu))
     builder = ReportBuilder(SqlReportSource(ctx.db), ctx.catalog, ctx.tz)
-    result = builder.build(day, ReportFilter(gu=gu, year=year), None, timeline=format == "html")
+    result = svc.report(builder, day, ReportFilter(gu=_gu(ctx, gu), year=year), timeline=format == "html")
     lang = ctx.settings.lang
     name = f"dongflow-report-{day.isoformat()}.{format}"
     if format == "xlsx":
@@ -248,21 +246,6 @@ def report(ctx: Context, principal: ApiPrincipal, format: Literal["html", "xlsx"
         # Its charts need their inline scripts, but they run in an opaque origin: no cookies, no API.
         headers["Content-Security-Policy"] = "sandbox allow-scripts"
     return Response(content, media_type=REPORT_TYPES[format], headers=headers)
-
-
-def report_district(principal: Principal, gu: str | None) -> str | None:
-    """The district a report may cover for ``principal``: any (or all) for a caller without limits;
-    otherwise one of theirs (their only one when none is named)."""
-    scope = principal.read_scope
-    if scope is None:
-        return gu
-    if gu is None:
-        if len(scope) == 1:
-            return next(iter(scope))
-        raise InvalidInput(f"name one of your districts: {', '.join(sorted(scope))}", field="gu")
-    if gu not in scope:
-        raise Forbidden(principal.describe(), f"read the report of {gu}")
-    return gu
 
 
 # ------------------------------------------------------------------------------------------------

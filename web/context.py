@@ -106,9 +106,10 @@ class WebContext:
     @cached_property
     def accounts(self) -> Any:
         from engine.accounts import AccountService
+        from programme.places import seoul_districts
         from storage.accounts import SqlAccountStore
 
-        return AccountService(SqlAccountStore(self.db))
+        return AccountService(SqlAccountStore(self.db), districts=seoul_districts())
 
     def scoped(self, principal: Principal) -> ScopedService:
         """The use cases as ``principal`` may call them (every route goes through this)."""

@@ -142,11 +142,14 @@ def logout(request: Request, manager: Sessions, _session: Guarded) -> Response:
 @router.get("/")
 def dashboard(request: Request, ctx: Context, session: CurrentSession,
               as_of: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+    from functools import partial
+
     from storage.tracking import tracked_rows
 
+    svc = scoped(ctx, session)
     day = as_of_day(ctx, as_of)
-    with ctx.db.read() as conn:  # the light rows the deadline check reads, in the caller's districts only
-        rows = ctx.deadline_book(conn).assess(tracked_rows(conn, districts=session.principal.read_scope), day)
+    with ctx.db.read() as conn:  # the deadline check's light rows, kept to the caller's districts by the service
+        rows = svc.dashboard(ctx.deadline_book(conn), partial(tracked_rows, conn), day)
     workflows = ctx.catalog.latest_all()
     states: list[tuple[str, str]] = []
     for wf in workflows:
@@ -162,9 +165,8 @@ def dashboard(request: Request, ctx: Context, session: CurrentSession,
         line["at_risk"] += bool(a.risk is not None and a.risk.at_risk)
     totals = {"states": {s: sum(r["states"].get(s, 0) for r in table.values()) for s, _ in states},
               **{k: sum(r[k] for r in table.values()) for k in ("total", "late", "at_risk")}}
-    scope = session.principal.read_scope
     return render(request, "dashboard.html", day=day, states=states, table=dict(sorted(table.items())),
-                  totals=totals, scope=sorted(scope) if scope is not None else None)
+                  totals=totals, scope=svc.read_districts())
 
 
 def _lang(request: Request) -> str:
@@ -219,15 +221,14 @@ def _listing(request: Request, ctx: Any, session: Any, gu: str | None, year: str
 
 
 def _districts(ctx: Any, session: Any) -> list[str]:
-    scope = session.principal.read_scope
-    if scope is not None:
-        return sorted(scope)
-    from sqlalchemy import select
+    """The districts the signed-in user may pick from (the scoped service decides which)."""
+    from render.filters import stored_districts
 
-    from storage.repository import P
+    def stored() -> list[str]:
+        with ctx.db.read() as conn:
+            return stored_districts(conn)
 
-    with ctx.db.read() as conn:
-        return sorted(conn.execute(select(P.c.gu).distinct()).scalars())
+    return scoped(ctx, session).districts(stored)
 
 
 @router.get("/projects")
@@ -285,7 +286,7 @@ def report_page(request: Request, ctx: Context, session: CurrentSession, as_of: 
     day = as_of_day(ctx, as_of)
     districts = _districts(ctx, session)
     return render(request, "report.html", day=day, year=year, gu=gu or (districts[0] if len(districts) == 1 else ""),
-                  districts=districts, limited=session.principal.read_scope is not None,
+                  districts=districts, limited=scoped(ctx, session).limited,
                   formats=[("html", "HTML"), ("xlsx", "Excel"), ("csv", "CSV"), ("md", "Markdown")])
 
 
@@ -297,7 +298,7 @@ def report_download(ctx: Context, session: CurrentSession,
     from web.api import report
 
     year_value = page_year(year)
-    return report(ctx, session.principal, format, as_of or None, year_value, gu or None)  # type: ignore[arg-type]
+    return report(ctx, scoped(ctx, session), format, as_of or None, year_value, gu or None)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def project_view(request: Request, ctx: Any, session: Any, key: str) -> dict[str
         "risk_reason": a.risk.reason(p.target, lang, lambda st: wf.state_label(st, lang))
         if a.risk is not None and a.risk.at_risk else None,
         "p": p, "a": a, "wf": wf, "day": day, "state_label": wf.state_label(p.state, lang),
-        "triggers": triggers_json(p, wf, lang), "can_write": session.principal.can_write(p.gu),
+        "triggers": triggers_json(p, wf, lang), "can_write": svc.may_write(p),
         "svg": render_svg(wf, p.state, p.reached.keys(), lang, t("from_any")),
         "mermaid": mermaid(wf, "mermaid", p.state, lang),
         "milestones": [(m, m.milestone.label.get(lang)) for m in a.milestones],

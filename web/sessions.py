@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Annotated, Any
 
@@ -114,7 +114,7 @@ class SessionManager:
         except NotAuthenticated:
             self.store.delete(key)
             return None
-        principal = Principal(principal.name, principal.role, principal.districts, principal.display_name, "session")
+        principal = replace(principal, via="session")
         wanted = min(now + self.idle, record.created_at + MAX_SESSION)
         if wanted - record.expires_at >= TOUCH_EVERY:
             self.store.touch(key, now, wanted)

@@ -22,7 +22,22 @@ def environment() -> Environment:
                       autoescape=select_autoescape(["html"], default_for_string=True, default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["won"] = lambda v: "" if v is None else f"{int(v):,}"
+    env.globals["who_label"] = who_label
     return env
+
+
+def who_label(principal: Any) -> tuple[str, list[str]]:
+    """The header's words for the signed-in user: the display name (else the user name), then the user
+    name and the role, each only when it adds something (``Coordinator``, not ``Coordinator
+    (coordinator, coordinator)``; case does not count)."""
+    shown = principal.display_name or principal.name
+    seen = {shown.casefold()}
+    extra = []
+    for part in (principal.name, principal.role):
+        if part and part.casefold() not in seen:
+            seen.add(part.casefold())
+            extra.append(part)
+    return shown, extra
 
 
 def request_lang(request: Request) -> str:

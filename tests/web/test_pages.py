@@ -27,6 +27,7 @@ def test_sign_in_dashboard_and_sign_out(site) -> None:
     csrf = sign_in(c, "coordinator")
     page = c.get("/")
     assert OWN in page.text and OTHER not in page.text
+    assert '<span class="me">Coordinator</span>' in page.text  # display name, user name and role said once
     cookie = next(x for x in c.cookies.jar if x.name == "dongflow_session")
     assert cookie.has_nonstandard_attr("HttpOnly")
     out = post_form(c, "/logout", {}, csrf)
@@ -316,3 +317,27 @@ def test_dashboard_counts_the_callers_districts(site, browser) -> None:
     survey = re.findall(r'state=survey">(\d+)</a>', officer.get("/").text)
     assert sorted(int(n) for n in survey) == [2, 2]  # 성동구 and 종로구, both in the survey stage
     assert OTHER not in coordinator.get("/").text
+
+
+def test_admin_pages_refuse_an_unknown_district(site) -> None:
+    """A user or token limited to a district that does not exist would reach nothing: refused (422),
+    naming the bad district and the valid ones, and nothing is written. Any of Seoul's 25 is taken,
+    projects or not."""
+    import html
+
+    from webkit import snapshot
+
+    c = site.client
+    csrf = sign_in(c, "admin")
+    before = {k: v for k, v in snapshot(site.url).items() if k != "web_sessions"}
+    user = post_form(c, "/admin/users", {"name": "lee", "role": "coordinator", "password": PASSWORD,
+                                         "districts": f"{OWN}, 성동"}, csrf)
+    token = post_form(c, "/admin/tokens", {"name": "feed", "role": "viewer", "districts": "Gangnam"}, csrf)
+    for answer, bad in ((user, "'성동'"), (token, "'Gangnam'")):
+        assert answer.status_code == 422
+        assert f"unknown district {bad} (valid: 종로구, 중구, " in html.unescape(answer.text)
+    assert {k: v for k, v in snapshot(site.url).items() if k != "web_sessions"} == before
+    assert post_form(c, "/admin/users", {"name": "lee", "role": "coordinator", "password": PASSWORD,
+                                         "districts": "강동구"}, csrf).status_code == 303
+    made = post_form(c, "/admin/tokens", {"name": "feed", "role": "viewer", "districts": "강동구"}, csrf)
+    assert made.status_code == 200 and "dft_" in made.text

@@ -1,5 +1,5 @@
 """The web app's small parts on their own: the diagram's layout and escaping, spreadsheet cells,
-the language choice, the origin check and where sign-in may return to."""
+the language choice, the origin check, where sign-in may return to, and the header's user label."""
 
 from __future__ import annotations
 
@@ -91,3 +91,18 @@ def test_sign_in_returns_only_inside_the_app(target, goes) -> None:
     from web.pages import _local
 
     assert _local(target) == goes
+
+
+@pytest.mark.parametrize("name,role,display,shown,extra", [
+    ("coordinator", "coordinator", "Coordinator", "Coordinator", []),  # was "Coordinator (coordinator, coordinator)"
+    ("kim", "coordinator", "김민준", "김민준", ["kim", "coordinator"]),
+    ("kim", "coordinator", None, "kim", ["coordinator"]),
+    ("admin", "admin", None, "admin", []),
+    ("boss", "admin", "Admin", "Admin", ["boss"]),
+])
+def test_the_header_names_each_thing_once(name, role, display, shown, extra) -> None:
+    from engine.access import Principal
+    from web.templating import who_label
+
+    assert who_label(Principal.of(name, role, ["성동구"] if role == "coordinator" else [],
+                                  display_name=display)) == (shown, extra)
