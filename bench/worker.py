@@ -103,6 +103,40 @@ def cmd_check(args: argparse.Namespace) -> dict[str, Any]:
             "skip_states": book.skip_states(), "maxrss_kb": maxrss_kb()}
 
 
+def cmd_check_next_night(args: argparse.Namespace) -> dict[str, Any]:
+    """The alert run's check the night after a real run: incremental (storage/check_marks.py).
+
+    ``--prime`` makes the marks: a full check as of the day before, committed, as a real run leaves
+    them. Otherwise the check as of ``--as-of`` runs exactly as ``AlertRunner._check`` runs it (marks
+    read, projects new, changed or due assessed, marks written) in one transaction, timed to its end
+    and then rolled back, so that every repetition starts from the same marks."""
+    from engine.monitor import DeadlineBook
+    from storage import check_marks
+    from storage.db import Database
+    from storage.tracking import TrackingReader
+
+    cat = catalog(args.workflows)
+    db = Database(args.db)
+    as_of = dt.date.fromisoformat(args.as_of)
+    if args.prime:
+        day = as_of - dt.timedelta(days=1)
+        with db.write() as conn:
+            book = DeadlineBook(cat, TZ, TrackingReader(conn))
+            done = check_marks.scan(conn, book, day, "ko", skip_states=book.skip_states(),
+                                    closed_before=book.closed_before(day), write=True)
+        return {"primed_as_of": day.isoformat(), "rows": done.scanned, "findings": done.total}
+    start, cpu = time.perf_counter(), time.process_time()
+    with db.engine.connect() as conn:
+        transaction = conn.begin()
+        book = DeadlineBook(cat, TZ, TrackingReader(conn))
+        done = check_marks.scan(conn, book, as_of, "ko", skip_states=book.skip_states(),
+                                closed_before=book.closed_before(as_of), write=True)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        transaction.rollback()
+    return {"seconds": seconds, "cpu_seconds": cpu, "rows": done.scanned, "assessed": done.assessed,
+            "findings": done.total, "maxrss_kb": maxrss_kb()}
+
+
 def cmd_overdue_floor(args: argparse.Namespace) -> dict[str, Any]:
     """The floor of ``dongflow overdue --json`` as a whole process: this process imports what the
     check needs, runs the check (as cmd_check) and writes the same rows, with the same fields, as
@@ -515,13 +549,15 @@ def _remove(path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    for name in ("check", "check-floor", "pg-check-floor", "overdue-floor", "peer-sweep", "advance",
+    for name in ("check", "check-next-night", "check-floor", "pg-check-floor", "overdue-floor", "peer-sweep", "advance",
                  "advance-client", "import"):
         p = sub.add_parser(name)
         p.add_argument("--db", required=True, help="sqlite:///PATH")
         p.add_argument("--workflows", action="append", default=[])
         p.add_argument("--as-of", default=AS_OF.isoformat())
     sub.choices["check-floor"].add_argument("--skip-states", required=True, help="JSON list")
+    sub.choices["check-next-night"].add_argument("--prime", action="store_true",
+                                                 help="make the marks: a full check of the day before, committed")
     sub.choices["pg-check-floor"].add_argument("--skip-states", required=True, help="JSON list")
     sub.choices["advance-client"].add_argument("--keys", required=True)
     sub.choices["advance-client"].add_argument("--mode", choices=["app", "floor"], required=True)
@@ -534,7 +570,7 @@ def main(argv: list[str] | None = None) -> None:
                     ("--work", {"required": True}), ("--rounds", {"type": int, "default": 3})):
         sub.choices["import"].add_argument(opt, **kw)
     args = parser.parse_args(argv)
-    handler = {"check": cmd_check, "check-floor": cmd_check_floor, "overdue-floor": cmd_overdue_floor,
+    handler = {"check": cmd_check, "check-next-night": cmd_check_next_night, "check-floor": cmd_check_floor, "overdue-floor": cmd_overdue_floor,
                "pg-check-floor": cmd_pg_check_floor, "advance-client": cmd_advance_client,
                "peer-sweep": cmd_peer_sweep,
                "advance": cmd_advance, "import": cmd_import}

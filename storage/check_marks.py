@@ -115,11 +115,12 @@ def scan(
             _insert(conn, marks)
             _save_basis(conn, saved is not None, stamp, as_of)
         return Scan(len(marks), found, len(marks), len(found), None)
-    # Marked projects that left the check (closed, retired, moved to a final state: each an event, so
-    # a new version) have nothing to alert any more: their alerts are reconciled too.
+    # Marks that no longer hold but whose project was not assessed: it left the check (retired, or
+    # closed: an event, so a new version; or closed after the marked day, so due again by now). It has
+    # nothing to alert any more, and its alerts are reconciled too.
     left = {pid for (pid,) in conn.execute(
         select(M.c.project_id).select_from(M.outerjoin(P, P.c.id == M.c.project_id))
-        .where(or_(P.c.id.is_(None), P.c.version != M.c.version))
+        .where(or_(P.c.id.is_(None), P.c.version != M.c.version, M.c.recheck_on <= as_of))
     )} - assessed
     stale = sorted(assessed | left)
     kept_count, kept_findings = conn.execute(

@@ -152,3 +152,33 @@ def test_a_past_day_check_or_new_rules_make_the_next_run_a_full_one(db_url: str,
     # A dry run reads the marks but writes none.
     dry = other.run(AS_OF + dt.timedelta(days=2), dry_run=True)
     assert dry.assessed < dry.scanned
+
+
+def test_marks_of_projects_closed_since_the_marked_day_are_dropped(db_url: str) -> None:
+    """Marks made for an earlier day on today's record (projects closed since then were still open
+    on that day): the next day's incremental check counts what a full check counts."""
+    from engine.monitor import DeadlineBook
+    from storage import check_marks
+    from storage.db import Database
+    from storage.tracking import TrackingReader
+
+    catalog = Catalog.from_dirs([SHIPPED_DIR, ROOT / "bench" / "workflows"])
+    build_database(db_url, catalog, 300, seed=8)
+    db = Database(db_url)
+    try:
+        for back in (40, 1):
+            day = AS_OF - dt.timedelta(days=back)
+            with db.write() as conn:
+                check_marks.forget(conn)
+                book = DeadlineBook(catalog, SEOUL, TrackingReader(conn))
+                check_marks.scan(conn, book, day, "ko", skip_states=book.skip_states(),
+                                 closed_before=book.closed_before(day), write=True)
+            with db.read() as conn:
+                book = DeadlineBook(catalog, SEOUL, TrackingReader(conn))
+                skip, closed = book.skip_states(), book.closed_before(AS_OF)
+                inc = check_marks.scan(conn, book, AS_OF, "ko", skip_states=skip, closed_before=closed, write=False)
+                scanned, found = book.scan(TrackingReader(conn).rows(skip_states=skip, closed_before=closed), AS_OF, "ko")
+            assert (inc.scanned, inc.total) == (scanned, len(found)), back
+            assert inc.assessed < inc.scanned
+    finally:
+        db.dispose()
