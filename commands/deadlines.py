@@ -127,7 +127,9 @@ def _runner(app: App, config_path: str | None, write: Callable[[str], None]) -> 
 
     config = load_config(config_path)
     app.db.require_schema()
-    return AlertRunner(app.db, app.catalog, config, app.tz, app.now, write=write)
+    from storage.holiday_cache import CachedHolidays
+
+    return AlertRunner(app.db, app.catalog, config, app.tz, app.now, write=write, holidays=CachedHolidays())
 
 
 @alerts.command("run")

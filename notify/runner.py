@@ -26,7 +26,7 @@ from engine.catalog import Catalog
 from engine.definition import Calendar
 from engine.errors import DongflowError, LeaseLost
 from engine.monitor import DeadlineBook
-from engine.workdays import WorkCalendar
+from engine.workdays import HolidaySource, WorkCalendar
 from notify.channels import Channel, ChannelDown, Message, build_channel, idempotency_key
 from notify.config import AlertConfig
 from storage import check_marks
@@ -94,8 +94,11 @@ class AlertRunner:
         clock: Callable[[], dt.datetime],
         write: Callable[[str], None] = print,
         owner: str | None = None,
+        holidays: HolidaySource | None = None,
     ) -> None:
         self.db = db
+        self.holidays = holidays
+        """Public holidays for the deadline rules (the CLI passes its cache; default: the package)."""
         self.catalog = catalog
         self.config = config
         self.tz = tz
@@ -181,7 +184,7 @@ class AlertRunner:
 
         def compute(reader: TrackingReader) -> Scan:
             source = reader if cutoff is None else TrackingReader(reader.conn, before=cutoff)
-            book = DeadlineBook(self.catalog, self.tz, source)
+            book = DeadlineBook(self.catalog, self.tz, source, self.holidays)
             if cutoff is None:
                 # Today's record: incremental (storage/check_marks.py); a real run keeps the marks.
                 return check_marks.scan(reader.conn, book, as_of, self.config.lang, skip_states=book.skip_states(),
@@ -194,7 +197,7 @@ class AlertRunner:
             return Scan(scanned, found, scanned, len(found))
 
         rules = self.config.lifecycle
-        calendar = WorkCalendar(Calendar(country=rules.country))
+        calendar = WorkCalendar(Calendar(country=rules.country), self.holidays)
         routes = self.config.routes()
         return self.store.check(
             compute, routes, as_of=as_of, now=self.clock(), dry_run=dry_run, lease=lease,
@@ -204,7 +207,7 @@ class AlertRunner:
     def _deliver(self, report: RunReport, lease: Lease) -> None:
         """Every due delivery, one message at a time; a channel that is down, or a message that
         breaks, is recorded on its deliveries and the run goes on. Only a lost lease stops it."""
-        book = DeadlineBook(self.catalog, self.tz)
+        book = DeadlineBook(self.catalog, self.tz, holidays=self.holidays)
         due = self.store.due(self.clock())
         for (channel_name, recipient, kind), group in groupby(due, key=lambda d: (d.channel, d.recipient, d.kind)):
             items = list(group)
