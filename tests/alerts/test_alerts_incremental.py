@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.alerts.alertkit import SEOUL, file_channel, make_runner
+from alertkit import SEOUL, file_channel, make_runner
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:

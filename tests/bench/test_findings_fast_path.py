@@ -6,39 +6,25 @@ observed durations, and with one planner reused across dates (its caches are key
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bench.generate import TZ, Generator  # noqa: E402
-from engine.catalog import Catalog  # noqa: E402
-from engine.deadlines import DeadlinePlanner, Durations, declared_durations, findings_of  # noqa: E402
-from workflows import SHIPPED_DIR  # noqa: E402
+from benchkit import bench_catalog, planners  # first: it puts the repository before tests/ on sys.path
+from bench.generate import Generator
+from engine.catalog import Catalog
+from engine.deadlines import DeadlinePlanner, findings_of
 
 AS_OF = ["2016-01-02", "2016-03-20", "2016-06-25", "2019-06-28", "2023-02-10", "2025-05-20", "2026-01-01"]
 
 
 @pytest.fixture(scope="module")
 def portfolio() -> tuple[Catalog, list]:
-    catalog = Catalog.from_dirs([SHIPPED_DIR, ROOT / "bench" / "workflows"])
+    catalog = bench_catalog()
     return catalog, [p for p, _events in Generator(catalog, seed=11).projects(800)]
 
 
 def _planners(catalog: Catalog, observed: bool) -> dict[str, DeadlinePlanner]:
-    out = {}
-    for wf in catalog.all():
-        durations = None
-        if observed:
-            declared = declared_durations(wf).days
-            seen = {s: d + 3 for s, d in list(declared.items())[:3]}
-            durations = Durations({**declared, **seen}, seen, 9)
-        out[wf.id] = DeadlinePlanner(wf, TZ, durations)
-    return out
+    return planners(catalog, observed, shift=3)
 
 
 @pytest.mark.parametrize("observed", [False, True], ids=["declared", "observed"])

@@ -7,20 +7,14 @@ declared and observed durations; and the bound is useful (most projects need no 
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bench.generate import TZ, Generator  # noqa: E402
-from engine.catalog import Catalog  # noqa: E402
-from engine.deadlines import DeadlinePlanner, Durations, declared_durations  # noqa: E402
-from engine.recheck import NEVER, recheck_on  # noqa: E402
-from workflows import SHIPPED_DIR  # noqa: E402
+from benchkit import bench_catalog, planners  # first: it puts the repository before tests/ on sys.path
+from bench.generate import Generator
+from engine.catalog import Catalog
+from engine.deadlines import DeadlinePlanner
+from engine.recheck import NEVER, recheck_on
 
 AS_OF = ["2025-05-20", "2025-05-31", "2025-06-20", "2025-07-02", "2025-09-15", "2026-01-05"]
 """On or after the day the generated histories end (bench.generate.AS_OF), as the nightly check runs."""
@@ -30,20 +24,12 @@ HORIZON = 150
 
 @pytest.fixture(scope="module")
 def portfolio() -> tuple[Catalog, list]:
-    catalog = Catalog.from_dirs([SHIPPED_DIR, ROOT / "bench" / "workflows"])
+    catalog = bench_catalog()
     return catalog, [p for p, _events in Generator(catalog, seed=23).projects(300)]
 
 
 def _planners(catalog: Catalog, observed: bool) -> dict[str, DeadlinePlanner]:
-    out = {}
-    for wf in catalog.all():
-        durations = None
-        if observed:
-            declared = declared_durations(wf).days
-            seen = {s: d + 5 for s, d in list(declared.items())[:3]}
-            durations = Durations({**declared, **seen}, seen, 9)
-        out[wf.id] = DeadlinePlanner(wf, TZ, durations)
-    return out
+    return planners(catalog, observed, shift=5)
 
 
 def _idents(planner: DeadlinePlanner, p, day: dt.date) -> set[tuple[str, str]]:
