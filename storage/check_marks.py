@@ -127,8 +127,9 @@ def scan(
         select(func.count(), func.coalesce(func.sum(M.c.findings), 0))
     ).one()
     stale_count, stale_findings = _marked(conn, stale)
-    scanned = kept_count - stale_count + len(marks)
-    total = kept_findings - stale_findings + len(found)
+    # int(): PostgreSQL's SUM of integers is a numeric (Decimal).
+    scanned = int(kept_count) - stale_count + len(marks)
+    total = int(kept_findings) - stale_findings + len(found)
     if write:
         for start in range(0, len(stale), 900):
             conn.execute(delete(M).where(M.c.project_id.in_(stale[start:start + 900])))
@@ -164,8 +165,8 @@ def _marked(conn: Any, ids: list[int]) -> tuple[int, int]:
     for start in range(0, len(ids), 900):
         n, f = conn.execute(select(func.count(), func.coalesce(func.sum(M.c.findings), 0))
                             .where(M.c.project_id.in_(ids[start:start + 900]))).one()
-        count += n
-        findings += f
+        count += int(n)
+        findings += int(f)
     return count, findings
 
 

@@ -141,6 +141,7 @@ def test_a_past_day_check_or_new_rules_make_the_next_run_a_full_one(db_url: str,
     second = runner.run(AS_OF + dt.timedelta(days=1))
     assert second.assessed < second.scanned
     assert "unchanged since their last check" in second.summary()
+    assert type(second.found) is int and type(second.scanned) is int  # not PostgreSQL's Decimal sums
     # A check of an earlier day (its alerts are recorded too) drops the marks: the next run checks all.
     runner.run(AS_OF - dt.timedelta(days=3))
     third = runner.run(AS_OF + dt.timedelta(days=1))
