@@ -492,14 +492,10 @@ class DeadlinePlanner:
         if state in finals:
             return out
         # The forecast of :meth:`forecast`, reduced to its sum; the full Risk only when at risk.
-        course_from, start = state, entered
-        if state not in self._course_days and p.previous_state in self._course_days:
-            course_from, start = p.previous_state, as_of
-        course = self._course_days.get(course_from)
-        if course is None:
+        left = self.course_left(p, state, entered, as_of)
+        if left is None:
             return out
-        first, rest = course
-        first_left = max(0, first - max(0, (as_of - start).days))
+        course_from, first_left, rest = left
         ahead = first_left + rest
         end = as_of + dt.timedelta(days=ahead) if not off else finish_for(as_of, ahead, self.calendar.is_working_day, off)
         slack = (p.target - end).days
@@ -530,6 +526,19 @@ class DeadlinePlanner:
                 self._risks[cache_key] = found
             out.append(Finding(key, self._completion_id, AT_RISK, p.target, found[0], found[1]))
         return out
+
+    def course_left(self, p: Tracked, state: str, entered: dt.date, as_of: dt.date) -> tuple[str, int, int] | None:
+        """The remaining course as the scan sums it: where it starts (the state, or the one held in
+        when on hold, whose whole duration is then still ahead), the days left in that first state on
+        ``as_of``, and the days of the states after it. None when off every course."""
+        course_from, start = state, entered
+        if state not in self._course_days and p.previous_state in self._course_days:
+            course_from, start = p.previous_state, as_of
+        course = self._course_days.get(course_from)
+        if course is None:
+            return None
+        first, rest = course
+        return course_from, max(0, first - max(0, (as_of - start).days)), rest
 
     def _cutoff_findings(self, out: list[Finding], p: Tracked, cuts: Any, first_left: int, as_of: dt.date,
                          lang: str, off: frozenset[dt.date]) -> None:

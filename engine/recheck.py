@@ -74,14 +74,10 @@ def recheck_on(planner: DeadlinePlanner, p: Tracked, as_of: dt.date, off: frozen
             change = day
     if state in finals:
         return change
-    course_from, start = state, p.entered_at.astimezone(tz).date()
-    if state not in planner._course_days and p.previous_state in planner._course_days:
-        course_from, start = p.previous_state, as_of
-    course = planner._course_days.get(course_from)
-    if course is None:
+    left = planner.course_left(p, state, p.entered_at.astimezone(tz).date(), as_of)
+    if left is None:
         return change
-    first, rest = course
-    first_left = max(0, first - max(0, (as_of - start).days))
+    course_from, first_left, rest = left
     slack = (p.target - (as_of + dt.timedelta(days=first_left + rest))).days
     if slack >= 0:
         change = min(change, as_of + dt.timedelta(days=slack + 1))

@@ -10,6 +10,7 @@ cached workflow). Only files that loaded without error are cached. See storage/c
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 from engine.definition import Workflow
@@ -34,19 +35,25 @@ class CachedLoader:
             st = path.stat()
         except OSError:
             return _load(path)  # reports the problem
-        cached = cache.entry(self.folder, f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{self._model_stamp}",
-                             ".pickle")
-        data = cache.read(cached)
-        if data is not None:
-            try:
-                workflow = pickle.loads(data)  # noqa: S301 - the user's own cache, see storage/cache.py
-                if isinstance(workflow, Workflow):
-                    return workflow
-            except Exception:  # noqa: BLE001 - an unreadable cache entry just means: parse
-                pass
-        workflow = _load(path)
-        cache.write(cached, pickle.dumps(workflow, protocol=pickle.HIGHEST_PROTOCOL))
-        return workflow
+        return cached_workflow(
+            cache.entry(self.folder, f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{self._model_stamp}", ".pickle"),
+            lambda: _load(path))
+
+
+def cached_workflow(entry: Path, build: Callable[[], Workflow]) -> Workflow:
+    """The workflow pickled in cache ``entry``, or ``build()``'s, then pickled there. Only workflows
+    that built without error are cached; an unreadable entry just means: build."""
+    data = cache.read(entry)
+    if data is not None:
+        try:
+            workflow = pickle.loads(data)  # noqa: S301 - the user's own cache, see storage/cache.py
+            if isinstance(workflow, Workflow):
+                return workflow
+        except Exception:  # noqa: BLE001 - an unreadable cache entry just means: parse
+            pass
+    workflow = build()
+    cache.write(entry, pickle.dumps(workflow, protocol=pickle.HIGHEST_PROTOCOL))
+    return workflow
 
 
 def _load(path: Path) -> Workflow:

@@ -11,7 +11,6 @@ content hash and kept in the user's cache folder (storage/cache.py), like parsed
 from __future__ import annotations
 
 import datetime as dt
-import pickle
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -127,7 +126,9 @@ class StoredParser:
     """Stored source text -> Workflow, cached by content hash in the user's cache folder."""
 
     def __init__(self, folder: Path | None = None) -> None:
-        from storage.workflow_cache import LOADER_MODULES, cache_dir
+        from storage.workflow_cache import LOADER_MODULES, cache_dir, cached_workflow
+
+        self._cached = cached_workflow
 
         self.folder = folder or cache_dir()
         self._stamp = cache.code_stamp(*LOADER_MODULES)
@@ -135,24 +136,19 @@ class StoredParser:
     def __call__(self, source: WorkflowSource) -> Workflow:
         name = f"database:{source.workflow_id}@{source.version}"
         entry = cache.entry(self.folder, f"stored|{source.content_hash}|{name}|{self._stamp}", ".pickle")
-        data = cache.read(entry)
-        if data is not None:
-            try:
-                workflow = pickle.loads(data)  # noqa: S301 - the user's own cache, see storage/cache.py
-                if isinstance(workflow, Workflow):
-                    return workflow
-            except Exception:  # noqa: BLE001 - an unreadable cache entry just means: parse
-                pass
-        from engine.errors import WorkflowDefinitionError
-        from engine.loader import load_text
 
-        workflow = load_text(source.text, name)
-        if (workflow.id, workflow.version) != source.ref:
-            raise WorkflowDefinitionError(
-                f"the stored text of {source.workflow_id} version {source.version} defines "
-                f"{workflow.id} version {workflow.version}", file=name)
-        cache.write(entry, pickle.dumps(workflow, protocol=pickle.HIGHEST_PROTOCOL))
-        return workflow
+        def parse() -> Workflow:
+            from engine.errors import WorkflowDefinitionError
+            from engine.loader import load_text
+
+            workflow = load_text(source.text, name)
+            if (workflow.id, workflow.version) != source.ref:
+                raise WorkflowDefinitionError(
+                    f"the stored text of {source.workflow_id} version {source.version} defines "
+                    f"{workflow.id} version {workflow.version}", file=name)
+            return workflow
+
+        return self._cached(entry, parse)
 
 
 def merge_stored(catalog: Catalog, stored: Sequence[WorkflowSource], parse: Any) -> None:
