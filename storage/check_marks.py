@@ -37,7 +37,7 @@ from engine.recheck import recheck_on
 from engine.tracked import TrackedRow
 from storage.repository import P
 from storage.tables import CheckBasisRow, CheckMarkRow
-from storage.tracking import tracked_row, tracked_select
+from storage.tracking import streamed, tracked_row, tracked_select
 
 CHECK = "alerts"
 """The name of the basis row of the alert run's marks."""
@@ -148,9 +148,8 @@ def _assessed(conn: Any, stmt: Any, book: DeadlineBook, as_of: dt.date,
               lang: str) -> Iterator[tuple[TrackedRow, int, list[Finding], dt.date]]:
     days: dict[Any, dt.date] = {}
     planners: dict[tuple[str, int], Any] = {}
-    options = {"stream_results": True, "yield_per": 2000} if conn.dialect.name == "postgresql" else {}
     with cyclic_gc_paused():
-        for r in conn.execute(stmt, execution_options=options):
+        for r in conn.execute(stmt, execution_options=streamed(conn)):
             row = tracked_row(r, days, parse=True)
             ref = (row.workflow_id, row.workflow_version)
             planner = planners.get(ref)

@@ -70,27 +70,19 @@ def tracked_row(r: Any, days: dict[Any, dt.date] | None = None, parse: bool = Fa
     )
 
 
-def tracked_rows(
-    conn: Connection,
-    *,
-    skip_states: Sequence[str] = (),
-    closed_before: dt.datetime | None = None,
-    gu: str | None = None,
-    year: int | None = None,
-    key: str | None = None,
-    districts: frozenset[str] | None = None,
-) -> Iterator[TrackedRow]:
-    """Projects to check, without those that entered a final state (``skip_states``) before
-    ``closed_before`` (the end of the as-of day: for a past date, later closures still count).
-    ``districts``: only these (a caller's read scope; None: every district)."""
-    stmt = tracked_select(skip_states=skip_states, closed_before=closed_before, gu=gu, year=year, key=key,
-                          districts=districts)
+def tracked_rows(conn: Connection, **filters: Any) -> Iterator[TrackedRow]:
+    """Projects to check (``filters``: those of :func:`tracked_select`), by key, as TrackedRows."""
     days: dict[Any, dt.date] = {}
-    # PostgreSQL: a server-side cursor, fetched in batches (psycopg otherwise holds every row of a
-    # 100k-project portfolio in client memory at once: 1.3 GB peak measured); SQLite already steps.
-    options = {"stream_results": True, "yield_per": 2000} if conn.dialect.name == "postgresql" else {}
-    for r in conn.execute(stmt.order_by(P.c.key), execution_options=options):
+    stmt = tracked_select(**filters).order_by(P.c.key)
+    for r in conn.execute(stmt, execution_options=streamed(conn)):
         yield tracked_row(r, days, parse=True)
+
+
+def streamed(conn: Connection) -> dict[str, Any]:
+    """Execution options for reading a whole portfolio. PostgreSQL: a server-side cursor, fetched in
+    batches (psycopg otherwise holds every row of a 100k-project portfolio in client memory at once:
+    1.3 GB peak measured); SQLite already steps through its rows."""
+    return {"stream_results": True, "yield_per": 2000} if conn.dialect.name == "postgresql" else {}
 
 
 def tracked_select(
@@ -102,7 +94,10 @@ def tracked_select(
     key: str | None = None,
     districts: frozenset[str] | None = None,
 ) -> Any:
-    """The SELECT of :func:`tracked_rows` (TRACKED_COLUMNS of the projects to check), unordered."""
+    """TRACKED_COLUMNS of the projects to check, unordered: not retired, and without those that entered
+    a final state (``skip_states``) before ``closed_before`` (the end of the as-of day: for a past
+    date, later closures still count). ``districts``: only these (a caller's read scope; None: every
+    district)."""
     stmt = select(*TRACKED_COLUMNS).where(P.c.retired_at.is_(None))  # retired: checked no more
     if skip_states:
         open_ = P.c.state.not_in(list(skip_states))
