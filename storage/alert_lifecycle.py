@@ -42,6 +42,7 @@ from engine.alerting import (
 )
 from engine.deadlines import SEVERITY, Finding
 from engine.errors import ConflictError, NotFound
+from storage.alerts import FACT_COLUMNS, AlertFacts
 from storage.repository import P
 from storage.tables import AlertEventRow, AlertRow, DeliveryRow, DestinationRow
 from storage.tracking import TrackedRow
@@ -238,20 +239,10 @@ def _digests(conn: Connection, routes: Sequence[Route], now: dt.datetime) -> int
 
 
 @dataclass(frozen=True)
-class AlertRecord:
+class AlertRecord(AlertFacts):
+    """An alert and where it stands in its lifecycle (open, acknowledged, snoozed, resolved ...)."""
+
     id: int
-    key: str
-    gu: str
-    dong: str
-    workflow_id: str
-    workflow_version: int
-    milestone: str
-    level: str
-    due: dt.date
-    days: int
-    reason: str
-    as_of: dt.date
-    created_at: dt.datetime
     state: str
     state_at: dt.datetime | None
     snoozed_until: dt.date | None
@@ -268,9 +259,7 @@ class TimelineEvent:
     note: str | None
 
 
-_RECORD = (A.c.id, P.c.key, P.c.gu, P.c.dong, P.c.workflow_id, P.c.workflow_version, A.c.milestone, A.c.level,
-           A.c.due_date, A.c.days, A.c.reason, A.c.as_of, A.c.created_at, A.c.state, A.c.state_at,
-           A.c.snoozed_until, A.c.reminders, A.c.escalated_on)
+_RECORD = (*FACT_COLUMNS, A.c.id, A.c.state, A.c.state_at, A.c.snoozed_until, A.c.reminders, A.c.escalated_on)
 
 
 def get_alert(conn: Connection, alert_id: int) -> AlertRecord:

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, case, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.alerting import ALERT, Lifecycle, Route, destinations, next_attempt
+from engine.alerting import ALERT, Route, destinations, next_attempt
 from engine.deadlines import Finding
 from engine.errors import ConflictError, LeaseLost
 from storage.db import Database
@@ -78,16 +78,10 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
-class StoredDelivery:
-    id: int
-    channel: str
-    recipient: str
-    status: str
-    attempts: int
-    last_error: str | None
-    next_attempt_at: dt.datetime
-    sent_at: dt.datetime | None
-    alert_id: int
+class AlertFacts:
+    """An alert as its check found it: the project and the finding (what every view of an alert shows,
+    read with :data:`FACT_COLUMNS`)."""
+
     key: str
     gu: str
     dong: str
@@ -100,6 +94,26 @@ class StoredDelivery:
     reason: str
     as_of: dt.date
     created_at: dt.datetime
+
+
+FACT_COLUMNS = (P.c.key, P.c.gu, P.c.dong, P.c.workflow_id, P.c.workflow_version, A.c.milestone, A.c.level,
+                A.c.due_date, A.c.days, A.c.reason, A.c.as_of, A.c.created_at)
+"""The columns of :class:`AlertFacts`, in its field order (alerts joined with their projects)."""
+
+
+@dataclass(frozen=True)
+class StoredDelivery(AlertFacts):
+    """One delivery of an alert to one recipient over one channel (the outbox row), with the alert."""
+
+    id: int
+    channel: str
+    recipient: str
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: dt.datetime
+    sent_at: dt.datetime | None
+    alert_id: int
     kind: str = ALERT
     round: int = 0
     message_key: str | None = None
@@ -237,10 +251,8 @@ class SqlAlertStore:
     def _delivery_query(self) -> Any:
         return (
             select(
-                D.c.id, D.c.channel, D.c.recipient, D.c.status, D.c.attempts, D.c.last_error,
-                D.c.next_attempt_at, D.c.sent_at, A.c.id, P.c.key, P.c.gu, P.c.dong, P.c.workflow_id,
-                P.c.workflow_version, A.c.milestone, A.c.level, A.c.due_date, A.c.days, A.c.reason,
-                A.c.as_of, A.c.created_at, D.c.kind, D.c.round, D.c.message_key, A.c.state,
+                *FACT_COLUMNS, D.c.id, D.c.channel, D.c.recipient, D.c.status, D.c.attempts, D.c.last_error,
+                D.c.next_attempt_at, D.c.sent_at, A.c.id, D.c.kind, D.c.round, D.c.message_key, A.c.state,
             )
             .select_from(D.join(A, D.c.alert_id == A.c.id).join(P, A.c.project_id == P.c.id))
         )
