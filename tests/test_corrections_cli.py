@@ -137,3 +137,19 @@ def test_a_retired_project_leaves_alerts_and_overdue(run, tmp_path: Path) -> Non
     lines = [json.loads(line) for line in sent.read_text(encoding="utf-8").splitlines()]
     about_other = [line for line in lines if OTHER in json.dumps(line, ensure_ascii=False)][before:]
     assert all("resolved" in json.dumps(line) for line in about_other), about_other  # only "it is over"
+
+
+@pytest.mark.parametrize("bulk", [
+    ["--where", "gu=성동구"],
+    ["--where", "gu=성동구", "--dry-run"],
+    ["--where", "gu=성동구", "--partial"],
+    ["--keys-from", "KEYS"],
+])
+def test_a_future_date_is_bad_input_for_a_bulk_move_as_for_one_project(run, tmp_path: Path, bulk) -> None:
+    """Not in the future is a rule about the date, not about a project: one project and a bulk move
+    both exit 3 (invalid input) with the same line, before any project is looked at."""
+    keys = tmp_path / "keys.txt"
+    keys.write_text(f"{KEY}\n{OTHER}\n", encoding="utf-8")
+    bulk = [str(keys) if arg == "KEYS" else arg for arg in bulk]
+    single = refused(run, ["advance", KEY, "agree", "--at", "2099-01-01"], 3, "is in the future")
+    assert refused(run, ["advance", *bulk, "agree", "--at", "2099-01-01"], 3) == single
