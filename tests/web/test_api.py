@@ -144,6 +144,9 @@ def test_facts(site) -> None:
                        json={"name": "design_revisions", "value": -1, "version": 2}), 422, 3)
     _problem(site.post(f"/api/projects/{key}/facts", "coordinator",
                        json={"name": "no_such_fact", "value": 1, "version": 2}), 422, 3)
+    for digits in ("３", "٣", "1_0"):  # an integer fact takes the ASCII digits 0-9 only
+        _problem(site.post(f"/api/projects/{key}/facts", "coordinator",
+                           json={"name": "design_revisions", "value": digits, "version": 2}), 422, 3)
     counted = _problem(site.post(f"/api/projects/{key}/facts", "coordinator",
                                  json={"name": "resident_meetings", "value": 3, "version": 2}), 422, 3)
     assert "participation" in counted["detail"]
