@@ -115,6 +115,7 @@ def row_to_project(row: Row[Any] | Any) -> Project:
         version=m["version"],
         created_at=m["created_at"],
         retired_at=m.get("retired_at"),
+        id=m.get("id"),
     )
 
 
