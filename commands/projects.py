@@ -24,7 +24,7 @@ from commands.common import (
     pass_app,
     year_filter,
 )
-from engine.errors import InvalidInput
+from engine.errors import InvalidInput, ProjectRenamed
 from render.output import Listing, listing_options
 
 if TYPE_CHECKING:
@@ -212,8 +212,12 @@ def status(app: App, key: str | None, gu: str | None, year: int | None, state: s
         state = _state_filter(app, state, workflow_id)
         gu = _gu_filter(app, gu)
     cutoff = _cutoff(app, day)  # a past day: the record as it stood then (storage/asof.py)
-    projects = app.service.status(ProjectQuery(key=key, gu=gu, year=year, state=state, workflow_id=workflow_id),
-                                  cutoff)
+    query = ProjectQuery(key=key, gu=gu, year=year, state=state, workflow_id=workflow_id)
+    try:
+        projects = app.service.status(query, cutoff)
+    except ProjectRenamed as exc:  # a key it had before `project edit --key`: show it, and say so
+        key = _renamed(exc)
+        projects = app.service.status(ProjectQuery(key=key), cutoff)
     workflows = {(p.workflow_id, p.workflow_version): app.catalog.get(p.workflow_id, p.workflow_version)
                  for p in projects}
     with app.db.read() as conn:
@@ -316,7 +320,11 @@ def _days_text(app: App, level: str, days: int) -> str:
 def history(app: App, key: str, listing: Listing) -> None:
     """Every change to a project: who, when, from, to, why; in order of when it took effect, with
     when it was recorded beside it if that was later (a back-dated entry)."""
-    events = app.service.history(key)
+    try:
+        events = app.service.history(key)
+    except ProjectRenamed as exc:  # a key it had before `project edit --key`: show it, and say so
+        key = _renamed(exc)
+        events = app.service.history(key)
     p = app.service.project(key)
     wf = app.catalog.get(p.workflow_id, p.workflow_version)
     if listing.machine:
@@ -334,6 +342,12 @@ def history(app: App, key: str, listing: Listing) -> None:
         rows.append([e.seq, when, recorded if recorded != when else "", e.actor, e.trigger or e.kind,
                      _describe_event(app, wf, e), e.note or ""])
     click.echo(table(headers, rows, align="><<<<<<"))
+
+
+def _renamed(exc: ProjectRenamed) -> str:
+    """The new key of a renamed project, after one notice line on stderr (stdout stays the output)."""
+    click.echo(f"Note: {exc.key} was renamed to {exc.new_key}; showing {exc.new_key}", err=True)
+    return exc.new_key
 
 
 def _describe_event(app: App, wf: Workflow, e: Event) -> str:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from engine.corrections import check_live
-from engine.errors import Forbidden, InvalidInput, ProjectNotFound
+from engine.errors import Forbidden, InvalidInput, ProjectNotFound, ProjectRenamed
 from engine.ports import ProjectQuery
 from engine.project import Event, Project
 from engine.values import clean_text, lookup_text
@@ -163,11 +163,30 @@ class ScopedService:
 
     # -- reads ---------------------------------------------------------------------------------
     def project(self, key: str) -> Project:
-        """One project, or ProjectNotFound -- also when it exists in a district the caller cannot read."""
-        project = self._service.project(key)
+        """One project, or ProjectNotFound -- also when it exists in a district the caller cannot read.
+        A key the project had before ``project edit --key`` raises ProjectRenamed (a ProjectNotFound
+        naming the new key) when the caller may read it: reads follow it, changes are refused."""
+        try:
+            project = self._service.project(key)
+        except ProjectNotFound as exc:
+            new_key = self.renamed_to(key)
+            if new_key is None:
+                raise
+            raise ProjectRenamed(lookup_text(key, "key") or key, new_key) from exc
         if not self.principal.can_read(project.gu):
             raise ProjectNotFound(project.key)
         return project
+
+    def renamed_to(self, key: str) -> str | None:
+        """The key now of a project the caller may read that had ``key`` before a rename, or None."""
+        new_key = self._service.renamed_to(key)
+        if new_key is None:
+            return None
+        try:
+            found = self._service.project(new_key)
+        except ProjectNotFound:
+            return None
+        return found.key if self.principal.can_read(found.gu) else None
 
     def status(self, query: ProjectQuery, cutoff: dt.datetime | None = None) -> list[Project]:
         """Projects as they stand, or as their record stood before ``cutoff`` (engine.asof)."""

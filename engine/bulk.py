@@ -105,6 +105,12 @@ def advance(
     actor = clean_text(actor, "actor")
     trigger = clean_text(trigger, "trigger")
     note = clean_note(note)
+    if at is not None:
+        # Rule 1 of the back-dating rules (not in the future) is about the date, not about a project:
+        # bad input (exit 3) as for a single advance, not a refusal of every project (exit 5).
+        from engine.backdating import check_at
+
+        check_at(None, at, now)
     batch = batch or uuid.uuid4().hex[:12]
     refusals: list[BulkRefusal] = []
     projects: list[Project] = []

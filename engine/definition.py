@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import InvalidInput
+from engine.values import ascii_integer
 
 PREVIOUS = "@previous"
 """A transition ``dest`` meaning: back to the state the project was in before its current one."""
@@ -66,7 +67,7 @@ class FactSpec:
         """Turn a command-line string into a value of this fact's type."""
         try:
             if self.type == "integer":
-                return self._in_range(int(text.strip()))
+                return self._in_range(ascii_integer(text))  # not '３' or '٣': int() reads those
             if self.type == "number":
                 value = float(text.strip())
                 if value != value or value in (float("inf"), float("-inf")):

@@ -143,6 +143,20 @@ class ProjectNotFound(NotFound):
         super().__init__(f"no project with key {key!r}")
 
 
+class ProjectRenamed(ProjectNotFound):
+    """No project has ``key`` now, but one had it before ``project edit --key``: it is ``new_key`` now.
+
+    Reads (``status``, ``history``, GET in the API) follow it with a notice; a change under the old
+    key is refused with this error (exit 4, 404) naming the new key, so nobody changes a project by a
+    name it no longer has. Raised only to a caller who may read the project (never a district's leak).
+    """
+
+    def __init__(self, key: str, new_key: str) -> None:
+        self.key = key
+        self.new_key = new_key
+        NotFound.__init__(self, f"no project with key {key!r}: it was renamed to {new_key!r} (use the new key)")
+
+
 class WorkflowNotFound(NotFound):
     def __init__(self, workflow_id: str, version: int | None = None, known: Sequence[str] = ()) -> None:
         self.workflow_id = workflow_id

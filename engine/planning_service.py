@@ -28,7 +28,8 @@ MAX_BACKTEST_DATES = 400
 @dataclass(frozen=True)
 class CalendarEvent:
     uid: str
-    """Stable across exports: the project key and what the event marks (re-imports update it)."""
+    """Stable across exports: the project's id (not its key, which ``project edit --key`` changes) and
+    what the event marks, so a re-import or a refreshed feed updates the event (:func:`event_uid`)."""
     key: str
     gu: str
     dong: str
@@ -38,6 +39,14 @@ class CalendarEvent:
     ident: str
     summary: str
     description: str
+
+
+def event_uid(project: Any, what: str) -> str:
+    """The UID of a calendar event of ``project``: ``project-ID/WHAT@dongflow`` (``what``: e.g.
+    ``milestone/completed`` or ``start/tender``, unique per deadline of a project). Made of the
+    project's id, which never changes; a store without ids (tests in memory) falls back to the key."""
+    who = f"project-{project.id}" if getattr(project, "id", None) is not None else project.key
+    return f"{who}/{what}@dongflow"
 
 
 class PlanningService:
@@ -248,7 +257,7 @@ class PlanningService:
                     continue
                 label = s.milestone.label.get(lang)
                 out.append(CalendarEvent(
-                    f"{p.key}/milestone/{s.milestone.id}@dongflow", p.key, p.gu, p.dong, s.due, "milestone",
+                    event_uid(p, f"milestone/{s.milestone.id}"), p.key, p.gu, p.dong, s.due, "milestone",
                     s.milestone.id, f"[{where}] {label} 기한" if lang == "ko" else f"[{where}] {label} due",
                     f"{p.key}: {wf.state_label(s.milestone.state, lang)} ({s.milestone.state}) "
                     + (f"도달 기한 {s.due}" if lang == "ko" else f"must be reached by {s.due}")))
@@ -257,7 +266,7 @@ class PlanningService:
                     continue
                 label = wf.state_label(ls.state, lang)
                 out.append(CalendarEvent(
-                    f"{p.key}/{START_PREFIX[:-1]}/{ls.state}@dongflow", p.key, p.gu, p.dong, ls.latest,
+                    event_uid(p, f"{START_PREFIX[:-1]}/{ls.state}"), p.key, p.gu, p.dong, ls.latest,
                     "latest_start", ls.state,
                     f"[{where}] {label} 착수 시한" if lang == "ko" else f"[{where}] {label}: latest start",
                     f"{p.key}: " + (f"{topic(label)} 늦어도 {ls.latest} 시작 (목표일 {p.target})" if lang == "ko"

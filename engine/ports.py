@@ -65,3 +65,7 @@ class ProjectStore(Protocol):
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
         """Which of ``keys`` are already taken."""
+
+    def renamed_to(self, key: str) -> str | None:
+        """The key now of the project that had ``key`` before a ``project edit --key`` (its ``edited``
+        events; the most recently recorded rename if several projects had it), or None."""

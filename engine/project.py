@@ -59,6 +59,10 @@ class Project:
     created_at: dt.datetime | None = None
     retired_at: dt.datetime | None = None
     """When it was retired as entered by mistake (``project retire``): kept, but out of every view."""
+    id: int | None = field(default=None, compare=False)
+    """The store's identity of the project (the database row id; None until stored, or in a store
+    without one). Unlike ``key`` it never changes (``project edit --key``), and a dump keeps it:
+    calendar UIDs are made of it. Not part of equality: the same record read twice is equal."""
 
 
 @dataclass(frozen=True)

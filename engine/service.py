@@ -333,6 +333,14 @@ class Service:
             return len(self.store.find_as_of(replace(_normalised(query), limit=None, offset=0), cutoff))
         return self.store.count(_normalised(query))
 
+    def renamed_to(self, key: str) -> str | None:
+        """For a key no project has now: the key of the project that had it before ``project edit
+        --key`` (engine/amend.py), or None. A project holding the key now always wins (ask only after
+        :meth:`project` found none)."""
+        typed = lookup_text(key, "key") or ""
+        new_key = self.store.renamed_to(typed)
+        return None if new_key is None or new_key == typed else new_key
+
     def history(self, key: str) -> list[Event]:
         """Every event of the project in effective order (``at``, then the order recorded)."""
         return proj.effective_order(self.store.events(lookup_text(key, "key") or ""))

@@ -36,6 +36,20 @@ def clean_text(value: object, field: str, *, max_len: int = MAX_TEXT, required: 
     return text
 
 
+_ASCII_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+
+
+def ascii_integer(text: str) -> int:
+    """A whole number written with the ASCII digits 0-9 (and an optional sign), else ValueError.
+
+    ``int()`` also reads Arabic-Indic ('٣'), full-width ('３') and every other Unicode decimal digit,
+    and underscores ('1_0'): a count typed with them would be stored as a number nobody wrote."""
+    text = text.strip()
+    if not _ASCII_INTEGER.fullmatch(text):
+        raise ValueError(f"{text!r} is not written with the digits 0-9")
+    return int(text)
+
+
 def lookup_text(value: str | None, field: str = "text") -> str | None:
     """Text used to look something up (a key, a district): NFC like stored text, outer spaces dropped.
     Stored text never holds control characters (``clean_text``), and PostgreSQL refuses a NUL even in a

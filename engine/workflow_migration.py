@@ -138,6 +138,13 @@ def plan_migration(
             # project to another state (completed, cancelled ...) takes a transition (advance).
             raise InvalidInput(f"{old} is a state of {target.ref}: its projects keep it; --map names a new "
                                f"state for a state version {target.version} lacks", field="--map")
+        if target.state(new).final and any(not wf.state(old).final for wf in versions.values() if wf.has_state(old)):
+            # A project in a running state would be finished by a rename, its "completion" dated from
+            # when it entered the old state: a transition that never happened. Renaming a final state
+            # (done=completed) is fine.
+            raise InvalidInput(f"{new} is a final state of {target.ref}: mapping {old} (a running state) onto it "
+                               f"would finish projects without a transition; map {old} to a running state and "
+                               "advance the projects instead (dongflow advance KEY TRIGGER)", field="--map")
     plan = MigrationPlan(target.id, target.version)
     for p in projects:
         if p.workflow_version == target.version:

@@ -31,7 +31,7 @@ from engine.errors import (ChangedMeanwhile, DongflowError, InvalidInput, Invali
                            located)
 from programme.participation import TYPES, participation_type, role
 from engine.project import Event, Project
-from engine.values import clean_note, clean_text, parse_date, parse_year
+from engine.values import ascii_integer, clean_note, clean_text, parse_date, parse_year
 
 WON = "won"
 MILLION = "million"
@@ -129,9 +129,9 @@ def parse_amount(text: object, field: str, unit: str = WON) -> int:
 def parse_count(text: object, field: str, *, minimum: int = 0, maximum: int = MAX_TIMES) -> int:
     raw = str(text).strip() if text is not None else ""
     try:
-        value = int(raw.replace(",", ""))
+        value = ascii_integer(raw.replace(",", ""))
     except ValueError:
-        raise InvalidInput(f"{raw!r} is not a whole number", field=field) from None
+        raise InvalidInput(f"{raw!r} is not a whole number (write it with the digits 0-9)", field=field) from None
     if not minimum <= value <= maximum:
         raise InvalidInput(f"{value} is outside {minimum}-{maximum}", field=field)
     return value

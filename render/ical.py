@@ -1,7 +1,8 @@
 """Calendar feeds (iCalendar, RFC 5545) written with the maintained ``icalendar`` library.
 
 One all-day event per open milestone (its due date) and per latest start still ahead; UIDs are made
-of the project key and what the event marks, so importing a newer feed updates the events instead of
+of the project's id (never its key, which can be edited) and what the event marks
+(engine.planning_service.event_uid), so importing a newer feed updates the events instead of
 duplicating them. The calendar says it is Asia/Seoul's (``X-WR-TIMEZONE`` and a ``VTIMEZONE``), and
 the dates are Seoul dates.
 """

@@ -151,10 +151,12 @@ def _batches(rows: Iterable[Mapping[str, Any]]) -> Iterable[list[Mapping[str, An
 
 
 def listing_of(as_json: bool, as_jsonl: bool, pretty: bool) -> Listing:
+    """The output the flags ask for. Flags that do not go together are invalid input (exit 3), like
+    every other check dongflow makes itself; 2 is only for what click's parser finds."""
     if as_json and as_jsonl:
-        raise click.UsageError("choose one of --json and --jsonl")
+        raise InvalidInput("choose one of --json and --jsonl")
     if pretty and as_jsonl:
-        raise click.UsageError("--pretty indents a JSON array; JSON Lines are one object per line")
+        raise InvalidInput("--pretty indents a JSON array; JSON Lines are one object per line")
     if as_jsonl:
         return Listing(JSONL)
     if as_json or pretty:

@@ -163,7 +163,7 @@ class HotPath:
             state=state, previous_state=previous_state, target=stored_date(target),
             entered_at=stored_moment(entered_at), facts=dict(facts or {}), reached=_reached(reached),
             version=version, created_at=None if created_at is None else stored_moment(created_at),
-            retired_at=None if retired_at is None else stored_moment(retired_at),
+            retired_at=None if retired_at is None else stored_moment(retired_at), id=_id,
         )
 
     def save(self, values: dict[str, Any], event: dict[str, Any], key: str, expected_version: int) -> None:

@@ -115,6 +115,7 @@ def row_to_project(row: Row[Any] | Any) -> Project:
         version=m["version"],
         created_at=m["created_at"],
         retired_at=m.get("retired_at"),
+        id=m.get("id"),
     )
 
 
@@ -289,6 +290,19 @@ class SqlProjectStore:
                 chunk = list(keys[start : start + 900])
                 found.update(conn.execute(select(P.c.key).where(P.c.key.in_(chunk))).scalars())
         return found
+
+    def renamed_to(self, key: str) -> str | None:
+        """The key now of the project whose ``edited`` event changed ``key`` (the latest recorded, if
+        several projects had it; a project renamed again is found under its latest key: the event
+        belongs to the project, whatever it is called now). Only asked after a key was not found."""
+        from engine.corrections import EDITED
+
+        old_key = E.c.data[("old", "key")].as_string()
+        stmt = (select(P.c.key).join(E, E.c.project_id == P.c.id)
+                .where(E.c.kind == EDITED, old_key == key)
+                .order_by(E.c.recorded_at.desc(), E.c.id.desc()).limit(1))
+        with self.db.read() as conn:
+            return conn.execute(stmt).scalar()
 
     def count(self, query: ProjectQuery | None = None) -> int:
         stmt = select(func.count()).select_from(P)

@@ -149,6 +149,11 @@ class MemoryStore:
 
         return len(self.find(dataclasses.replace(query, limit=None, offset=0)))
 
+    def renamed_to(self, key: str) -> str | None:
+        found = [(e.recorded_at or e.at, now) for now, events in self.history.items() for e in events
+                 if e.kind == "edited" and e.data.get("old", {}).get("key") == key]
+        return max(found)[1] if found else None
+
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
         return set(keys) & set(self.projects)
 

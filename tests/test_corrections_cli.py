@@ -137,3 +137,44 @@ def test_a_retired_project_leaves_alerts_and_overdue(run, tmp_path: Path) -> Non
     lines = [json.loads(line) for line in sent.read_text(encoding="utf-8").splitlines()]
     about_other = [line for line in lines if OTHER in json.dumps(line, ensure_ascii=False)][before:]
     assert all("resolved" in json.dumps(line) for line in about_other), about_other  # only "it is over"
+
+
+@pytest.mark.parametrize("bulk", [
+    ["--where", "gu=성동구"],
+    ["--where", "gu=성동구", "--dry-run"],
+    ["--where", "gu=성동구", "--partial"],
+    ["--keys-from", "KEYS"],
+])
+def test_a_future_date_is_bad_input_for_a_bulk_move_as_for_one_project(run, tmp_path: Path, bulk) -> None:
+    """Not in the future is a rule about the date, not about a project: one project and a bulk move
+    both exit 3 (invalid input) with the same line, before any project is looked at."""
+    keys = tmp_path / "keys.txt"
+    keys.write_text(f"{KEY}\n{OTHER}\n", encoding="utf-8")
+    bulk = [str(keys) if arg == "KEYS" else arg for arg in bulk]
+    single = refused(run, ["advance", KEY, "agree", "--at", "2099-01-01"], 3, "is in the future")
+    assert refused(run, ["advance", *bulk, "agree", "--at", "2099-01-01"], 3) == single
+
+
+def test_an_old_key_finds_the_renamed_project_with_a_notice(run) -> None:
+    """Old printouts and habits keep the old key: `history` and `status` follow a `project edit --key`
+    (one notice line on stderr naming the new key); a change under the old key is refused naming it."""
+    new = f"{KEY}-a"
+    assert run("project", "edit", KEY, "--key", new, "--note", "열쇠 착오").exit_code == 0
+    notice = f"{KEY} was renamed to {new}"
+    for args in (["history"], ["history", "--json"], ["status"], ["status", "--json"],
+                 ["status", "--json", "--as-of", "2016-03-01"]):
+        by_old, by_new = run(*args[:1], KEY, *args[1:]), run(*args[:1], new, *args[1:])
+        assert by_old.exit_code == 0, (args, by_old.output)
+        assert by_old.stdout == by_new.stdout and by_new.stderr == ""
+        assert by_old.stderr.splitlines() == [f"Note: {notice}; showing {new}"], by_old.stderr
+    line = refused(run, ["advance", KEY, "agree"], 4, f"it was renamed to {new!r}")  # a change uses the key now
+    assert "use the new key" in line
+    # Renamed twice: the old key still leads to the project, under its latest key.
+    assert run("project", "edit", new, "--key", f"{KEY}-b", "--note", "또 착오").exit_code == 0
+    assert f"renamed to {KEY}-b" in run("history", KEY).stderr
+    # A project that takes the old key later wins it: no notice, its own history.
+    assert run("project", "add", KEY, "--gu", "성동구", "--dong", "마장동", "--year", "2016", "--at", "2016-02-20",
+               "--allow-duplicate").exit_code == 0
+    mine = run("history", KEY, "--json")
+    assert mine.stderr == "" and len(json.loads(mine.stdout)) == 1
+    assert_one_error(run("history", "2016-성동구-행당동"), 4, "no project with key")  # never a project's key

@@ -127,7 +127,8 @@ def test_risk_delays_and_calendar(run, tmp_path) -> None:
     cal = vobject.readOne(out.read_text("utf-8"))
     events = cal.contents["vevent"]
     uids = [e.uid.value for e in events]
-    assert len(uids) == len(set(uids)) and all(u.startswith(KEY + "/") for u in uids)
+    assert len(uids) == len(set(uids)) and len({u.split("/")[0] for u in uids}) == 1  # one project's
+    assert all(e.description.value.startswith(KEY + ":") for e in events)
     assert any(u.endswith("/milestone/completed@dongflow") for u in uids)
     assert any("/start/" in u for u in uids)
     assert cal.contents["x-wr-timezone"][0].value == "Asia/Seoul"
@@ -161,3 +162,36 @@ def test_the_nightly_check_alerts_a_passed_latest_start(run) -> None:
     listed = _json_of(run("alerts", "list", "--json"))
     assert {(a["key"], a["milestone"], a["level"]) for a in listed} >= {
         (KEY, "start:agreement", "late_start"), (OTHER, "start:agreement", "late_start")}
+
+
+def _uids(run, tmp_path, name: str, *args: str) -> dict[str, str]:
+    import vobject
+
+    out = tmp_path / name
+    result = run("calendar", "-o", str(out), "--as-of", "2016-03-02", *args)
+    assert result.exit_code == 0, result.output
+    events = vobject.readOne(out.read_text("utf-8")).contents["vevent"]
+    uids = {e.uid.value: e.description.value for e in events}
+    assert len(uids) == len(events)  # unique per deadline
+    return uids
+
+
+def test_calendar_uids_survive_a_key_edit_and_stay_unique(run, tmp_path) -> None:
+    """A UID names the project by its id, not its key: after `project edit --key` a re-imported file
+    (or a refreshed feed) updates the same events instead of adding a second copy of each."""
+    before = _uids(run, tmp_path, "before.ics")
+    assert {d.split(":")[0] for d in before.values()} == {KEY, OTHER}
+    assert not any(KEY in uid or OTHER in uid for uid in before)
+    new_key = "2016-성동구-마장동-a"
+    assert run("project", "edit", KEY, "--key", new_key, "--note", "key typo", "--actor", "kim").exit_code == 0
+    after = _uids(run, tmp_path, "after.ics")
+    assert set(after) == set(before)
+    assert {d.split(":")[0] for d in after.values()} == {new_key, OTHER}
+    # Two projects never share a UID, and a project's UIDs all share its prefix.
+    prefixes = {uid.split("/")[0] for uid in after}
+    assert len(prefixes) == 2
+    # A new project under the old key gets UIDs of its own.
+    assert run("project", "add", KEY, "--gu", "성동구", "--dong", "마장동", "--year", "2016", "--actor", "kim",
+               "--at", "2016-01-04 09:00", "--allow-duplicate").exit_code == 0
+    third = _uids(run, tmp_path, "third.ics")
+    assert set(after) < set(third) and len({uid.split("/")[0] for uid in third}) == 3

@@ -127,6 +127,24 @@ def test_a_renamed_state_is_refused_unless_mapped(runner, portfolio, tmp_path) -
     assert "site_survey" in status
 
 
+@pytest.mark.parametrize(("mapping", "final"), [("survey=completed", "completed"), ("survey=cancelled", "cancelled")])
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_mapping_a_running_state_onto_a_final_state_is_refused(runner, portfolio, tmp_path, mapping, final,
+                                                                dry_run) -> None:
+    """--map renames a state; it never finishes a project. Mapping survey (running) onto completed
+    would record a completion (and its date) that never happened: one line, exit 3, nothing written."""
+    folder = tmp_path / "wf"
+    write_variant(folder, rename_survey=True)
+    before = dump(portfolio)
+    result = runner.invoke(cli, ["--db", portfolio, "--workflows", str(folder), "workflow", "migrate",
+                                 "space-improvement", "--to", "2", "--map", mapping,
+                                 *(["--dry-run"] if dry_run else [])])
+    line = assert_one_error(result, 3, f"{final} is a final state", "advance")
+    assert line.startswith("Error: --map: ")
+    assert dump(portfolio) == before
+    assert {p["state"] for p in projects(portfolio).values()} == {"survey", "agreement", "on_hold"}
+
+
 def test_where_selects_by_gu_year_and_state(runner, portfolio, tmp_path) -> None:
     folder = tmp_path / "wf"
     write_variant(folder)

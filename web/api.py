@@ -16,6 +16,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from engine.access import ScopedService
+from engine.errors import ProjectRenamed
 from engine.ports import ProjectQuery
 from engine.values import parse_date
 from storage.alert_lifecycle import AlertRecord
@@ -124,16 +125,40 @@ def list_projects(
             "next": str(request.url.include_query_params(offset=offset + limit)) if more else None}
 
 
+def _follow_rename(request: Request, response: Response, exc: ProjectRenamed, route: str) -> str:
+    """The new key of a project read by a key it had before ``project edit --key``: the answer is the
+    project's (its ``key`` is the new one), with a ``Content-Location`` naming its URL now."""
+    from urllib.parse import quote
+
+    response.headers["Content-Location"] = str(request.url_for(route, key=quote(exc.new_key, safe="")))
+    return exc.new_key
+
+
 @router.get("/projects/{key}", response_model=ProjectDetail, tags=["projects"], responses=READ)
-def get_project(ctx: Context, svc: Scoped, key: str, as_of: AsOf = None) -> dict[str, Any]:
-    """One project: ``dongflow status KEY --json``, its ``version`` and the triggers from its state."""
-    return project_detail(ctx, svc, key, _day(ctx, as_of))
+def get_project(request: Request, response: Response, ctx: Context, svc: Scoped, key: str,
+                as_of: AsOf = None) -> dict[str, Any]:
+    """One project: ``dongflow status KEY --json``, its ``version`` and the triggers from its state.
+
+    A key the project had before it was renamed (``project edit --key``) answers with the project
+    (whose ``key`` is the new one) and a ``Content-Location`` header naming its URL now; a key that a
+    project holds now always means that project. Changes (POST) under an old key are a 404 whose
+    ``renamed_to`` names the new key."""
+    day = _day(ctx, as_of)
+    try:
+        return project_detail(ctx, svc, key, day)
+    except ProjectRenamed as exc:
+        return project_detail(ctx, svc, _follow_rename(request, response, exc, "get_project"), day)
 
 
 @router.get("/projects/{key}/history", response_model=list[HistoryEvent], tags=["projects"], responses=READ)
-def get_history(ctx: Context, svc: Scoped, key: str) -> list[dict[str, Any]]:
-    """Every change to the project, oldest first: who, when, from, to, why (``history KEY --json``)."""
-    events = svc.history(key)
+def get_history(request: Request, response: Response, ctx: Context, svc: Scoped, key: str) -> list[dict[str, Any]]:
+    """Every change to the project, oldest first: who, when, from, to, why (``history KEY --json``);
+    an old key (before a rename) is followed as by ``GET /projects/{key}``."""
+    try:
+        events = svc.history(key)
+    except ProjectRenamed as exc:
+        key = _follow_rename(request, response, exc, "get_history")
+        events = svc.history(key)
     return history_json(svc.project(key), events, ctx.tz)
 
 

@@ -63,8 +63,11 @@ def project_view(request: Request, ctx: Any, session: Any, key: str) -> dict[str
 
 @router.get("/projects/{key}")
 def project_page(request: Request, ctx: Context, session: CurrentSession, key: str) -> Response:
-    return render(request, "project.html", **project_view(request, ctx, session, key),
-                  done=request.query_params.get("done"))
+    try:
+        view = project_view(request, ctx, session, key)
+    except errors.ProjectRenamed as exc:  # an old bookmark or printout: the project under its key now
+        return RedirectResponse(url(request, f"/projects/{exc.new_key}"), status_code=307)
+    return render(request, "project.html", **view, done=request.query_params.get("done"))
 
 
 def _conflict(request: Request, ctx: Any, session: Any, key: str) -> Response:

@@ -93,6 +93,8 @@ def error_response(exc: errors.DongflowError, instance: str | None = None) -> JS
         extra = {"errors": [{"detail": p.problem, "field": p.field, "line": p.line} for p in exc.problems]}
     elif isinstance(exc, errors.InvalidInput):
         extra = {"field": exc.field}
+    elif isinstance(exc, errors.ProjectRenamed):  # only raised to a caller who may read the project
+        extra = {"key": exc.key, "renamed_to": exc.new_key}
     detail = exc.message
     if isinstance(exc, errors.ChangedMeanwhile):
         extra = {"key": exc.key}

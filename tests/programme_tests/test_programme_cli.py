@@ -197,3 +197,19 @@ def test_help_of_the_programme_commands_imports_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("count", ["٣", "３", "²", "1_0", "໓", "𝟑"])
+def test_a_count_takes_only_the_ascii_digits_0_to_9(cli, db, two_projects, count) -> None:  # type: ignore[no-untyped-def]
+    """Python's int() reads Arabic-Indic ('٣'), full-width ('３') and other Unicode digits, and
+    underscores; a count typed with them is refused (exit 3, one line), not silently read as 3."""
+    from programme.repository import PART
+
+    before = _count(db, PART)
+    result = cli("participation", "add", two_projects[0], "resident_meeting", "--date", "2016-01-20",
+                 "--count", count)
+    assert result.exit_code == 3, result.output
+    assert "is not a whole number" in result.stderr and "0-9" in result.stderr
+    assert _count(db, PART) == before
+    assert cli("participation", "add", two_projects[0], "resident_meeting", "--date", "2016-01-20",
+               "--count", " 2 ").exit_code == 0  # ASCII digits (spaces around them) are fine

@@ -144,6 +144,9 @@ def test_facts(site) -> None:
                        json={"name": "design_revisions", "value": -1, "version": 2}), 422, 3)
     _problem(site.post(f"/api/projects/{key}/facts", "coordinator",
                        json={"name": "no_such_fact", "value": 1, "version": 2}), 422, 3)
+    for digits in ("３", "٣", "1_0"):  # an integer fact takes the ASCII digits 0-9 only
+        _problem(site.post(f"/api/projects/{key}/facts", "coordinator",
+                           json={"name": "design_revisions", "value": digits, "version": 2}), 422, 3)
     counted = _problem(site.post(f"/api/projects/{key}/facts", "coordinator",
                                  json={"name": "resident_meetings", "value": 3, "version": 2}), 422, 3)
     assert "participation" in counted["detail"]
@@ -409,3 +412,30 @@ def test_a_filter_naming_nothing_is_a_problem_listing_the_valid_values(site) -> 
         assert field in body["detail"] and "valid:" in body["detail"] and listed in body["detail"], body
     by_label = site.get(f"/api/projects?state=현장조사&gu={OWN[:-1]}", "officer").json()
     assert by_label["total"] == 2 and {i["state"] for i in by_label["items"]} == {"survey"}
+
+
+def test_an_old_key_reads_the_renamed_project(site, runner) -> None:
+    """GET /api/projects/OLD answers with the project now called NEW (its ``key`` says so) and a
+    Content-Location naming NEW; a write under OLD is a 404 naming NEW; another district's stays a
+    plain 404 that names nothing."""
+    from urllib.parse import quote
+
+    own, other = site.keys["own"], site.keys["other"]
+    for key in (own, other):
+        result = runner.invoke(cli, ["--db", site.url, "project", "edit", key, "--key", f"{key}-a",
+                                     "--note", "key typo", "--actor", "office"])
+        assert result.exit_code == 0, result.output
+    found = site.get(f"/api/projects/{own}", "coordinator")
+    assert found.status_code == 200, found.text
+    assert found.json()["key"] == f"{own}-a"
+    assert found.headers["content-location"].endswith(f"/api/projects/{quote(own + '-a')}")
+    assert site.get(f"/api/projects/{own}-a", "coordinator").json() == found.json()
+    history = site.get(f"/api/projects/{own}/history", "coordinator")
+    assert history.status_code == 200 and history.json() == site.get(f"/api/projects/{own}-a/history",
+                                                                     "coordinator").json()
+    write = _problem(site.post(f"/api/projects/{own}/advance", "coordinator",
+                               json={"trigger": "hold", "note": "n", "version": 2}), 404, 4)
+    assert write["renamed_to"] == f"{own}-a" and f"{own}-a" in write["detail"]
+    hidden = _problem(site.get(f"/api/projects/{other}", "coordinator"), 404, 4)
+    assert f"{other}-a" not in json.dumps(hidden) and "renamed_to" not in hidden
+    assert site.get(f"/api/projects/{other}", "officer").json()["key"] == f"{other}-a"

@@ -18,7 +18,9 @@ def test_a_viewer_subscribes_with_the_token_in_the_url(site) -> None:
     cal = vobject.readOne(response.text)
     uids = [e.uid.value for e in cal.contents["vevent"]]
     assert uids and len(uids) == len(set(uids))
-    assert {u.split("/")[0] for u in uids} == {site.keys["own"], "2016-성동구-금호1가동"}  # only its district
+    described = {e.description.value.split(":")[0] for e in cal.contents["vevent"]}
+    assert described == {site.keys["own"], "2016-성동구-금호1가동"}  # only its district
+    assert all(u.startswith("project-") for u in uids)  # by the project's id, not its key
     assert cal.contents["x-wr-timezone"][0].value == "Asia/Seoul"
     parsed = icalendar.Calendar.from_ical(response.content)
     assert parsed.to_ical() == response.content  # round trip

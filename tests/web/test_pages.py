@@ -341,3 +341,40 @@ def test_admin_pages_refuse_an_unknown_district(site) -> None:
                                          "districts": "강동구"}, csrf).status_code == 303
     made = post_form(c, "/admin/tokens", {"name": "feed", "role": "viewer", "districts": "강동구"}, csrf)
     assert made.status_code == 200 and "dft_" in made.text
+
+
+@pytest.mark.parametrize("times", ["٣", "３", "²", "1_0"])
+def test_the_participation_form_takes_only_ascii_digits(site, times) -> None:
+    c = site.client
+    csrf = sign_in(c, "coordinator")
+    key = site.keys["own"]
+    refused = post_form(c, f"/projects/{key}/participation",
+                        {"kind": "resident_meeting", "held_on": "2026-03-01", "times": times, "version": 1}, csrf)
+    assert refused.status_code == 422
+    assert "is not a whole number" in refused.text and "0-9" in refused.text  # the form error, on the page
+    assert site.get(f"/api/projects/{key}", "coordinator").json()["version"] == 1  # nothing recorded
+    recorded = post_form(c, f"/projects/{key}/participation",
+                         {"kind": "resident_meeting", "held_on": "2026-03-01", "times": "3", "version": 1}, csrf)
+    assert recorded.status_code == 303
+    assert site.get(f"/api/projects/{key}", "coordinator").json()["facts"]["resident_meetings"] == 3
+
+
+def test_an_old_key_in_a_bookmark_leads_to_the_renamed_project(site, runner) -> None:
+    from urllib.parse import quote
+
+    from cli import cli
+
+    key = site.keys["own"]
+    result = runner.invoke(cli, ["--db", site.url, "project", "edit", key, "--key", f"{key}-a", "--note", "typo",
+                                 "--actor", "office"])
+    assert result.exit_code == 0, result.output
+    c = site.client
+    sign_in(c, "coordinator")
+    moved = c.get(f"/projects/{key}", follow_redirects=False)
+    assert moved.status_code == 307 and moved.headers["location"] == f"/projects/{quote(key + '-a')}"
+    assert c.get(f"/projects/{key}").status_code == 200
+    other = site.keys["other"]  # another district's renamed project stays not found, naming nothing
+    assert runner.invoke(cli, ["--db", site.url, "project", "edit", other, "--key", f"{other}-a", "--note", "typo",
+                               "--actor", "office"]).exit_code == 0
+    hidden = c.get(f"/projects/{other}", follow_redirects=False)
+    assert hidden.status_code == 404 and f"{other}-a" not in hidden.text
