@@ -41,6 +41,8 @@ from storage.tracking import streamed, tracked_row, tracked_select
 
 CHECK = "alerts"
 """The name of the basis row of the alert run's marks."""
+BATCH = 5000
+"""Marks written per INSERT."""
 
 
 M = CheckMarkRow.__table__  # type: ignore[attr-defined]
@@ -105,16 +107,23 @@ def scan(
             or_(M.c.project_id.is_(None), M.c.version != P.c.version, M.c.recheck_on <= as_of))
     found: list[tuple[TrackedRow, Finding]] = []
     marks: list[dict[str, Any]] = []
+    count = 0
+    if full and write:
+        conn.execute(delete(M))
     for row, version, findings, until in _assessed(conn, stmt, book, as_of, lang):
         found.extend((row, f) for f in findings)
         marks.append({"project_id": row.id, "version": version, "recheck_on": until, "findings": len(findings)})
-    assessed = {m["project_id"] for m in marks}
+        count += 1
+        if full and len(marks) >= BATCH:  # a full check's 100k marks are written as they come, not held
+            if write:
+                _insert(conn, marks)
+            marks = []
     if full:
         if write:
-            conn.execute(delete(M))
             _insert(conn, marks)
             _save_basis(conn, saved is not None, stamp, as_of)
-        return Scan(len(marks), found, len(marks), len(found), None)
+        return Scan(count, found, count, len(found), None)
+    assessed = {m["project_id"] for m in marks}
     # Marks that no longer hold but whose project was not assessed: it left the check (retired, or
     # closed: an event, so a new version; or closed after the marked day, so due again by now). It has
     # nothing to alert any more, and its alerts are reconciled too.
@@ -170,8 +179,8 @@ def _marked(conn: Any, ids: list[int]) -> tuple[int, int]:
 
 
 def _insert(conn: Any, marks: list[dict[str, Any]]) -> None:
-    for start in range(0, len(marks), 5000):
-        conn.execute(insert(M), marks[start:start + 5000])
+    for start in range(0, len(marks), BATCH):
+        conn.execute(insert(M), marks[start:start + BATCH])
 
 
 def _save_basis(conn: Any, exists: bool, stamp: str, as_of: dt.date) -> None:
