@@ -111,3 +111,10 @@ def findings_json(found: list[tuple[Any, Any]], book: Any, day: dt.date, lang: s
             "slack_days": None if late else f.days, "reason": f.reason, "as_of": day.isoformat(),
         })
     return items
+
+
+def bulk_json(result: Any) -> dict[str, Any]:
+    """``advance --where/--keys-from --json`` (an engine.bulk.BulkResult): what moved (or would), what refused."""
+    return {"batch": result.batch, "trigger": result.trigger, "dry_run": result.dry_run,
+            "moves": [{"key": m.key, "from": m.from_state, "to": m.to_state} for m in result.moves],
+            "refused": [{"key": r.key, "reason": r.reason} for r in result.refusals]}
