@@ -50,7 +50,9 @@ def status_json(p: Project, wf: Workflow | None, assessment: Any, day: dt.date, 
 
 def triggers_json(p: Project, wf: Workflow, lang: str) -> list[dict[str, Any]]:
     """The triggers that leave the project's state, each with the guards that do not hold yet
-    (empty: it may fire now) and whether it needs a note."""
+    (empty: it may fire now) and whether it needs a note. None for a retired project: it takes no more changes."""
+    if p.retired_at is not None:
+        return []
     unmet = wf.unmet_guards(p.state, p.facts)
     out: dict[str, dict[str, Any]] = {}
     for t in wf.transitions_from(p.state):

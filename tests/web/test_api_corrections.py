@@ -79,7 +79,7 @@ def test_retire_takes_the_project_out_of_listings(site) -> None:
     key = site.keys["other"]
     assert _ok(site.get("/api/projects", "officer"))["total"] == 4
     done = _ok(site.post(f"/api/projects/{key}/retire", "officer", json={"note": "중복 입력", "version": 1}))
-    assert done["key"] == key and done["retired_at"]
+    assert done["key"] == key and done["retired_at"] and done["triggers"] == []
     assert _ok(site.get("/api/projects", "officer"))["total"] == 3
     assert _ok(site.get(f"/api/projects/{key}", "officer"))["retired_at"] == done["retired_at"]
     assert "retired_at" not in _ok(site.get(f"/api/projects/{site.keys['own']}", "officer"))
