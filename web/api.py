@@ -214,7 +214,7 @@ def bulk_advance(ctx: Context, svc: Scoped, body: BulkAdvanceRequest) -> dict[st
     nothing: one refusal and nothing moves (422, code 5, ``refused`` lists which and why); with ``partial``
     the others move and the answer lists the refused. The events of one move share its ``batch``."""
     if (body.where is None) == (body.keys is None):
-        raise InvalidInput("name the projects with either where (a filter) or keys (a list), not both",
+        raise InvalidInput("name the projects with one of where (a filter) or keys (a list), not both",
                            field="where" if body.where is None else "keys")
     query = None if body.where is None else _where(ctx, body.where)
     result = svc.bulk_advance(body.trigger, now=ctx.now(), query=query, keys=body.keys, note=body.note,
