@@ -127,9 +127,9 @@ def bulk_advance(app: App, trigger: str, *, where: str | None, keys_from: str | 
     result = app.service.bulk_advance(trigger, actor=actor, now=app.now(), query=query, keys=keys, note=note,
                                       at=at, dry_run=dry_run, partial=partial)
     if as_json:
-        _json({"batch": result.batch, "trigger": result.trigger, "dry_run": result.dry_run,
-               "moves": [{"key": m.key, "from": m.from_state, "to": m.to_state} for m in result.moves],
-               "refused": [{"key": r.key, "reason": r.reason} for r in result.refusals]})
+        from render.views import bulk_json
+
+        _json(bulk_json(result))
         return
     verb = _h(app, "이동 예정", "would move") if dry_run else _h(app, "이동", "moved")
     for m in result.moves:

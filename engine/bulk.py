@@ -83,6 +83,24 @@ def read_keys(text: str, source: str) -> list[str]:
     return keys
 
 
+def checked_keys(keys: Sequence[str], field: str = "keys") -> list[str]:
+    """A list of keys as given to :func:`advance` (the API's ``keys``; a file's are read by :func:`read_keys`):
+    cleaned, at least one, none twice, and not more than a bulk move takes."""
+    if not keys:
+        raise InvalidInput("name at least one key", field=field)
+    if len(keys) > MAX_PROJECTS:
+        raise InvalidInput(f"{len(keys)} keys; a bulk move takes at most {MAX_PROJECTS}", field=field)
+    cleaned: list[str] = []
+    seen: set[str] = set()
+    for key in keys:
+        key = clean_text(key, "key")
+        if key in seen:
+            raise InvalidInput(f"key {key!r} is listed twice", field=field)
+        seen.add(key)
+        cleaned.append(key)
+    return cleaned
+
+
 def advance(
     service: Service,
     trigger: str,
@@ -111,6 +129,8 @@ def advance(
         from engine.backdating import check_at
 
         check_at(None, at, now)
+    if keys is not None:
+        keys = checked_keys(keys)
     batch = batch or uuid.uuid4().hex[:12]
     refusals: list[BulkRefusal] = []
     projects: list[Project] = []

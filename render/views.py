@@ -50,7 +50,9 @@ def status_json(p: Project, wf: Workflow | None, assessment: Any, day: dt.date, 
 
 def triggers_json(p: Project, wf: Workflow, lang: str) -> list[dict[str, Any]]:
     """The triggers that leave the project's state, each with the guards that do not hold yet
-    (empty: it may fire now) and whether it needs a note."""
+    (empty: it may fire now) and whether it needs a note. None for a retired project: it takes no more changes."""
+    if p.retired_at is not None:
+        return []
     unmet = wf.unmet_guards(p.state, p.facts)
     out: dict[str, dict[str, Any]] = {}
     for t in wf.transitions_from(p.state):
@@ -111,3 +113,10 @@ def findings_json(found: list[tuple[Any, Any]], book: Any, day: dt.date, lang: s
             "slack_days": None if late else f.days, "reason": f.reason, "as_of": day.isoformat(),
         })
     return items
+
+
+def bulk_json(result: Any) -> dict[str, Any]:
+    """``advance --where/--keys-from --json`` (an engine.bulk.BulkResult): what moved (or would), what refused."""
+    return {"batch": result.batch, "trigger": result.trigger, "dry_run": result.dry_run,
+            "moves": [{"key": m.key, "from": m.from_state, "to": m.to_state} for m in result.moves],
+            "refused": [{"key": r.key, "reason": r.reason} for r in result.refusals]}

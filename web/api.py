@@ -16,17 +16,22 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from engine.access import ScopedService
-from engine.errors import ProjectRenamed
+from engine.errors import InvalidInput, ProjectRenamed
 from engine.ports import ProjectQuery
 from engine.values import parse_date
 from storage.alert_lifecycle import AlertRecord
-from render.views import findings_json, history_json, status_json, triggers_json
+from render.views import bulk_json, findings_json, history_json, status_json, triggers_json
 from web.auth import ApiPrincipal, Context, Scoped
 from web.context import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, WebContext
 from web.problems import responses
 from web.schemas import (
     AcknowledgeRequest,
     AdvanceRequest,
+    BulkAdvanceRequest,
+    BulkAdvanceResult,
+    BulkWhere,
+    CorrectionRequest,
+    EditRequest,
     FactRequest,
     Finding,
     FindingLevel,
@@ -57,7 +62,7 @@ def _cutoff(ctx: WebContext, day: dt.date) -> dt.datetime | None:
     return cutoff_for(day, ctx.today(), ctx.tz)
 
 
-def _gu(ctx: WebContext, gu: str | None) -> str | None:
+def _gu(ctx: WebContext, gu: str | None, field: str = "gu") -> str | None:
     """A district filter: a value naming no district is a 422 listing the valid ones (the listing contract)."""
     from render.filters import gu_filter, stored_districts
 
@@ -65,7 +70,7 @@ def _gu(ctx: WebContext, gu: str | None) -> str | None:
         with ctx.db.read() as conn:
             return stored_districts(conn)
 
-    return gu_filter(gu, stored, "gu")
+    return gu_filter(gu, stored, field)
 
 
 def assess(ctx: WebContext, projects: list[Any], day: dt.date) -> list[tuple[Any, Any]]:
@@ -178,6 +183,67 @@ def set_fact(ctx: Context, svc: Scoped, key: str, body: FactRequest) -> dict[str
     raw = ("true" if value else "false") if isinstance(value, bool) else str(value)
     p, _value = svc.set_fact(key, body.name, raw, now=ctx.now(), note=body.note, expected_version=body.version)
     return project_detail(ctx, svc, p.key, ctx.today())
+
+
+# ------------------------------------------------------------------------------------------------
+# Corrections and bulk moves (``dongflow undo``, ``project edit``, ``project retire``, ``advance --where``):
+# the scoped service decides who may (engine/access.py), the routes only translate.
+
+
+@router.post("/projects/{key}/undo", response_model=ProjectDetail, tags=["projects"], responses=WRITE)
+def undo(ctx: Context, svc: Scoped, key: str, body: CorrectionRequest) -> dict[str, Any]:
+    """Revert the project's last transition with an ``undone`` event (``dongflow undo KEY``). 422 (code 5)
+    when there is nothing to undo or something recorded after it depends on it; 409 on a stale ``version``."""
+    p, _event = svc.undo(key, now=ctx.now(), note=body.note, expected_version=body.version)
+    return project_detail(ctx, svc, p.key, ctx.today())
+
+
+@router.post("/projects/{key}/edit", response_model=ProjectDetail, tags=["projects"], responses=WRITE)
+def edit_project(ctx: Context, svc: Scoped, key: str, body: EditRequest) -> dict[str, Any]:
+    """Correct the key, district, dong, year or target (``dongflow project edit KEY``): an ``edited``
+    event with the old and new values. A limited caller may not move a project into a district not theirs
+    (403); a new key that is taken, or a second project for the same place and year, is a 409."""
+    p, _event = svc.edit_project(key, now=ctx.now(), note=body.note, expected_version=body.version, gu=body.gu,
+                                 dong=body.dong, year=body.year, target=body.target, new_key=body.key,
+                                 allow_duplicate=body.allow_duplicate)
+    return project_detail(ctx, svc, p.key, ctx.today())
+
+
+@router.post("/projects/{key}/retire", response_model=ProjectDetail, tags=["projects"], responses=WRITE)
+def retire_project(ctx: Context, svc: Scoped, key: str, body: CorrectionRequest) -> dict[str, Any]:
+    """Retire a project entered by mistake (``dongflow project retire KEY``): out of listings, overdue,
+    alerts and reports; its history stays, and the answer carries ``retired_at``."""
+    p, _event = svc.retire_project(key, now=ctx.now(), note=body.note, expected_version=body.version)
+    return project_detail(ctx, svc, p.key, ctx.today())
+
+
+def _where(ctx: WebContext, where: BulkWhere) -> ProjectQuery:
+    """``where`` as a query; names and labels checked as the listing's filters are (422 naming the valid ones)."""
+    from render.filters import state_filter, workflow_filter
+
+    if where.gu is None and where.year is None and where.state is None and where.workflow is None:
+        raise InvalidInput("name at least one of gu, year, state, workflow", field="where")
+    workflow = workflow_filter(ctx.catalog, where.workflow, "where.workflow")
+    return ProjectQuery(gu=_gu(ctx, where.gu, "where.gu"), year=where.year, workflow_id=workflow,
+                        state=state_filter(ctx.catalog, where.state, workflow, "where.state"))
+
+
+@router.post("/bulk/advance", response_model=BulkAdvanceResult, tags=["projects"], responses=WRITE)
+def bulk_advance(ctx: Context, svc: Scoped, body: BulkAdvanceRequest) -> dict[str, Any]:
+    """Fire one trigger on every project ``where`` names or ``keys`` lists (``dongflow advance TRIGGER
+    --where ... | --keys-from FILE``), within the caller's districts: a filter is narrowed to them, a listed
+    key outside them is refused as not found. Every project is checked as a single advance is.
+
+    ``dry_run``: what would move and what would be refused, and why; nothing is written. Otherwise all or
+    nothing: one refusal and nothing moves (422, code 5, ``refused`` lists which and why); with ``partial``
+    the others move and the answer lists the refused. The events of one move share its ``batch``."""
+    if (body.where is None) == (body.keys is None):
+        raise InvalidInput("name the projects with one of where (a filter) or keys (a list), not both",
+                           field="where" if body.where is None else "keys")
+    query = None if body.where is None else _where(ctx, body.where)
+    result = svc.bulk_advance(body.trigger, now=ctx.now(), query=query, keys=body.keys, note=body.note,
+                              dry_run=body.dry_run, partial=body.partial)
+    return bulk_json(result)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ _MAP: list[tuple[type[errors.DongflowError], int, str, str]] = [
     (errors.UnknownTrigger, 422, "unknown-trigger", "No such trigger"),
     (errors.NotFound, 404, "not-found", "Not found"),
     (errors.TransitionRefused, 422, "transition-refused", "Transition refused"),
+    (errors.ChangeRefused, 422, "change-refused", "Change refused"),
     (errors.InvalidInput, 422, "invalid-input", "Invalid input"),
     (errors.ChangedMeanwhile, 409, "changed-meanwhile", "Changed meanwhile"),
     (errors.ConflictError, 409, "conflict", "Conflict"),
@@ -59,7 +60,7 @@ STATUS_DESCRIPTIONS = {
     403: "Authenticated, but the role does not allow this; code 9",
     404: "No such resource, or one in a district the caller cannot read; code 4",
     409: "Changed by someone else meanwhile (stale version), or already exists; code 6",
-    422: "Invalid input (code 3), unknown trigger (code 4), or transition refused (code 5)",
+    422: "Invalid input (code 3), unknown trigger (code 4), or a transition or correction refused (code 5)",
     503: "Database unavailable or busy; code 7",
 }
 
@@ -89,6 +90,12 @@ def error_response(exc: errors.DongflowError, instance: str | None = None) -> JS
                  "allowed": exc.allowed}
     elif isinstance(exc, errors.UnknownTrigger):
         extra = {"key": exc.key, "trigger": exc.trigger, "state": exc.state, "allowed": exc.allowed}
+    elif isinstance(exc, errors.ChangeRefused):
+        refusals = getattr(exc, "refusals", None)  # a bulk move's (engine.bulk.BulkRefused): which, and why
+        if refusals is None:
+            extra = {"key": exc.key, "reason": exc.reason}
+        else:
+            extra = {"reason": exc.reason, "refused": [{"key": r.key, "reason": r.reason} for r in refusals]}
     elif isinstance(exc, errors.InvalidInputs):
         extra = {"errors": [{"detail": p.problem, "field": p.field, "line": p.line} for p in exc.problems]}
     elif isinstance(exc, errors.InvalidInput):

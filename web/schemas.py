@@ -7,7 +7,7 @@ classes of :mod:`storage.accounts` directly (``UserPublic``, ``TokenPublic``).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,6 +77,8 @@ class ProjectStatus(BaseModel):
     latest_starts: list[LatestStart] = []
     cutoffs: list[CutoffStatus] = []
     as_of: str
+    retired_at: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    """Only on a retired project (``project retire``; ``POST /api/projects/{key}/retire``): when."""
 
 
 class TriggerOption(BaseModel):
@@ -141,6 +143,85 @@ class FactRequest(BaseModel):
     value: str | int | float | bool
     note: str | None = Field(default=None, max_length=2000)
     version: int = Field(ge=1, le=2**31 - 1)
+
+
+class CorrectionRequest(BaseModel):
+    """An undo or a retirement (``dongflow undo KEY``, ``project retire KEY``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=2000)
+    """Why (required): shown in the history beside who and when."""
+    version: int = Field(ge=1, le=2**31 - 1)
+    """The project's version as the client saw it (from GET /api/projects/{key})."""
+
+
+class EditRequest(CorrectionRequest):
+    """The right values (``dongflow project edit KEY``): at least one of them."""
+
+    gu: str | None = Field(default=None, min_length=1, max_length=200)
+    dong: str | None = Field(default=None, min_length=1, max_length=200)
+    year: int | None = None
+    target: str | None = Field(default=None, min_length=1, max_length=40)
+    """YYYY-MM-DD: the completion target."""
+    key: str | None = Field(default=None, min_length=1, max_length=200)
+    """A new key (must be free)."""
+    allow_duplicate: bool = False
+    """Allow a second project for the same workflow, gu, dong and year."""
+
+
+class BulkWhere(BaseModel):
+    """Which projects (``advance --where``): names and labels as in listings; at least one field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gu: str | None = Field(default=None, min_length=1, max_length=200)
+    year: int | None = Field(default=None, ge=1900, le=2200)
+    state: str | None = Field(default=None, min_length=1, max_length=200)
+    workflow: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class BulkAdvanceRequest(BaseModel):
+    """One trigger on many projects (``dongflow advance TRIGGER --where ... | --keys-from FILE``):
+    ``where`` or ``keys``, not both."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trigger: str = Field(min_length=1, max_length=100)
+    where: BulkWhere | None = None
+    keys: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(default=None, min_length=1,
+                                                                                   max_length=50_000)
+    note: str | None = Field(default=None, max_length=2000)
+    dry_run: bool = False
+    """Check only: say what would move and what would be refused; write nothing."""
+    partial: bool = False
+    """Move the projects that may move and list the others (without it, one refusal and nothing moves)."""
+
+
+class BulkMove(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    key: str
+    from_: str = Field(alias="from")
+    to: str
+
+
+class BulkRefusal(BaseModel):
+    key: str
+    reason: str
+
+
+class BulkAdvanceResult(BaseModel):
+    """``advance --where/--keys-from --json``."""
+
+    batch: str
+    """The id the moves' events share (in their ``data``)."""
+    trigger: str
+    dry_run: bool
+    moves: list[BulkMove]
+    """What moved (or, in a dry run, would move)."""
+    refused: list[BulkRefusal]
+    """What did not move (or would not), and why."""
 
 
 class Finding(BaseModel):

@@ -137,6 +137,69 @@ def _fact(site: Any, scope: str) -> tuple[str, dict[str, Any]]:
     return f"/api/projects/{p.key}/facts", {"json": body}
 
 
+def _service(site: Any) -> Any:
+    """The operator's service on the site's database (for setting a case up before its snapshot)."""
+    from engine.catalog import Catalog
+    from engine.service import Service
+    from storage.db import Database
+    from storage.repository import SqlProjectStore
+    from workflows import SHIPPED_DIR
+
+    db = Database(site.url)
+    return db, Service(SqlProjectStore(db), Catalog.from_dirs([SHIPPED_DIR]))
+
+
+def _undo(site: Any, scope: str) -> tuple[str, dict[str, Any]]:
+    """A transition of its own to undo, fired by the operator (a fact recorded since would block it)."""
+    import datetime as dt
+
+    db, svc = _service(site)
+    try:
+        p = svc.project(_key(site, scope))
+        p, _ = svc.advance(p.key, "resume" if p.state == "on_hold" else "hold", actor="matrix",
+                           now=dt.datetime.now(dt.timezone.utc), note="matrix")
+    finally:
+        db.dispose()
+    return f"/api/projects/{p.key}/undo", {"json": {"note": "matrix", "version": p.version}}
+
+
+def _edit(site: Any, scope: str) -> tuple[str, dict[str, Any]]:
+    p = _current(site, _key(site, scope))
+    target = "2016-11-30" if p.target.isoformat() == "2016-12-31" else "2016-12-31"
+    return f"/api/projects/{p.key}/edit", {"json": {"target": target, "note": "matrix", "version": p.version}}
+
+
+def _retire(site: Any, scope: str) -> tuple[str, dict[str, Any]]:
+    """A project of its own in the scope's district (each case retires one, or is refused on one)."""
+    import datetime as dt
+
+    from engine.service import ProjectSpec
+
+    db, svc = _service(site)
+    try:
+        base = svc.project(_key(site, scope))
+        spec = ProjectSpec(key=f"{base.key}-m{next(_COUNTER)}", gu=base.gu, dong=base.dong, year=base.year)
+        p = svc.add_project(spec, actor="matrix", now=dt.datetime.now(dt.timezone.utc), allow_duplicate=True)
+    finally:
+        db.dispose()
+    return f"/api/projects/{p.key}/retire", {"json": {"note": "matrix", "version": p.version}}
+
+
+def _bulk(site: Any, scope: str) -> tuple[str, dict[str, Any]]:
+    p = _current(site, _key(site, scope))
+    trigger = "resume" if p.state == "on_hold" else "hold"
+    return "/api/bulk/advance", {"json": {"trigger": trigger, "note": "matrix", "keys": [p.key]}}
+
+
+def bulk_move(who: str | None, scope: str) -> int:
+    if who is None:
+        return 401
+    if who not in WRITERS:
+        return 403  # before any project is looked up
+    # Another district's key is refused as not found (listed in the answer), so nothing moves.
+    return 422 if scope == "other" and who in LIMITED else 200
+
+
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/projects"): Rule("GET", lambda s, sc: (f"/api/projects?gu={_gu(sc)}", {}), any_signed_in),
     ("GET", "/api/projects/{key}"): Rule("GET", lambda s, sc: (f"/api/projects/{_key(s, sc)}", {}), read_project),
@@ -144,6 +207,10 @@ RULES: dict[tuple[str, str], Rule] = {
         "GET", lambda s, sc: (f"/api/projects/{_key(s, sc)}/history", {}), read_project),
     ("POST", "/api/projects/{key}/advance"): Rule("POST", _advance, write_project, writes=True),
     ("POST", "/api/projects/{key}/facts"): Rule("POST", _fact, write_project, writes=True),
+    ("POST", "/api/projects/{key}/undo"): Rule("POST", _undo, write_project, writes=True),
+    ("POST", "/api/projects/{key}/edit"): Rule("POST", _edit, write_project, writes=True),
+    ("POST", "/api/projects/{key}/retire"): Rule("POST", _retire, write_project, writes=True),
+    ("POST", "/api/bulk/advance"): Rule("POST", _bulk, bulk_move, writes=True),
     ("GET", "/api/overdue"): Rule("GET", lambda s, sc: (f"/api/overdue?gu={_gu(sc)}", {}), any_signed_in),
     ("GET", "/api/workflows"): Rule("GET", lambda s, sc: ("/api/workflows", {}), any_signed_in),
     ("GET", "/api/workflows/{workflow_id}"): Rule(
