@@ -7,6 +7,8 @@ version is a 409, bad input a 422, and every refusal leaves the database as it w
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 import pytest
 
 from webkit import OTHER, OWN, snapshot
@@ -71,7 +73,8 @@ def test_edit_corrects_the_record_as_the_caller(site) -> None:
     renamed = _ok(site.post(f"/api/projects/{key}/edit", "officer",
                             json={"key": f"{key}-2", "note": "키 정정", "version": 2}))
     assert renamed["key"] == f"{key}-2"
-    _problem(site.get(f"/api/projects/{key}", "officer"), 404, 4)
+    old = site.get(f"/api/projects/{key}", "officer")  # the old key still finds it, naming the new one
+    assert _ok(old)["key"] == f"{key}-2" and unquote(old.headers["content-location"]).endswith(f"/{key}-2")
     assert _history(site, f"{key}-2")[-1]["actor"] == "officer"
 
 
