@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from engine.access import ScopedService
@@ -42,7 +43,17 @@ from web.schemas import (
     SnoozeRequest,
 )
 
-router = APIRouter(responses=responses(401, 422, 503))
+
+async def _display_zone(ctx: Context) -> AsyncIterator[None]:
+    """The engine's messages show times in the server's zone (``on 2026-03-15 00:00 KST, ...``), as the
+    CLI's do (engine.display); async, so the request's own context carries it into the route."""
+    from engine.display import display_zone
+
+    with display_zone(ctx.tz):
+        yield
+
+
+router = APIRouter(responses=responses(401, 422, 503), dependencies=[Depends(_display_zone)])
 READ = responses(404)
 WRITE = responses(400, 403, 404, 409)
 
