@@ -128,8 +128,9 @@ class HistoryEvent(BaseModel):
 
 
 AT_HELP = ("When it took effect, if earlier than now (the CLI's --at): YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], "
-           "with an offset (+09:00, Z) or in local time (the server's time zone, Asia/Seoul by default); a date alone is its midnight. Default: now. "
-           "The back-dating rules (README, 'The record over time') apply; the recorded time is always the server's.")
+           "with an offset (+09:00, Z) or in local time (the server's time zone, Asia/Seoul by default); a date "
+           "alone is its midnight. Default: now. The back-dating rules (README, 'The record over time') apply; "
+           "the recorded time is always the server's.")
 EffectiveTime = Annotated[str | None, Field(min_length=1, max_length=40, description=AT_HELP)]
 """``at`` of a request that records something: parsed as the CLI's ``--at`` (engine.values.parse_datetime)."""
 
