@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from engine.access import ScopedService
 from engine.errors import InvalidInput, ProjectRenamed
 from engine.ports import ProjectQuery
-from engine.values import parse_date
+from engine.values import parse_date, parse_datetime
 from storage.alert_lifecycle import AlertRecord
 from render.views import bulk_json, findings_json, history_json, status_json, triggers_json
 from web.auth import ApiPrincipal, Context, Scoped
@@ -42,7 +43,17 @@ from web.schemas import (
     SnoozeRequest,
 )
 
-router = APIRouter(responses=responses(401, 422, 503))
+
+async def _display_zone(ctx: Context) -> AsyncIterator[None]:
+    """The engine's messages show times in the server's zone (``on 2026-03-15 00:00 KST, ...``), as the
+    CLI's do (engine.display); async, so the request's own context carries it into the route."""
+    from engine.display import display_zone
+
+    with display_zone(ctx.tz):
+        yield
+
+
+router = APIRouter(responses=responses(401, 422, 503), dependencies=[Depends(_display_zone)])
 READ = responses(404)
 WRITE = responses(400, 403, 404, 409)
 
@@ -53,6 +64,12 @@ AsOf = Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD (defau
 
 def _day(ctx: WebContext, as_of: str | None) -> dt.date:
     return ctx.today() if as_of is None else parse_date(as_of, "as_of")
+
+
+def _at(ctx: WebContext, at: str | None) -> dt.datetime | None:
+    """A request's ``at`` (when it took effect) read as the CLI reads ``--at``: the same parser, the same
+    local time zone. Checked against the back-dating rules (engine/backdating.py) by the service."""
+    return None if at is None else parse_datetime(at, ctx.tz, "at")
 
 
 def _cutoff(ctx: WebContext, day: dt.date) -> dt.datetime | None:
@@ -171,17 +188,24 @@ def get_history(request: Request, response: Response, ctx: Context, svc: Scoped,
              responses=WRITE)
 def advance(ctx: Context, svc: Scoped, key: str, body: AdvanceRequest) -> dict[str, Any]:
     """Fire a trigger. 409 when ``version`` is not the project's current one (someone moved it
-    meanwhile); 422 when the trigger is refused, with the reason and the allowed triggers."""
-    p, _event = svc.advance(key, body.trigger, now=ctx.now(), note=body.note, expected_version=body.version)
+    meanwhile); 422 when the trigger is refused, with the reason and the allowed triggers.
+
+    ``at``: when it happened, if earlier (``advance --at``); 422 when it breaks a back-dating rule (code 3;
+    code 5 when the guards refuse the facts as they stood then). The event is recorded now, by the caller."""
+    at = _at(ctx, body.at)
+    p, _event = svc.advance(key, body.trigger, now=ctx.now(), at=at, note=body.note, expected_version=body.version)
     return project_detail(ctx, svc, p.key, ctx.today())
 
 
 @router.post("/projects/{key}/facts", response_model=ProjectDetail, tags=["projects"], responses=WRITE)
 def set_fact(ctx: Context, svc: Scoped, key: str, body: FactRequest) -> dict[str, Any]:
-    """Record one fact (a value guards read), e.g. ``{"name": "design_approved", "value": true, "version": 4}``."""
+    """Record one fact (a value guards read), e.g. ``{"name": "design_approved", "value": true, "version": 4}``;
+    ``at``: when it became true, if earlier (``fact set --at``; not before the last change of state)."""
+    at = _at(ctx, body.at)
     value = body.value
     raw = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    p, _value = svc.set_fact(key, body.name, raw, now=ctx.now(), note=body.note, expected_version=body.version)
+    p, _value = svc.set_fact(key, body.name, raw, now=ctx.now(), at=at, note=body.note,
+                             expected_version=body.version)
     return project_detail(ctx, svc, p.key, ctx.today())
 
 
@@ -236,12 +260,16 @@ def bulk_advance(ctx: Context, svc: Scoped, body: BulkAdvanceRequest) -> dict[st
 
     ``dry_run``: what would move and what would be refused, and why; nothing is written. Otherwise all or
     nothing: one refusal and nothing moves (422, code 5, ``refused`` lists which and why); with ``partial``
-    the others move and the answer lists the refused. The events of one move share its ``batch``."""
+    the others move and the answer lists the refused. The events of one move share its ``batch``.
+
+    ``at`` dates every move (``advance --where ... --at``): unreadable or in the future is a 422 (code 3);
+    before a project's creation or its latest change of state refuses that project, as above."""
     if (body.where is None) == (body.keys is None):
         raise InvalidInput("name the projects with one of where (a filter) or keys (a list), not both",
                            field="where" if body.where is None else "keys")
+    at = _at(ctx, body.at)
     query = None if body.where is None else _where(ctx, body.where)
-    result = svc.bulk_advance(body.trigger, now=ctx.now(), query=query, keys=body.keys, note=body.note,
+    result = svc.bulk_advance(body.trigger, now=ctx.now(), query=query, keys=body.keys, note=body.note, at=at,
                               dry_run=body.dry_run, partial=body.partial)
     return bulk_json(result)
 

@@ -127,6 +127,14 @@ class HistoryEvent(BaseModel):
     data: dict[str, Any]
 
 
+AT_HELP = ("When it took effect, if earlier than now (the CLI's --at): YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], "
+           "with an offset (+09:00, Z) or in local time (the server's time zone, Asia/Seoul by default); a date "
+           "alone is its midnight. Default: now. The back-dating rules (README, 'The record over time') apply; "
+           "the recorded time is always the server's.")
+EffectiveTime = Annotated[str | None, Field(min_length=1, max_length=40, description=AT_HELP)]
+"""``at`` of a request that records something: parsed as the CLI's ``--at`` (engine.values.parse_datetime)."""
+
+
 class AdvanceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -134,6 +142,7 @@ class AdvanceRequest(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
     version: int = Field(ge=1, le=2**31 - 1)
     """The project's version as the client saw it (from GET /api/projects/{key})."""
+    at: EffectiveTime = None
 
 
 class FactRequest(BaseModel):
@@ -143,6 +152,7 @@ class FactRequest(BaseModel):
     value: str | int | float | bool
     note: str | None = Field(default=None, max_length=2000)
     version: int = Field(ge=1, le=2**31 - 1)
+    at: EffectiveTime = None
 
 
 class CorrectionRequest(BaseModel):
@@ -192,6 +202,8 @@ class BulkAdvanceRequest(BaseModel):
     keys: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(default=None, min_length=1,
                                                                                    max_length=50_000)
     note: str | None = Field(default=None, max_length=2000)
+    at: EffectiveTime = None
+    """The same ``at`` for every project moved (each is checked as a single advance is)."""
     dry_run: bool = False
     """Check only: say what would move and what would be refused; write nothing."""
     partial: bool = False
