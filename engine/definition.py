@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import InvalidInput
-from engine.values import ascii_integer
+from engine.values import ascii_digits, ascii_integer
 
 PREVIOUS = "@previous"
 """A transition ``dest`` meaning: back to the state the project was in before its current one."""
@@ -65,10 +65,14 @@ class FactSpec:
 
     def parse(self, text: str) -> Any:
         """Turn a command-line string into a value of this fact's type."""
+        if self.type in ("integer", "number", "date"):
+            ascii_digits(text.strip(), f"fact {self.name}")  # int() and float() read '３' and '٣'
         try:
             if self.type == "integer":
-                return self._in_range(ascii_integer(text))  # not '３' or '٣': int() reads those
+                return self._in_range(ascii_integer(text))  # nor '1_0'
             if self.type == "number":
+                if "_" in text:  # float() reads '1_0.5'; an integer fact refuses '1_0' too
+                    raise ValueError(text)
                 value = float(text.strip())
                 if value != value or value in (float("inf"), float("-inf")):
                     raise ValueError("not a finite number")

@@ -39,6 +39,28 @@ def clean_text(value: object, field: str, *, max_len: int = MAX_TEXT, required: 
 _ASCII_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 
 
+def digits_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a number or a date: it holds a digit other than the ASCII 0-9, else None.
+
+    ``int()``, ``float()`` and ``Decimal()`` read every Unicode decimal digit: full-width ('２０１６'),
+    Arabic-Indic ('٣') ...; ``str.isnumeric`` also catches the superscripts and fractions ('²', '½')
+    that ``str.isdigit`` tests treat as digits. The one check every number and date dongflow reads
+    passes through (:func:`ascii_digits`; the workflow loader reports it with its file line)."""
+    if any(c.isnumeric() and not "0" <= c <= "9" for c in text):
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        return f"{shown!r} is not written with the digits 0-9"
+    return None
+
+
+def ascii_digits(text: str, field: str) -> str:
+    """``text`` unchanged, or :class:`InvalidInput` naming ``field`` and the value when it holds a
+    digit other than 0-9 (one line: ``year: '２０１６' is not written with the digits 0-9``)."""
+    problem = digits_problem(text)
+    if problem is not None:
+        raise InvalidInput(problem, field=field)
+    return text
+
+
 def ascii_integer(text: str) -> int:
     """A whole number written with the ASCII digits 0-9 (and an optional sign), else ValueError.
 
@@ -48,6 +70,40 @@ def ascii_integer(text: str) -> int:
     if not _ASCII_INTEGER.fullmatch(text):
         raise ValueError(f"{text!r} is not written with the digits 0-9")
     return int(text)
+
+
+def whole_number(value: object, field: str, *, minimum: int | None = None, maximum: int | None = None,
+                 what: str = "a whole number") -> int:
+    """A whole number a user typed (an option, a form field, a CSV cell), or :class:`InvalidInput`
+    naming ``field`` and the value: digits other than 0-9 (:func:`ascii_digits`), text that is not
+    ``what``, or a number outside ``minimum``-``maximum``. An ``int`` (a default) is only range-checked."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        text = ascii_digits(str(value).strip() if value is not None else "", field)
+        try:
+            number = ascii_integer(text)
+        except ValueError:
+            raise InvalidInput(f"{text!r} is not {what}", field=field) from None
+    if minimum is not None and maximum is not None and not minimum <= number <= maximum:
+        raise InvalidInput(f"{number} is outside {minimum}-{maximum}", field=field)
+    if minimum is not None and number < minimum:
+        raise InvalidInput(f"{number} is below the smallest allowed, {minimum}", field=field)
+    if maximum is not None and number > maximum:
+        raise InvalidInput(f"{number} is above the largest allowed, {maximum}", field=field)
+    return number
+
+
+_CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})", re.ASCII)
+
+
+def parse_clock(value: str, field: str) -> tuple[int, int]:
+    """A time of day ``HH:MM`` (the scheduler's run time) as (hour, minute), digits 0-9 only."""
+    text = ascii_digits(value.strip(), field)
+    m = _CLOCK.fullmatch(text)
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise InvalidInput(f"{text!r} is not a time HH:MM", field=field)
+    return int(m.group(1)), int(m.group(2))
 
 
 def lookup_text(value: str | None, field: str = "text") -> str | None:
@@ -74,14 +130,7 @@ def clean_note(value: str | None, field: str = "note") -> str | None:
 
 
 def parse_year(value: object, field: str = "year") -> int:
-    text = str(value).strip() if value is not None else ""
-    try:
-        year = int(text)
-    except ValueError:
-        raise InvalidInput(f"{text!r} is not a year", field=field) from None
-    if not MIN_YEAR <= year <= MAX_YEAR:
-        raise InvalidInput(f"{year} is outside {MIN_YEAR}-{MAX_YEAR}", field=field)
-    return year
+    return whole_number(value, field, minimum=MIN_YEAR, maximum=MAX_YEAR, what="a year")
 
 
 def parse_date(value: object, field: str = "date") -> dt.date:
@@ -89,7 +138,7 @@ def parse_date(value: object, field: str = "date") -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    text = str(value).strip() if value is not None else ""
+    text = ascii_digits(str(value).strip() if value is not None else "", field)
     for candidate in (text, text.replace(".", "-").replace("/", "-")):
         try:
             day = dt.date.fromisoformat(candidate)
@@ -103,7 +152,7 @@ def parse_date(value: object, field: str = "date") -> dt.date:
 
 def parse_datetime(value: str, tz: ZoneInfo, field: str = "at") -> dt.datetime:
     """An ISO date or date-time; without an offset it is local time in ``tz`` (a date: its midnight)."""
-    text = value.strip()
+    text = ascii_digits(value.strip(), field)  # the C fromisoformat is ASCII-only; its pure-Python twin is not
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:

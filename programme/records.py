@@ -31,7 +31,7 @@ from engine.errors import (ChangedMeanwhile, DongflowError, InvalidInput, Invali
                            located)
 from programme.participation import TYPES, participation_type, role
 from engine.project import Event, Project
-from engine.values import ascii_integer, clean_note, clean_text, parse_date, parse_year
+from engine.values import ascii_digits, ascii_integer, clean_note, clean_text, parse_date, parse_year
 
 WON = "won"
 MILLION = "million"
@@ -111,7 +111,7 @@ def parse_amount(text: object, field: str, unit: str = WON) -> int:
     """A sum of money in ``unit`` (won, or millions of won) as whole won; commas allowed."""
     if unit not in UNITS:
         raise InvalidInput(f"unknown unit {unit!r} (won or million)", field="unit")
-    raw = str(text).strip() if text is not None else ""
+    raw = ascii_digits(str(text).strip() if text is not None else "", field)  # Decimal() reads '３,000' as 3000
     cleaned = _AMOUNT_CLEAN.sub("", raw)
     try:
         value = Decimal(cleaned) * UNITS[unit]
@@ -127,7 +127,7 @@ def parse_amount(text: object, field: str, unit: str = WON) -> int:
 
 
 def parse_count(text: object, field: str, *, minimum: int = 0, maximum: int = MAX_TIMES) -> int:
-    raw = str(text).strip() if text is not None else ""
+    raw = ascii_digits(str(text).strip() if text is not None else "", field)
     try:
         value = ascii_integer(raw.replace(",", ""))
     except ValueError:
