@@ -199,9 +199,33 @@ def _h(app: App, ko: str, en: str) -> str:
     return en if app.lang == "en" else ko
 
 
-def year_filter(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
-    """A ``--year`` filter checked like every year dongflow reads (exit 3 outside 2000-2100), before
-    it reaches SQL (a huge number overflowed the driver: an internal error, or a database error)."""
+class WholeNumber(click.ParamType):
+    """A whole-number option or argument (``--limit``, ``--to``, an alert ID ...). click's ``int`` reads
+    '３' and '٣' as 3; this reads the digits 0-9 only (:func:`engine.values.whole_number`), and a value
+    it refuses, or one outside ``minimum``-``maximum``, is invalid input: one line naming the option
+    and the value, exit 3, like every value dongflow checks itself."""
+
+    name = "integer"
+
+    def __init__(self, minimum: int | None = None, maximum: int | None = None) -> None:
+        self.minimum, self.maximum = minimum, maximum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        from engine.values import whole_number
+
+        if param is None:
+            field = "value"
+        elif isinstance(param, click.Option):
+            field = max(param.opts, key=len)
+        else:
+            field = param.human_readable_name
+        return whole_number(value, field, minimum=self.minimum, maximum=self.maximum)
+
+
+def year_filter(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """A ``--year`` filter (a text option: click's ``int`` would read '２０１６') checked like every year
+    dongflow reads (digits 0-9, exit 3 outside 2000-2100), before it reaches SQL (a huge number
+    overflowed the driver: an internal error, or a database error)."""
     from engine.values import parse_year
 
     return None if value is None else parse_year(value, "--year")

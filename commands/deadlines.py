@@ -11,6 +11,7 @@ import click
 
 from commands.common import (
     App,
+    WholeNumber,
     _as_of,
     _cutoff,
     _deadline_book,
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 @click.command()
 @click.option("--as-of", "as_of", metavar="DATE", help="Check as of this day (default: today).")
 @click.option("--gu", help="Only this district (구).")
-@click.option("--year", type=int, callback=year_filter, help="Only this cohort year.")
+@click.option("--year", callback=year_filter, help="Only this cohort year.")
 @click.option("--level", "levels", multiple=True, metavar="LEVEL",
               help="Only these levels (repeatable): due_soon, overdue, escalated, at_risk, late_start, cutoff_risk "
                    "(Korean labels work). "
@@ -182,7 +183,7 @@ def _state_label(app: App, state: str) -> str:
 @click.option("--state", "states", multiple=True, metavar="STATE",
               help="Only alerts in this lifecycle state (repeatable): open, acknowledged, snoozed, resolved, superseded "
                    "(Korean labels work).")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many rows (newest first).")
+@click.option("--limit", type=WholeNumber(minimum=1), help="At most this many rows (newest first).")
 @listing_options
 @app_options
 @pass_app
@@ -255,7 +256,7 @@ def _who(actor: str | None) -> str:
 
 
 @alerts.command("ack")
-@click.argument("alert_id", metavar="ID", type=int)
+@click.argument("alert_id", metavar="ID", type=WholeNumber(minimum=1))
 @click.option("--note", required=True, help="Why: what is being done about it (required).")
 @_actor_option
 @app_options
@@ -268,7 +269,7 @@ def alerts_ack(app: App, alert_id: int, note: str, actor: str | None) -> None:
 
 
 @alerts.command("snooze")
-@click.argument("alert_id", metavar="ID", type=int)
+@click.argument("alert_id", metavar="ID", type=WholeNumber(minimum=1))
 @click.option("--until", "until", required=True, metavar="DATE", help="No reminders or escalation before this day.")
 @click.option("--note", required=True, help="Why it can wait (required).")
 @_actor_option
@@ -282,7 +283,7 @@ def alerts_snooze(app: App, alert_id: int, until: str, note: str, actor: str | N
 
 
 @alerts.command("show")
-@click.argument("alert_id", metavar="ID", type=int)
+@click.argument("alert_id", metavar="ID", type=WholeNumber(minimum=1))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @_actor_option
 @app_options
@@ -368,25 +369,21 @@ def scheduler_start(app: App, at: str | None, config_path: str | None) -> None:
     """Run in the foreground until SIGTERM: a check-and-send pass every night, catching up after downtime."""
     import dataclasses
     import logging
-    import re
     from zoneinfo import ZoneInfo
 
+    from engine.values import parse_clock
     from notify.scheduler import serve
     from storage.alerts import SqlAlertStore
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("dongflow.alerts")
-    when = None
-    if at is not None:
-        when = re.match(r"^(\d{1,2}):(\d{2})$", at)
-        if not when or int(when.group(1)) > 23 or int(when.group(2)) > 59:
-            raise InvalidInput(f"{at!r} is not a time HH:MM", field="--at")
+    when = parse_clock(at, "--at") if at is not None else None
     runner = _runner(app, config_path, lambda line: log.info("console: %s", line))
     _refuse_today_on_the_demo(app, "scheduler start")
     schedule = runner.config.schedule
     if when is not None:
-        schedule = dataclasses.replace(schedule, hour=int(when.group(1)), minute=int(when.group(2)))
+        schedule = dataclasses.replace(schedule, hour=when[0], minute=when[1])
     tz = ZoneInfo(schedule.timezone)
     store = SqlAlertStore(app.db)
 

@@ -15,6 +15,7 @@ import click
 
 from commands.common import (
     App,
+    WholeNumber,
     _actor_default,
     _as_of,
     _date,
@@ -49,7 +50,7 @@ def _pct(x: float | None) -> str:
 
 
 def _filters(func: Any) -> Any:
-    func = click.option("--year", type=int, callback=year_filter, help="Only this cohort year.")(func)
+    func = click.option("--year", callback=year_filter, help="Only this cohort year.")(func)
     return click.option("--gu", help="Only this district (구).")(func)
 
 
@@ -69,9 +70,9 @@ def _data_end(app: App, given: str | None) -> dt.date:
 @click.group(invoke_without_command=True)
 @_filters
 @click.option("--as-of", "as_of", metavar="DATE", help="Risk as of this day (default: today, or the demo's day).")
-@click.option("--simulate", type=click.IntRange(min=100, max=1_000_000), metavar="N",
+@click.option("--simulate", type=WholeNumber(100, 1_000_000), metavar="N",
               help="Estimate by N seeded simulation runs instead of the exact convolution.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --simulate (same seed, same figures).")
+@click.option("--seed", type=WholeNumber(), default=0, show_default=True, help="Seed of --simulate (same seed, same figures).")
 @listing_options
 @app_options
 @pass_app
@@ -118,7 +119,7 @@ def risk(ctx: click.Context, app: App, gu: str | None, year: int | None, as_of: 
 @_filters
 @click.option("--from", "start", required=True, metavar="DATE", help="First as-of date to replay.")
 @click.option("--to", "end", required=True, metavar="DATE", help="Last as-of date to replay.")
-@click.option("--every", "step", type=int, default=14, show_default=True, metavar="DAYS",
+@click.option("--every", "step", type=WholeNumber(), default=14, show_default=True, metavar="DAYS",
               help="Replay every DAYS days between --from and --to.")
 @click.option("--as-of", "as_of", metavar="DATE",
               help="The record's last day: outcomes known by then (default: today, or the demo's day).")
@@ -345,7 +346,7 @@ def blackout_list(app: App, listing: Listing) -> None:
 
 
 @blackout.command("remove")
-@click.argument("blackout_id", metavar="ID", type=int)
+@click.argument("blackout_id", metavar="ID", type=WholeNumber(minimum=1))
 @app_options
 @pass_app
 def blackout_remove(app: App, blackout_id: int) -> None:

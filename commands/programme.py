@@ -12,6 +12,7 @@ import click
 
 from commands.common import (
     App,
+    WholeNumber,
     _actor_default,
     _date,
     _gu_filter,
@@ -136,7 +137,7 @@ def budget_import(app: App, file: str, unit: str, actor: str | None, at: str | N
 
 @budget.command("list")
 @click.argument("key", required=False)
-@click.option("--year", type=int, callback=year_filter, help="Only this budget year.")
+@click.option("--year", callback=year_filter, help="Only this budget year.")
 @listing_options
 @app_options
 @pass_app
@@ -410,7 +411,7 @@ _SUFFIX_FORMAT = {".md": "md", ".csv": "csv", ".xlsx": "xlsx", ".html": "html", 
               help="Output format (default: from the --output suffix, else table).")
 @click.option("--output", "-o", "output", type=click.Path(dir_okay=False), help="Write to FILE (needed for xlsx).")
 @click.option("--as-of", "as_of", metavar="DATE", help="Report as on this day (default: today).")
-@click.option("--year", type=int, help="Only this cohort year.")
+@click.option("--year", callback=year_filter, help="Only this cohort year.")
 @click.option("--gu", help="Only this district (구).")
 @app_options
 @pass_app

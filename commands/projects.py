@@ -190,7 +190,7 @@ def advance(app: App, args: tuple[str, ...], actor: str, note: str | None, at: s
 @click.command()
 @click.argument("key", required=False)
 @click.option("--gu", help="Only this district (구).")
-@click.option("--year", type=int, callback=year_filter, help="Only this cohort year.")
+@click.option("--year", callback=year_filter, help="Only this cohort year.")
 @click.option("--state", help="Only projects in this state (an id like construction, or its label: 시공).")
 @click.option("--workflow", "workflow_id", help="Only projects on this workflow.")
 @click.option("--as-of", "as_of", metavar="DATE", help="Deadline levels as of this day (default: today).")

@@ -6,14 +6,14 @@ import sys
 
 import click
 
-from commands.common import App, app_options, pass_app
+from commands.common import App, WholeNumber, app_options, pass_app
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0 for every interface; prefer a reverse proxy).")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+@click.option("--port", default=8000, show_default=True, type=WholeNumber(0, 65535), help="Port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=WholeNumber(1, 64),
               help="Server processes (they share nothing but the database).")
 @click.option("--root-path", default="", envvar="DONGFLOW_ROOT_PATH",
               help="Path prefix when a reverse proxy serves the app under a sub-path, e.g. /dongflow.")

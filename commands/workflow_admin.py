@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from commands.common import App, _actor_default, _gu_filter, _json, _state_filter, app_options, pass_app
+from commands.common import App, WholeNumber, _actor_default, _gu_filter, _json, _state_filter, app_options, pass_app
 from engine.errors import InvalidInput
 
 
@@ -82,7 +82,7 @@ def _where(app: App, workflow_id: str, text: str | None) -> Any:
 
 @click.command("migrate")
 @click.argument("workflow_id")
-@click.option("--to", "to_version", type=click.IntRange(min=1), required=True, help="The version to move to.")
+@click.option("--to", "to_version", type=WholeNumber(minimum=1), required=True, help="The version to move to.")
 @click.option("--map", "mapping", multiple=True, metavar="OLD=NEW",
               help="A state of the old version that is called NEW in the new one (repeatable).")
 @click.option("--where", "where", metavar="gu=..,year=..,state=..", help="Only these projects of the workflow.")

@@ -9,6 +9,7 @@ import click
 
 from commands.common import (
     App,
+    WholeNumber,
     _h,
     _json,
     app_options,
@@ -68,7 +69,7 @@ def workflow_list(app: App, listing: Listing) -> None:
 
 @workflow.command("show")
 @click.argument("workflow_id")
-@click.option("--version", "version", type=int, help="A specific version (default: the latest).")
+@click.option("--version", "version", type=WholeNumber(minimum=1), help="A specific version (default: the latest).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (states, transitions with guards, milestones).")
 @app_options
 @pass_app

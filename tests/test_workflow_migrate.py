@@ -196,7 +196,9 @@ def test_all_or_nothing_when_a_project_changed_meanwhile(runner, portfolio, tmp_
     (["--to", "2", "--where", "gu=nowhere"], 3, "--where gu: 'nowhere' names no district"),
     (["--to", "2", "--where", "gu"], 3, "--where: 'gu' is not NAME=VALUE"),
     (["--to", "9"], 4, "no workflow space-improvement version 9"),
-    (["--to", "0"], 2, "--to"),
+    (["--to", "0"], 3, "--to: 0 is below the smallest allowed, 1"),
+    (["--to", "２"], 3, "--to: '２' is not written with the digits 0-9"),
+    (["--to", "2", "--where", "year=２０１６"], 3, "--where year: '２０１６' is not written with the digits 0-9"),
 ])
 def test_bad_input_writes_nothing(runner, portfolio, tmp_path, args, code, fragment) -> None:
     folder = tmp_path / "wf"
