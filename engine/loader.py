@@ -35,12 +35,13 @@ from engine.errors import WorkflowDefinitionError, WorkflowDefinitionErrors
 from engine.identity import build_rule as build_identity_rule
 from engine.loader_planning import build_planning
 from engine.loader_util import _BAD, _depths, _guard_literal, _kind, _reach
+from engine.values import digits_problem
 from engine.yaml_reader import LineList, LineMap, parse_yaml
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 WORKFLOW_ID_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
-OFFSET_RE = re.compile(r"^([+-]?)(\d{1,4})([dw])$")
-MONTH_DAY_RE = re.compile(r"^(\d{2})-(\d{2})$")
+OFFSET_RE = re.compile(r"^([+-]?)(\d{1,4})([dw])$", re.ASCII)  # ASCII: \d would match '３' and int() read it
+MONTH_DAY_RE = re.compile(r"^(\d{2})-(\d{2})$", re.ASCII)
 GUARD_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*(.+?)\s*$")
 
 def load_file(path: str | Path) -> Workflow:
@@ -197,6 +198,9 @@ class _Builder:
             text = f"{value}d"
         if text is not None:
             text = text.strip()
+            if (problem := digits_problem(text)) is not None:  # '-９２d': int() would read it
+                self.problem(f"{where}: {problem}", line)
+                return None
             m = OFFSET_RE.match(text)
             if m:
                 n = int(m.group(2)) * (7 if m.group(3) == "w" else 1)
@@ -589,6 +593,9 @@ class _Builder:
             return Guard(fact, op, value)
         if isinstance(item, str):
             m = GUARD_RE.match(item)
+            if m and m.group(3)[:1] not in "'\"" and (problem := digits_problem(m.group(3))):  # '>= ３'
+                self.problem(f"{where}: guard {item!r}: {problem}", line)
+                return None
             if m:
                 value = _guard_literal(m.group(3))
                 if value is not _BAD:

@@ -31,7 +31,7 @@ from engine.definition import Cutoff, Label, State
 OWNER_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 CUTOFF_KEYS = {"id", "state", "by", "consequence", "label", "year_offset"}
 CONSEQUENCES = ("carry_over", "lapse")
-MONTH_DAY_RE = re.compile(r"^(\d{2})-(\d{2})$")
+MONTH_DAY_RE = re.compile(r"^(\d{2})-(\d{2})$", re.ASCII)  # not '１０-０１'
 
 
 def build_planning(builder: Any, top: Any, states: list[State]

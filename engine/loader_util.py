@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from engine.values import digits_problem
 from engine.yaml_reader import LineList, LineMap
 
 _BAD = object()
@@ -20,6 +21,8 @@ def _guard_literal(text: str) -> Any:
         return False
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         return text[1:-1]
+    if digits_problem(text) is not None:  # int() and float() read '３'
+        return _BAD
     try:
         return int(text)
     except ValueError:
@@ -31,7 +34,7 @@ def _guard_literal(text: str) -> Any:
     else:
         if value == value and value not in (float("inf"), float("-inf")):
             return value
-    if re.match(r"^\d{4}-\d{2}-\d{2}$", text):
+    if re.match(r"^\d{4}-\d{2}-\d{2}$", text, re.ASCII):
         try:
             return dt.date.fromisoformat(text).isoformat()
         except ValueError:

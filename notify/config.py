@@ -20,7 +20,7 @@ from typing import Any
 from engine.alerting import Lifecycle, Route
 from engine.deadlines import ALERT_LEVELS
 from engine.errors import InvalidInput
-from engine.values import clean_text
+from engine.values import clean_text, digits_problem, parse_clock
 
 ENV_CONFIG = "DONGFLOW_CONFIG"
 CHANNEL_TYPES = ("console", "file", "email", "webhook")
@@ -265,9 +265,11 @@ class _Parser:
             raise self.fail("scheduler", "must be a table")
         self.keys(table, {"time", "timezone", "misfire_grace_minutes", "lease_seconds"}, "scheduler")
         when = table.get("time", "02:00")
-        m = re.match(r"^(\d{1,2}):(\d{2})$", when) if isinstance(when, str) else None
-        if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
-            raise self.fail("scheduler.time", f"must be HH:MM, not {when!r}")
+        try:
+            hour, minute = parse_clock(when if isinstance(when, str) else "", "scheduler.time")
+        except InvalidInput:  # '０２:００' says which digits; anything else, the form to write
+            problem = digits_problem(when) if isinstance(when, str) else None
+            raise self.fail("scheduler.time", problem or f"must be HH:MM, not {when!r}") from None
         tz = table.get("timezone", "Asia/Seoul")
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -276,8 +278,8 @@ class _Parser:
         except (ZoneInfoNotFoundError, ValueError, TypeError):
             raise self.fail("scheduler.timezone", f"unknown time zone {tz!r}") from None
         return Schedule(
-            hour=int(m.group(1)),
-            minute=int(m.group(2)),
+            hour=hour,
+            minute=minute,
             timezone=tz,
             misfire_grace_minutes=int(self.number(table, "misfire_grace_minutes", "scheduler", 360, 1, 7 * 24 * 60)),
             lease_seconds=int(self.number(table, "lease_seconds", "scheduler", 600, 2, 24 * 3600)),

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
 from engine.errors import DatabaseError, InvalidInput, SchemaOutdated
+from engine.values import ascii_digits
 
 SCHEMA_REVISION = "0014_check_marks"
 """The Alembic revision this code expects (the head of storage/migrations; a test checks it)."""
@@ -60,7 +61,7 @@ def busy_timeout_s() -> float:
     if raw is None:
         return DEFAULT_BUSY_TIMEOUT_S
     try:
-        value = float(raw)
+        value = float(ascii_digits(raw.strip(), "DONGFLOW_BUSY_TIMEOUT"))  # float() reads '３'
     except ValueError:
         raise InvalidInput(f"{raw!r} is not a number of seconds", field="DONGFLOW_BUSY_TIMEOUT") from None
     if value < 0:
