@@ -41,6 +41,7 @@ from web.schemas import (
     ProjectDetail,
     ProjectPage,
     SnoozeRequest,
+    WholeNumber,
 )
 
 
@@ -58,7 +59,7 @@ READ = responses(404)
 WRITE = responses(400, 403, 404, 409)
 
 Text = Annotated[str | None, Query(max_length=200)]
-Year = Annotated[int | None, Query(ge=1900, le=2200)]
+Year = Annotated[WholeNumber | None, Query(ge=1900, le=2200)]
 AsOf = Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD (default: today, Asia/Seoul)")]
 
 
@@ -113,8 +114,8 @@ def project_detail(ctx: WebContext, svc: ScopedService, key: str, day: dt.date) 
 def list_projects(
     request: Request, ctx: Context, svc: Scoped, gu: Text = None, year: Year = None, state: Text = None,
     workflow: Text = None, level: Level | None = None, as_of: AsOf = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[WholeNumber, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    offset: Annotated[WholeNumber, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:
     """Projects the caller may read, ordered by key, a page at a time (``next`` links the next page).
 
@@ -308,7 +309,7 @@ def list_workflows(ctx: Context, principal: ApiPrincipal) -> list[dict[str, Any]
 
 @router.get("/workflows/{workflow_id}", tags=["workflows"], responses=READ)
 def get_workflow(ctx: Context, principal: ApiPrincipal, workflow_id: str,
-                 version: Annotated[int | None, Query(ge=1, le=100_000)] = None) -> dict[str, Any]:
+                 version: Annotated[WholeNumber | None, Query(ge=1, le=100_000)] = None) -> dict[str, Any]:
     """One workflow: states, transitions with guards, milestones, publication (``workflow show ID --json``)."""
     from engine.workflow_versions import workflow_json
 
@@ -379,26 +380,26 @@ def _alert_json(a: Any) -> dict[str, Any]:
 
 @router.get("/alerts", response_model=list[AlertRecord], tags=["alerts"])
 def list_alerts(svc: Scoped, state: Annotated[list[AlertState] | None, Query()] = None,
-                limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE) -> list[dict[str, Any]]:
+                limit: Annotated[WholeNumber, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE) -> list[dict[str, Any]]:
     """Alerts in the districts the caller may read, newest first (``dongflow alerts ...``)."""
     return [_alert_json(a) for a in svc.alerts(state or (), limit)]
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertRecord, tags=["alerts"], responses=READ)
-def get_alert(svc: Scoped, alert_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> dict[str, Any]:
+def get_alert(svc: Scoped, alert_id: Annotated[WholeNumber, Path(ge=1, le=2**31 - 1)]) -> dict[str, Any]:
     """One alert (another district's is not found)."""
     return _alert_json(svc.alert(alert_id))
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertRecord, tags=["alerts"], responses=WRITE)
-def acknowledge_alert(svc: Scoped, alert_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+def acknowledge_alert(svc: Scoped, alert_id: Annotated[WholeNumber, Path(ge=1, le=2**31 - 1)],
                       body: AcknowledgeRequest) -> dict[str, Any]:
     """Someone deals with it: no more reminders or escalation (409 unless it is open or snoozed)."""
     return _alert_json(svc.acknowledge_alert(alert_id, body.note))
 
 
 @router.post("/alerts/{alert_id}/snooze", response_model=AlertRecord, tags=["alerts"], responses=WRITE)
-def snooze_alert(svc: Scoped, alert_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+def snooze_alert(svc: Scoped, alert_id: Annotated[WholeNumber, Path(ge=1, le=2**31 - 1)],
                  body: SnoozeRequest) -> dict[str, Any]:
     """No reminders or escalation until ``until``; then it is open again."""
     return _alert_json(svc.snooze_alert(alert_id, body.until, body.note))

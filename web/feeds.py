@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from engine.errors import NotAuthenticated
 from web.auth import Context, bearer_scheme
+from web.schemas import WholeNumber
 
 router = APIRouter()
 
@@ -27,7 +28,7 @@ def district_feed(
     ctx: Context,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     token: Annotated[str | None, Query(max_length=200)] = None,
-    year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
+    year: Annotated[WholeNumber | None, Query(ge=1900, le=2200)] = None,
 ) -> Response:
     """The district's open milestones and latest starts as iCalendar (Asia/Seoul, stable UIDs)."""
     from engine.planning_service import PlanningService

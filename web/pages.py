@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 
 from engine import errors
 from engine.ports import ProjectQuery
-from engine.values import lookup_text, parse_date
+from engine.values import lookup_text, parse_date, whole_number
 from web.auth import Context
 from web.security import SecurityHeaders, same_origin, tokens_match
 from web.sessions import (
@@ -35,6 +35,7 @@ from web.sessions import (
     TooManyAttempts,
     client_address,
 )
+from web.schemas import WholeNumber
 from web.templating import render, url
 
 router = APIRouter(include_in_schema=False)
@@ -67,13 +68,8 @@ def scoped(ctx: Any, session: Any) -> Any:
 
 
 def page_year(year: str | None) -> int | None:
-    """A year filter of a page's query (empty: none). ASCII digits only: ``str.isdigit`` is true for
-    '²', which ``int`` cannot read."""
-    if not year:
-        return None
-    if not (year.isascii() and year.isdigit()) or not 1900 <= int(year) <= 2200:
-        raise errors.InvalidInput(f"{year!r} is not a year", field="year")
-    return int(year)
+    """A year filter of a page's query (empty: none), written with the digits 0-9 like every number."""
+    return whole_number(year, "year", minimum=1900, maximum=2200, what="a year") if year else None
 
 
 def as_of_day(ctx: Any, as_of: str | None) -> dt.date:
@@ -234,7 +230,7 @@ def _districts(ctx: Any, session: Any) -> list[str]:
 @router.get("/projects")
 def project_list(request: Request, ctx: Context, session: CurrentSession, gu: Text = None, year: Text = None,
                  state: Text = None, level: Text = None, sort: Text = "key", as_of: Text = None,
-                 offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Response:
+                 offset: Annotated[WholeNumber, Query(ge=0, le=10_000_000)] = 0) -> Response:
     day, total, rows = _listing(request, ctx, session, gu, year, state, level, sort or "key", as_of,
                                 (offset, PAGE_SIZE))
     lang = _lang(request)

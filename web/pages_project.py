@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from engine import errors
 from web.auth import Context
 from web.pages import Guarded, scoped
+from web.schemas import WholeNumber
 from web.sessions import CurrentSession
 from web.templating import render, request_lang, url
 
@@ -89,7 +90,7 @@ def _refused(request: Request, ctx: Any, session: Any, key: str, message: str, s
 
 @router.post("/projects/{key}/advance")
 def advance(request: Request, ctx: Context, session: Guarded, key: str,
-            trigger: Annotated[str, Form(max_length=100)], version: Annotated[int, Form(ge=1)],
+            trigger: Annotated[str, Form(max_length=100)], version: Annotated[WholeNumber, Form(ge=1)],
             note: Note = "") -> Response:
     svc = scoped(ctx, session)
     try:
@@ -109,7 +110,7 @@ def advance(request: Request, ctx: Context, session: Guarded, key: str,
 @router.post("/projects/{key}/participation")
 def record_participation(request: Request, ctx: Context, session: Guarded, key: str,
                          kind: Annotated[str, Form(max_length=100)], held_on: Annotated[str, Form(max_length=40)],
-                         version: Annotated[int, Form(ge=1)], times: Annotated[str, Form(max_length=10)] = "1",
+                         version: Annotated[WholeNumber, Form(ge=1)], times: Annotated[str, Form(max_length=10)] = "1",
                          note: Note = "") -> Response:
     """Record participation (e.g. a resident meeting); its counting fact goes up with it."""
     from programme.records import participation

@@ -9,7 +9,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from engine.values import ascii_integer
+
+
+def _digits_0_9(value: Any) -> Any:
+    """A whole number sent as text (a query, a form field, a JSON string) is read like the CLI reads
+    one (:func:`engine.values.ascii_integer`): pydantic refuses '３' and '٣' but reads '1_0' as 10 and
+    '3.0' as 3. Numbers sent as JSON numbers pass unchanged."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return ascii_integer(value)
+    except ValueError as exc:  # the CLI's words, without pydantic's "Value error, " before them
+        raise PydanticCustomError("int_digits", "{problem}", {"problem": str(exc)}) from None
+
+
+WholeNumber = Annotated[int, BeforeValidator(_digits_0_9)]
+"""Every integer the web app reads from a request: API queries, paths and bodies, page queries, forms."""
 
 LEVELS = ("pending", "due_soon", "overdue", "escalated", "at_risk", "late_start", "cutoff_risk", "met", "met_late", "closed")
 Level = Literal["pending", "due_soon", "overdue", "escalated", "at_risk", "late_start", "cutoff_risk", "met", "met_late",
@@ -140,7 +159,7 @@ class AdvanceRequest(BaseModel):
 
     trigger: str = Field(min_length=1, max_length=100)
     note: str | None = Field(default=None, max_length=2000)
-    version: int = Field(ge=1, le=2**31 - 1)
+    version: WholeNumber = Field(ge=1, le=2**31 - 1)
     """The project's version as the client saw it (from GET /api/projects/{key})."""
     at: EffectiveTime = None
 
@@ -151,7 +170,7 @@ class FactRequest(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     value: str | int | float | bool
     note: str | None = Field(default=None, max_length=2000)
-    version: int = Field(ge=1, le=2**31 - 1)
+    version: WholeNumber = Field(ge=1, le=2**31 - 1)
     at: EffectiveTime = None
 
 
@@ -162,7 +181,7 @@ class CorrectionRequest(BaseModel):
 
     note: str = Field(min_length=1, max_length=2000)
     """Why (required): shown in the history beside who and when."""
-    version: int = Field(ge=1, le=2**31 - 1)
+    version: WholeNumber = Field(ge=1, le=2**31 - 1)
     """The project's version as the client saw it (from GET /api/projects/{key})."""
 
 
@@ -171,7 +190,7 @@ class EditRequest(CorrectionRequest):
 
     gu: str | None = Field(default=None, min_length=1, max_length=200)
     dong: str | None = Field(default=None, min_length=1, max_length=200)
-    year: int | None = None
+    year: WholeNumber | None = None
     target: str | None = Field(default=None, min_length=1, max_length=40)
     """YYYY-MM-DD: the completion target."""
     key: str | None = Field(default=None, min_length=1, max_length=200)
@@ -186,7 +205,7 @@ class BulkWhere(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     gu: str | None = Field(default=None, min_length=1, max_length=200)
-    year: int | None = Field(default=None, ge=1900, le=2200)
+    year: WholeNumber | None = Field(default=None, ge=1900, le=2200)
     state: str | None = Field(default=None, min_length=1, max_length=200)
     workflow: str | None = Field(default=None, min_length=1, max_length=200)
 
