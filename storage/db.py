@@ -60,8 +60,9 @@ def busy_timeout_s() -> float:
     raw = os.environ.get("DONGFLOW_BUSY_TIMEOUT")
     if raw is None:
         return DEFAULT_BUSY_TIMEOUT_S
+    ascii_digits(raw.strip(), "DONGFLOW_BUSY_TIMEOUT")  # float() reads '３'
     try:
-        value = float(ascii_digits(raw.strip(), "DONGFLOW_BUSY_TIMEOUT"))  # float() reads '３'
+        value = float(raw)
     except ValueError:
         raise InvalidInput(f"{raw!r} is not a number of seconds", field="DONGFLOW_BUSY_TIMEOUT") from None
     if value < 0:
