@@ -58,6 +58,26 @@ def test_api_bodies_take_only_the_digits_0_to_9_and_write_nothing(site, digits) 
     assert _state(site) == before
 
 
+@pytest.mark.parametrize("digits", DIGITS)
+def test_api_corrections_bulk_moves_and_at_take_only_the_digits_0_to_9(site, digits) -> None:
+    key = site.keys["own"]
+    before = _state(site)
+    version = before[0]
+    for path, body, field in (
+        (f"/api/projects/{key}/advance", {"trigger": "agree", "version": version, "at": f"{digits}-03-01"}, "at"),
+        (f"/api/projects/{key}/facts", {"name": "design_revisions", "value": 1, "version": version,
+                                        "at": f"2016-03-0{digits}"}, "at"),
+        (f"/api/projects/{key}/undo", {"note": "n", "version": digits}, "version"),
+        (f"/api/projects/{key}/retire", {"note": "n", "version": digits}, "version"),
+        (f"/api/projects/{key}/edit", {"year": digits, "note": "n", "version": version}, "year"),
+        (f"/api/projects/{key}/edit", {"target": f"{digits}-12-31", "note": "n", "version": version}, "target"),
+        ("/api/bulk/advance", {"trigger": "agree", "where": {"year": digits}, "dry_run": False}, "year"),
+        ("/api/bulk/advance", {"trigger": "agree", "keys": [key], "at": f"{digits}-03-01"}, "at"),
+    ):
+        _refused(site.post(path, "coordinator", json=body), field)
+    assert _state(site) == before
+
+
 def test_api_numbers_sent_as_text_are_read_like_the_cli_reads_them(site) -> None:
     """pydantic alone reads '1_0' as 10 and '3.0' as 3; the CLI refuses both (ascii_integer)."""
     for text in ("1_0", "3.0", "2_016"):
