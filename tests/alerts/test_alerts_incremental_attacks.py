@@ -1,0 +1,204 @@
+"""Attacks on the incremental nightly check (storage/check_marks.py): cases where a project's
+findings, or what the alert lifecycle does with them, could change without the project being
+assessed. Each runs one portfolio in two databases through the same days -- the first database's
+runs are incremental, the second's marks are dropped before each run so that it checks every project
+-- and both must hold the same alerts and lifecycle events after every run (on SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from support import fresh_database
+from alertkit import SEOUL, file_channel, make_runner
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.generate import AS_OF, build_database  # noqa: E402
+from engine.catalog import Catalog  # noqa: E402
+from workflows import SHIPPED_DIR  # noqa: E402
+
+FINAL = ["completed", "cancelled", "done"]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.external_service)])
+def twin_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two fresh, empty databases on the same backend."""
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "full").mkdir()
+    with fresh_database(request.param, tmp_path / "inc") as inc, fresh_database(request.param, tmp_path / "full") as full:
+        yield inc, full
+
+
+def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), SEOUL).astimezone(dt.UTC)
+
+
+def alerts_of(url: str) -> list[tuple]:
+    """Every alert (project, milestone, level, state, reminders, open since) and every lifecycle
+    event (project, milestone, level, kind, as-of day), sorted."""
+    from storage.db import Database
+    from storage.tables import AlertEventRow, AlertRow
+
+    A, E = AlertRow.__table__, AlertEventRow.__table__  # type: ignore[attr-defined]
+    db = Database(url)
+    try:
+        with db.read() as conn:
+            alerts = conn.execute(select(A.c.project_id, A.c.milestone, A.c.level, A.c.state, A.c.reminders,
+                                         A.c.open_since)).all()
+            events = conn.execute(select(A.c.project_id, A.c.milestone, A.c.level, E.c.kind, E.c.as_of)
+                                  .select_from(E.join(A, A.c.id == E.c.alert_id))).all()
+        return sorted(map(tuple, alerts)) + sorted(map(tuple, events))
+    finally:
+        db.dispose()
+
+
+class Twin:
+    """One generated portfolio in two databases, changed alike; ``run`` runs both and compares."""
+
+    def __init__(self, urls: tuple[str, str], tmp_path: Path, count: int = 80, seed: int = 41,
+                 config: str = "") -> None:
+        self.catalog = Catalog.from_dirs([SHIPPED_DIR, ROOT / "bench" / "workflows"])
+        self.urls = urls
+        for url in urls:
+            build_database(url, self.catalog, count, seed=seed)
+        self.clock = [at(AS_OF, 2)]
+        text = config + file_channel(tmp_path / "alerts.jsonl")
+        self.runners = [make_runner(url, self.catalog, text, lambda: self.clock[0]) for url in urls]
+
+    def run(self, as_of: dt.date, when: dt.datetime, *, dry_run: bool = False) -> tuple:
+        """Both databases' runs as of ``as_of`` at ``when``; their alerts and reports must agree."""
+        from storage import check_marks
+        from storage.db import Database
+
+        self.clock[0] = when
+        db = Database(self.urls[1])
+        try:
+            with db.write() as conn:
+                check_marks.forget(conn)
+        finally:
+            db.dispose()
+        inc, full = (r.run(as_of, dry_run=dry_run) for r in self.runners)
+        assert full.assessed == full.scanned
+        assert (inc.scanned, inc.found, inc.new_alerts, inc.lifecycle) == \
+            (full.scanned, full.found, full.new_alerts, full.lifecycle), (as_of, when)
+        assert alerts_of(self.urls[0]) == alerts_of(self.urls[1]), (as_of, when)
+        return inc, full
+
+    def each(self, change: Callable[..., None]) -> None:
+        """``change(service, url)`` on both databases."""
+        from engine.service import Service
+        from storage.db import Database
+        from storage.repository import SqlProjectStore
+
+        for url in self.urls:
+            db = Database(url)
+            try:
+                change(Service(SqlProjectStore(db), self.catalog), url)
+            finally:
+                db.dispose()
+
+    def alerted_keys(self, state: str = "open", limit: int = 20) -> list[str]:
+        """Keys of open projects of this year's cohort with an alert in ``state`` (the same in both
+        databases)."""
+        from storage.db import Database
+        from storage.repository import P
+        from storage.tables import AlertRow
+
+        A = AlertRow.__table__  # type: ignore[attr-defined]
+        db = Database(self.urls[0])
+        try:
+            with db.read() as conn:
+                keys = conn.execute(select(P.c.key).distinct().select_from(A.join(P, P.c.id == A.c.project_id))
+                                    .where(A.c.state == state, P.c.state.not_in(FINAL), P.c.retired_at.is_(None), P.c.year == AS_OF.year)
+                                    .order_by(P.c.key)).scalars().all()
+        finally:
+            db.dispose()
+        return list(keys)[:limit]
+
+
+def test_an_alert_resolved_and_found_again_on_the_same_day_is_reopened_the_next_day(
+        twin_urls: tuple[str, str], tmp_path: Path) -> None:
+    """A target moved and moved back on one day, with a run in between: the run after the move
+    resolves the project's alerts, the run after the move back finds them again but (same day)
+    reopens nothing. The next night a full check reopens them; so must the incremental one, although
+    the project has not changed since its last check."""
+    twin = Twin(twin_urls, tmp_path)
+    day = AS_OF
+    twin.run(day, at(day, 2))
+    keys = twin.alerted_keys()
+    assert keys
+    targets: dict[str, dt.date] = {}
+
+    def move(service, _url: str) -> None:
+        for key in keys:
+            project = service.project(key)
+            targets[key] = project.target
+            service.edit_project(key, actor="test", now=at(day, 10), note="moved", target=project.target + dt.timedelta(days=400))
+
+    def back(service, _url: str) -> None:
+        for key in keys:
+            service.edit_project(key, actor="test", now=at(day, 12), note="back", target=targets[key])
+
+    twin.each(move)
+    inc, _ = twin.run(day, at(day, 11))
+    assert inc.lifecycle["resolved"] > 0
+    twin.each(back)
+    twin.run(day, at(day, 13))
+    nxt = day + dt.timedelta(days=1)
+    _, full = twin.run(nxt, at(nxt, 2))
+    assert full.lifecycle["reopened"] > 0
+
+
+def test_alerts_of_a_future_day_are_reconciled_when_that_day_comes(twin_urls: tuple[str, str], tmp_path: Path) -> None:
+    """A real run for a day ahead (``alerts run --as-of`` next week: today's record, so no rebuilt
+    past) records alerts of that day; today's run then checks everything again. Projects that change
+    in between (a step, a retirement) are assessed on the day they change, when the future day's
+    alerts are not yet theirs to resolve; when that day comes a full check resolves them, and so must
+    the incremental one."""
+    from storage.db import Database
+    from storage.repository import P
+    from storage.tables import AlertRow
+
+    A = AlertRow.__table__  # type: ignore[attr-defined]
+    twin = Twin(twin_urls, tmp_path)
+    today = AS_OF
+    ahead = today + dt.timedelta(days=6)
+    twin.run(ahead, at(today, 1))
+    twin.run(today, at(today, 2))
+    db = Database(twin.urls[0])
+    try:
+        with db.read() as conn:
+            keys = sorted(set(conn.execute(
+                select(P.c.key).select_from(A.join(P, P.c.id == A.c.project_id))
+                .where(A.c.as_of == ahead, A.c.state == "open", P.c.state.not_in(FINAL))).scalars()))
+    finally:
+        db.dispose()
+    assert len(keys) >= 3
+
+    def change(service, _url: str) -> None:
+        from engine.errors import DongflowError
+
+        service.retire_project(keys[0], actor="test", now=at(today + dt.timedelta(days=1), 10), note="twice")
+        for key in keys[1:]:
+            project = service.project(key)
+            for trigger in twin.catalog.machine(service.workflow_of(project)).allowed(project.state):
+                try:
+                    service.advance(key, trigger, actor="test", now=at(today + dt.timedelta(days=1), 10))
+                    break
+                except DongflowError:
+                    continue
+
+    twin.each(change)
+    for n in range(1, 9):
+        day = today + dt.timedelta(days=n)
+        twin.run(day, at(day, 2))
+
