@@ -109,8 +109,16 @@ def scan(
     saved = conn.execute(select(B.c.basis, B.c.as_of).where(B.c.name == CHECK)).first()
     full = saved is None or saved.basis != stamp or _day(saved.as_of) > as_of
     stmt = tracked_select(skip_states=skip_states, closed_before=closed_before).add_columns(P.c.version)
+    left: set[int] = set()
     lifecycle: set[int] = set()
     if not full:
+        # Marks that no longer hold, read before the projects are: a project changed while the check
+        # reads them (PostgreSQL reads each statement's own snapshot) is then either assessed or left
+        # with its old mark for the next run, never taken as gone and its alerts resolved.
+        left = {pid for (pid,) in conn.execute(
+            select(M.c.project_id).select_from(M.outerjoin(P, P.c.id == M.c.project_id))
+            .where(or_(P.c.id.is_(None), P.c.version != M.c.version, M.c.recheck_on <= as_of))
+        )}
         since = _day(saved.as_of)
         lifecycle = {pid for (pid,) in conn.execute(_lifecycle_due(since, as_of))}
         stmt = stmt.outerjoin(M, M.c.project_id == P.c.id).where(
@@ -138,10 +146,6 @@ def scan(
     # Marks that no longer hold, or alerts due a look, of projects not assessed: they left the check
     # (retired, or closed: an event, so a new version; or closed after the marked day, so due again by
     # now). They have nothing to alert any more, and their alerts are reconciled too.
-    left = {pid for (pid,) in conn.execute(
-        select(M.c.project_id).select_from(M.outerjoin(P, P.c.id == M.c.project_id))
-        .where(or_(P.c.id.is_(None), P.c.version != M.c.version, M.c.recheck_on <= as_of))
-    )}
     stale = sorted(assessed | left | lifecycle)
     kept_count, kept_findings = conn.execute(
         select(func.count(), func.coalesce(func.sum(M.c.findings), 0))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from support import fresh_database
 from alertkit import SEOUL, file_channel, make_runner
@@ -202,3 +202,54 @@ def test_alerts_of_a_future_day_are_reconciled_when_that_day_comes(twin_urls: tu
         day = today + dt.timedelta(days=n)
         twin.run(day, at(day, 2))
 
+
+def test_a_project_changed_while_the_check_reads_is_not_taken_for_gone(db_url: str, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL reads each statement of the check's transaction on its own snapshot. A project
+    edited after the check began reading projects, but before it looked for marks that no longer
+    hold, used to be taken as one that left the check: all its alerts were resolved (with notices),
+    to be reopened the next night. It must be left as it was, for the next run to assess."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite's check holds the write lock: nothing changes while it reads")
+    from engine.service import Service
+    from storage import check_marks
+    from storage.db import Database
+    from storage.repository import P, SqlProjectStore
+    from storage.tables import AlertEventRow, AlertRow
+
+    A, E = AlertRow.__table__, AlertEventRow.__table__  # type: ignore[attr-defined]
+    catalog = Catalog.from_dirs([SHIPPED_DIR, ROOT / "bench" / "workflows"])
+    build_database(db_url, catalog, 60, seed=41)
+    clock = [at(AS_OF, 2)]
+    runner = make_runner(db_url, catalog, file_channel(tmp_path / "alerts.jsonl"), lambda: clock[0])
+    runner.run(AS_OF)
+    db = Database(db_url)
+    try:
+        nxt = AS_OF + dt.timedelta(days=1)
+        with db.read() as conn:
+            key, pid = conn.execute(
+                select(P.c.key, P.c.id).select_from(A.join(P, P.c.id == A.c.project_id)
+                                                    .join(check_marks.M, check_marks.M.c.project_id == P.c.id))
+                .where(A.c.state == "open", check_marks.M.c.recheck_on > nxt + dt.timedelta(days=1))
+                .order_by(P.c.key).limit(1)).one()
+        service = Service(SqlProjectStore(db), catalog)
+        assessed = check_marks._assessed
+
+        def racing(*args, **kwargs):
+            rows = assessed(*args, **kwargs)
+            first = next(rows, None)  # the projects' statement has begun: now an office edits one
+            project = service.project(key)
+            service.edit_project(key, actor="test", now=at(nxt, 1), note="typo", target=project.target + dt.timedelta(days=1))
+            if first is not None:
+                yield first
+            yield from rows
+
+        monkeypatch.setattr(check_marks, "_assessed", racing)
+        clock[0] = at(nxt, 2)
+        runner.run(nxt)
+        with db.read() as conn:
+            resolved = conn.execute(select(func.count()).select_from(E.join(A, A.c.id == E.c.alert_id))
+                                    .where(A.c.project_id == pid, E.c.kind == "resolved")).scalar()
+        assert resolved == 0
+    finally:
+        db.dispose()
