@@ -411,3 +411,31 @@ def test_a_season_of_irregular_runs_records_what_full_checks_record(twin_urls: t
         partial += inc.assessed < inc.scanned
     # The season went through what it is meant to (the counts of the incremental runs, equal to the full ones').
     assert partial >= 5 and all(done[name] for name in ("resolved", "superseded", "reminded", "escalated")), done
+
+
+
+def test_the_basis_covers_the_code_the_findings_come_from() -> None:
+    """The first run after an upgrade checks every project again only if the code that makes the
+    findings and the lifecycle is hashed into the basis: every dongflow module they import
+    (transitively) is."""
+    import ast
+    import importlib
+
+    from storage import check_marks
+
+    seen: set[str] = set()
+    todo = ["engine.recheck", "engine.deadlines", "engine.monitor", "storage.tracking", "storage.check_marks",
+            "storage.alert_lifecycle"]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        tree = ast.parse(Path(importlib.import_module(name).__file__ or "").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            todo += [n for n in names if n.split(".")[0] in ("engine", "storage") and n not in seen]
+    hashed = {path.resolve() for path in check_marks.code_files()}
+    files = {Path(importlib.import_module(name).__file__ or "").resolve() for name in seen}
+    assert files - hashed == set(), sorted(str(f) for f in files - hashed)
