@@ -58,7 +58,11 @@ SYSTEM = "dongflow"
 
 def make_sweep(
     routes: Sequence[Route], rules: Lifecycle, is_working_day: Callable[[dt.date], bool]
-) -> Callable[[Connection, list[tuple[TrackedRow, Finding]], dt.date, dt.datetime], dict[str, int]]:
+) -> Callable[[Connection, list[tuple[TrackedRow, Finding]], dt.date, dt.datetime, frozenset[int] | None],
+              dict[str, int]]:
+    """The nightly lifecycle step (storage.alerts.Sweep): ``scope`` names the projects whose alerts the
+    findings speak for (an incremental check's, storage/check_marks.py); None: every project."""
+
     def run(conn: Connection, found: list[tuple[TrackedRow, Finding]], as_of: dt.date, now: dt.datetime,
             scope: frozenset[int] | None = None) -> dict[str, int]:
         done = _resolve(conn, found, routes, rules, as_of, now, scope)
@@ -131,7 +135,8 @@ def _resolve(conn: Connection, found: list[tuple[TrackedRow, Finding]], routes: 
                 select(D.c.alert_id, D.c.channel, D.c.recipient).distinct()
                 .where(D.c.alert_id.in_(chunk), D.c.status == "sent", D.c.kind != RESOLVED)
             ).all())
-            times.update(conn.execute(select(E.c.alert_id, func.count()).where(E.c.alert_id.in_(chunk), E.c.kind == "resolved")
+            times.update(conn.execute(select(E.c.alert_id, func.count())
+                                      .where(E.c.alert_id.in_(chunk), E.c.kind == "resolved")
                                       .group_by(E.c.alert_id)).all())
         wanted = {(r.channel, r.recipient) for r in routes}
         rows = [_delivery(a, c, r, RESOLVED, times.get(a, 1) - 1, now) for a, c, r in sorted(got) if (c, r) in wanted]

@@ -34,7 +34,8 @@ def twin_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[
     """Two fresh, empty databases on the same backend."""
     (tmp_path / "inc").mkdir()
     (tmp_path / "full").mkdir()
-    with fresh_database(request.param, tmp_path / "inc") as inc, fresh_database(request.param, tmp_path / "full") as full:
+    with fresh_database(request.param, tmp_path / "inc") as inc, \
+            fresh_database(request.param, tmp_path / "full") as full:
         yield inc, full
 
 
@@ -118,7 +119,8 @@ class Twin:
         try:
             with db.read() as conn:
                 keys = conn.execute(select(P.c.key).distinct().select_from(A.join(P, P.c.id == A.c.project_id))
-                                    .where(A.c.state == state, P.c.state.not_in(FINAL), P.c.retired_at.is_(None), P.c.year == AS_OF.year)
+                                    .where(A.c.state == state, P.c.state.not_in(FINAL), P.c.retired_at.is_(None),
+                                           P.c.year == AS_OF.year)
                                     .order_by(P.c.key)).scalars().all()
         finally:
             db.dispose()
@@ -142,7 +144,8 @@ def test_an_alert_resolved_and_found_again_on_the_same_day_is_reopened_the_next_
         for key in keys:
             project = service.project(key)
             targets[key] = project.target
-            service.edit_project(key, actor="test", now=at(day, 10), note="moved", target=project.target + dt.timedelta(days=400))
+            service.edit_project(key, actor="test", now=at(day, 10), note="moved",
+                                 target=project.target + dt.timedelta(days=400))
 
     def back(service, _url: str) -> None:
         for key in keys:
@@ -239,7 +242,8 @@ def test_a_project_changed_while_the_check_reads_is_not_taken_for_gone(db_url: s
             rows = assessed(*args, **kwargs)
             first = next(rows, None)  # the projects' statement has begun: now an office edits one
             project = service.project(key)
-            service.edit_project(key, actor="test", now=at(nxt, 1), note="typo", target=project.target + dt.timedelta(days=1))
+            service.edit_project(key, actor="test", now=at(nxt, 1), note="typo",
+                                 target=project.target + dt.timedelta(days=1))
             if first is not None:
                 yield first
             yield from rows
@@ -265,7 +269,8 @@ def _alert_ids(url: str, idents: list[tuple[int, str, str]]) -> list[int]:
     db = Database(url)
     try:
         with db.read() as conn:
-            rows = {(p, m, lv): i for i, p, m, lv in conn.execute(select(A.c.id, A.c.project_id, A.c.milestone, A.c.level))}
+            rows = {(p, m, lv): i
+                    for i, p, m, lv in conn.execute(select(A.c.id, A.c.project_id, A.c.milestone, A.c.level))}
         return [rows[ident] for ident in idents]
     finally:
         db.dispose()
