@@ -58,7 +58,11 @@ SYSTEM = "dongflow"
 
 def make_sweep(
     routes: Sequence[Route], rules: Lifecycle, is_working_day: Callable[[dt.date], bool]
-) -> Callable[[Connection, list[tuple[TrackedRow, Finding]], dt.date, dt.datetime], dict[str, int]]:
+) -> Callable[[Connection, list[tuple[TrackedRow, Finding]], dt.date, dt.datetime, frozenset[int] | None],
+              dict[str, int]]:
+    """The nightly lifecycle step (storage.alerts.Sweep): ``scope`` names the projects whose alerts the
+    findings speak for (an incremental check's, storage/check_marks.py); None: every project."""
+
     def run(conn: Connection, found: list[tuple[TrackedRow, Finding]], as_of: dt.date, now: dt.datetime,
             scope: frozenset[int] | None = None) -> dict[str, int]:
         done = _resolve(conn, found, routes, rules, as_of, now, scope)
@@ -122,13 +126,20 @@ def _resolve(conn: Connection, found: list[tuple[TrackedRow, Finding]], routes: 
     notices = 0
     if rules.resolved_notice and resolved:
         got = set()
+        # An alert resolved, reopened and resolved again gets a notice each time: round 0, 1, ... (the
+        # times it was resolved before), each a message of its own.
+        times: dict[int, int] = {}
         for start in range(0, len(resolved), 900):
+            chunk = resolved[start:start + 900]
             got.update(conn.execute(
                 select(D.c.alert_id, D.c.channel, D.c.recipient).distinct()
-                .where(D.c.alert_id.in_(resolved[start:start + 900]), D.c.status == "sent", D.c.kind != RESOLVED)
+                .where(D.c.alert_id.in_(chunk), D.c.status == "sent", D.c.kind != RESOLVED)
             ).all())
+            times.update(conn.execute(select(E.c.alert_id, func.count())
+                                      .where(E.c.alert_id.in_(chunk), E.c.kind == "resolved")
+                                      .group_by(E.c.alert_id)).all())
         wanted = {(r.channel, r.recipient) for r in routes}
-        rows = [_delivery(a, c, r, RESOLVED, 0, now) for a, c, r in sorted(got) if (c, r) in wanted]
+        rows = [_delivery(a, c, r, RESOLVED, times.get(a, 1) - 1, now) for a, c, r in sorted(got) if (c, r) in wanted]
         if rows:
             conn.execute(insert(D), rows)
         notices = len(rows)

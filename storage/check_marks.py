@@ -7,22 +7,27 @@ time alone (engine.recheck.recheck_on). The next run assesses only the projects 
 * projects without a mark (new, or never checked);
 * projects whose version changed (every event bumps it: a step, a fact, an edit, a migration, a
   retirement);
-* projects whose marked day has come.
+* projects whose marked day has come;
+* projects whose alerts the lifecycle may treat differently today than on the last run's day
+  (:func:`_lifecycle_due`): an alert recorded for a later day by a run ahead of time becomes theirs
+  to resolve, and an alert resolved on or after the last run's day may be reopened (only a later
+  day's check reopens what was resolved).
 
 The marks hold only while the rules that made them hold: the *basis* (a hash of the workflow
 versions, the durations each planner uses, the blackout windows, the holidays package, the language,
-the time zone and the rule code itself) is stored with them, and any change of it, or a check for an
-earlier day than the last one, makes the next run a full one that rewrites every mark. Marks are
-written in the same transaction as the alerts they stand for, and only by a real run (never by a dry
-run), so a mark's findings are always recorded as alerts: an unchanged project has nothing new to
-alert and nothing to resolve, and the lifecycle looks only at the projects assessed.
+the time zone and the code of engine/ and storage/) is stored with them, and any change of it, or a
+check for an earlier day than the last one, makes the next run a full one that rewrites every mark.
+Marks are written in the same transaction as the alerts they stand for, and only by a real run (never
+by a dry run), so a mark's findings are always recorded as alerts: an unchanged project that is not
+due a look has nothing new to alert and nothing to resolve or reopen, and the lifecycle reconciles
+only the alerts of the projects in the scan's scope.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import sys
+import importlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -31,12 +36,13 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
 
+from engine.alerting import ACTIVE, CLOSED_RESOLVED
 from engine.deadlines import Finding
 from engine.monitor import DeadlineBook, cyclic_gc_paused
 from engine.recheck import recheck_on
 from engine.tracked import TrackedRow
 from storage.repository import P
-from storage.tables import CheckBasisRow, CheckMarkRow
+from storage.tables import AlertEventRow, AlertRow, CheckBasisRow, CheckMarkRow
 from storage.tracking import streamed, tracked_row, tracked_select
 
 CHECK = "alerts"
@@ -47,8 +53,13 @@ BATCH = 5000
 
 M = CheckMarkRow.__table__  # type: ignore[attr-defined]
 B = CheckBasisRow.__table__  # type: ignore[attr-defined]
+A = AlertRow.__table__  # type: ignore[attr-defined]
+E = AlertEventRow.__table__  # type: ignore[attr-defined]
 
-_RULE_FILES = ("deadlines.py", "recheck.py", "backward.py", "workdays.py", "blackouts.py")
+_CODE_PACKAGES = ("engine", "storage")
+"""The packages whose code the findings, the marks and the lifecycle of the projects assessed come
+from (the rules, the workflows' loader, the rows read, this module): every module file of them is
+hashed into the basis, so the first run after an upgrade checks every project again."""
 
 
 @dataclass
@@ -80,10 +91,19 @@ def basis(book: DeadlineBook, lang: str) -> str:
         h.update(metadata.version("holidays").encode())
     except metadata.PackageNotFoundError:  # pragma: no cover - a dependency
         pass
-    engine_dir = Path(sys.modules["engine.recheck"].__file__ or "").parent
-    for name in _RULE_FILES:
-        h.update((engine_dir / name).read_bytes())
+    for path in code_files():
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
     return h.hexdigest()
+
+
+def code_files() -> list[Path]:
+    """The module files of :data:`_CODE_PACKAGES`, in a fixed order (reading them takes ~3 ms)."""
+    out: list[Path] = []
+    for package in _CODE_PACKAGES:
+        folder = Path(importlib.import_module(package).__file__ or "").parent
+        out += sorted(folder.glob("*.py"))
+    return out
 
 
 def scan(
@@ -102,9 +122,21 @@ def scan(
     saved = conn.execute(select(B.c.basis, B.c.as_of).where(B.c.name == CHECK)).first()
     full = saved is None or saved.basis != stamp or _day(saved.as_of) > as_of
     stmt = tracked_select(skip_states=skip_states, closed_before=closed_before).add_columns(P.c.version)
+    left: set[int] = set()
+    lifecycle: set[int] = set()
     if not full:
+        # Marks that no longer hold, read before the projects are: a project changed while the check
+        # reads them (PostgreSQL reads each statement's own snapshot) is then either assessed or left
+        # with its old mark for the next run, never taken as gone and its alerts resolved.
+        left = {pid for (pid,) in conn.execute(
+            select(M.c.project_id).select_from(M.outerjoin(P, P.c.id == M.c.project_id))
+            .where(or_(P.c.id.is_(None), P.c.version != M.c.version, M.c.recheck_on <= as_of))
+        )}
+        since = _day(saved.as_of)
+        lifecycle = {pid for (pid,) in conn.execute(_lifecycle_due(since, as_of))}
         stmt = stmt.outerjoin(M, M.c.project_id == P.c.id).where(
-            or_(M.c.project_id.is_(None), M.c.version != P.c.version, M.c.recheck_on <= as_of))
+            or_(M.c.project_id.is_(None), M.c.version != P.c.version, M.c.recheck_on <= as_of,
+                P.c.id.in_(_lifecycle_due(since, as_of))))
     found: list[tuple[TrackedRow, Finding]] = []
     marks: list[dict[str, Any]] = []
     count = 0
@@ -124,14 +156,10 @@ def scan(
             _save_basis(conn, saved is not None, stamp, as_of)
         return Scan(count, found, count, len(found), None)
     assessed = {m["project_id"] for m in marks}
-    # Marks that no longer hold but whose project was not assessed: it left the check (retired, or
-    # closed: an event, so a new version; or closed after the marked day, so due again by now). It has
-    # nothing to alert any more, and its alerts are reconciled too.
-    left = {pid for (pid,) in conn.execute(
-        select(M.c.project_id).select_from(M.outerjoin(P, P.c.id == M.c.project_id))
-        .where(or_(P.c.id.is_(None), P.c.version != M.c.version, M.c.recheck_on <= as_of))
-    )} - assessed
-    stale = sorted(assessed | left)
+    # Marks that no longer hold, or alerts due a look, of projects not assessed: they left the check
+    # (retired, or closed: an event, so a new version; or closed after the marked day, so due again by
+    # now). They have nothing to alert any more, and their alerts are reconciled too.
+    stale = sorted(assessed | left | lifecycle)
     kept_count, kept_findings = conn.execute(
         select(func.count(), func.coalesce(func.sum(M.c.findings), 0))
     ).one()
@@ -145,6 +173,24 @@ def scan(
         _insert(conn, marks)
         _save_basis(conn, True, stamp, as_of)
     return Scan(scanned, found, len(marks), total, frozenset(stale))
+
+
+def _lifecycle_due(since: dt.date, as_of: dt.date) -> Any:
+    """The projects whose alerts a full check as of ``as_of`` may change although the projects'
+    findings are those of the last run (as of ``since``): the lifecycle itself looks at the days.
+
+    * an active alert recorded for a day after ``since`` and by ``as_of`` (a real run ahead of time
+      recorded it; a full check resolves or supersedes only alerts of the as-of day or earlier);
+    * a resolved alert resolved on a day from ``since`` to before ``as_of`` (a check reopens what it
+      finds again only on a later day than the one it was resolved on: a project whose target moved
+      and moved back between two runs of one day is found again that day, and reopened the next).
+
+    Only alert runs write these, so the set is what it was when the run began."""
+    ahead = select(A.c.project_id).where(A.c.state.in_(ACTIVE),
+                                         A.c.as_of > since, A.c.as_of <= as_of)
+    resolved = (select(A.c.project_id).select_from(A.join(E, E.c.alert_id == A.c.id))
+                .where(A.c.state == CLOSED_RESOLVED, E.c.kind == "resolved", E.c.as_of >= since, E.c.as_of < as_of))
+    return ahead.union(resolved)
 
 
 def forget(conn: Any) -> None:

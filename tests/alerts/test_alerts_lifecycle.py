@@ -208,3 +208,39 @@ def test_a_resolved_alert_found_again_later_is_reopened_with_a_reminder(
     assert timeline.alert.state == "open"
     assert [(d.kind, d.round, d.channel) for d in timeline.deliveries if d.kind == "reminder"] == [("reminder", 1, "jongno")]
     runner.db.dispose()
+
+
+def test_an_alert_resolved_again_after_reopening_gets_a_second_resolved_notice(
+    initialised_url: str, catalog: Catalog, tmp_path: Path
+) -> None:
+    """Resolved (a notice to whoever received it), reopened, resolved again: the second notice is a
+    message of its own. Both notices used to be round 0 of the same (alert, channel, recipient, kind),
+    so the second broke the deliveries' unique key and every later check failed ("another alert check
+    recorded the same alerts at the same time")."""
+    from engine.alerting import Lifecycle
+    from engine.deadlines import Finding
+    from storage.alert_lifecycle import make_sweep
+
+    add_projects(initialised_url, catalog, [build_project(catalog, "2016-종로구-가", "종로구", "가", created=D(2016, 1, 4))])
+    runner = make_runner(initialised_url, catalog, channels(tmp_path), lambda: dt.datetime(2016, 2, 10, 17, tzinfo=dt.UTC))
+    runner.run(D(2016, 2, 10))  # the due-soon alert, sent to 종로구's channel
+    service = AlertService(runner.db, lambda: dt.datetime.now(dt.UTC))
+    [alert] = [a for a in service.list("test") if a.milestone == "agreement_signed"]
+
+    class Row:
+        id = 1
+        gu = "종로구"
+
+    again = [(Row(), Finding(alert.key, "agreement_signed", "due_soon", alert.due, 3, "again"))]
+    others = [(Row(), Finding(a.key, a.milestone, a.level, a.due, a.days, a.reason))
+              for a in service.list("test") if a.id != alert.id]
+    sweep = make_sweep(runner.config.routes(), Lifecycle(remind_every={}, resolved_notice=True), lambda day: day.weekday() < 5)
+    moment = dt.datetime.now(dt.UTC)
+    for found, day in ((others, D(2016, 2, 11)), (again + others, D(2016, 2, 12)), (others, D(2016, 2, 15))):
+        with runner.db.write() as conn:
+            sweep(conn, found, day, moment)
+    timeline = service.show("test", alert.id)
+    assert [e.kind for e in timeline.events] == ["resolved", "reopened", "resolved"]
+    notices = [(d.channel, d.round) for d in timeline.deliveries if d.kind == "resolved"]
+    assert len(notices) == 2 and len(set(notices)) == 2, notices
+    runner.db.dispose()

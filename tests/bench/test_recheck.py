@@ -13,7 +13,7 @@ import pytest
 from benchkit import bench_catalog, planners  # first: it puts the repository before tests/ on sys.path
 from bench.generate import Generator
 from engine.catalog import Catalog
-from engine.deadlines import DeadlinePlanner
+from engine.deadlines import ALERT_LEVELS, DeadlinePlanner
 from engine.recheck import NEVER, recheck_on
 
 AS_OF = ["2025-05-20", "2025-05-31", "2025-06-20", "2025-07-02", "2025-09-15", "2026-01-05"]
@@ -42,6 +42,7 @@ def test_findings_hold_until_the_recheck_day(portfolio: tuple[Catalog, list], ob
     planners = _planners(catalog, observed)
     gaps: list[int] = []
     changed_on_the_day = 0
+    levels: set[str] = set()
     for text in AS_OF:
         as_of = dt.date.fromisoformat(text)
         for p in projects:
@@ -49,6 +50,7 @@ def test_findings_hold_until_the_recheck_day(portfolio: tuple[Catalog, list], ob
             until = recheck_on(planner, p, as_of)
             assert until > as_of, (p.key, text)
             now = _idents(planner, p, as_of)
+            levels.update(level for _milestone, level in now)
             last = min(until, as_of + dt.timedelta(days=HORIZON))
             day = as_of + dt.timedelta(days=1)
             while day < last:
@@ -57,6 +59,9 @@ def test_findings_hold_until_the_recheck_day(portfolio: tuple[Catalog, list], ob
             if until != NEVER and until <= as_of + dt.timedelta(days=HORIZON):
                 changed_on_the_day += _idents(planner, p, until) != now
             gaps.append((until - as_of).days if until != NEVER else HORIZON)
+    # Every level the findings can name was there to be compared: a level added to the findings (and
+    # to ALERT_LEVELS) but not to recheck_on fails here until the portfolio shows it and the bound holds.
+    assert levels == set(ALERT_LEVELS), sorted(levels ^ set(ALERT_LEVELS))
     tomorrow = sum(1 for g in gaps if g == 1)
     assert tomorrow < len(gaps) * 0.2, f"{tomorrow} of {len(gaps)} projects would be checked again tomorrow"
     # Tight, not just safe: most named days are days a finding really changes.
