@@ -52,6 +52,10 @@ def _converter(column: Any, sqlite: bool) -> Any:
     return None
 
 
+_IDENTITY = ("gu", "dong", "year", "workflow_id", "workflow_version", "target_date", "retired_at")
+"""Columns an advance or a fact never changes (an edit, a migration or a retirement does)."""
+
+
 def _q(name: str) -> str:
     return f'"{name}"'
 
@@ -76,6 +80,23 @@ class HotPath:
             f"VALUES ({', '.join([mark] * len(self.event_columns))})"
         )
         self.exists_sql = f"SELECT id FROM projects WHERE key = {mark}"
+        # SQLite: most saves (an advance, a fact) leave the project's identity as it was. SQLite
+        # rewrites the entries of every index on a column named in SET, whatever the value, so the
+        # save first tries an UPDATE that sets only the other columns and matches the row only if its
+        # identity columns already hold exactly the new values (then writing them would change no
+        # byte); if it matches nothing, the full UPDATE runs as before. Same row, same outcome: two
+        # index rewrites fewer per advance (gu + year, year) and fewer pages in the WAL.
+        self._narrow: tuple[str, list[int], list[int]] | None = None
+        if self.sqlite:
+            kept = [c for c in self.update_columns if c in _IDENTITY]
+            changing = [c for c in self.update_columns if c not in _IDENTITY]
+            where = " AND ".join(f"{_q(c)} IS {mark}" for c in kept)  # IS: NULL matches NULL
+            self._narrow = (
+                f"UPDATE projects SET {', '.join(f'{_q(c)} = {mark}' for c in changing)} "
+                f"WHERE key = {mark} AND version = {mark} AND {where} RETURNING id",
+                [self.update_columns.index(c) for c in changing],
+                [self.update_columns.index(c) for c in kept],
+            )
         self._project_conv = [_converter(P.c[c], self.sqlite) for c in self.update_columns]
         self._event_conv = [_converter(E.c[c], self.sqlite) for c in self.event_columns]
         self._dbapi_error = db.engine.dialect.loaded_dbapi.Error
@@ -115,19 +136,26 @@ class HotPath:
         finally:
             cur.close()
 
-    @contextlib.contextmanager
-    def _conn(self) -> Any:
+    def _checkout(self) -> Any:
         """A driver connection from the pool (SQLite: autocommit, dongflow's pragmas) for one call,
-        given back afterwards. Keeping one checked out per thread was faster (a checkout and checkin
-        cost a fifth of an advance) but a web server's worker threads then held every connection of
-        the pool, and a connection closed at dispose could still be in use by another thread."""
-        with self.db.translate_errors():
-            raw = self.db.engine.raw_connection()
+        given back by :meth:`_checkin` in the caller's ``finally``. Keeping one checked out per thread
+        was faster (a checkout and checkin cost a fifth of an advance) but a web server's worker
+        threads then held every connection of the pool, and a connection closed at dispose could
+        still be in use by another thread. (No context manager: two generator frames per call were
+        a measurable part of what is left.)"""
         try:
-            yield raw
-        finally:
-            with contextlib.suppress(Exception):
-                raw.close()
+            return self.db.engine.raw_connection()
+        except BaseException:
+            with self.db.translate_errors():
+                raise
+            raise  # pragma: no cover - translate_errors re-raises whatever it does not translate
+
+    @staticmethod
+    def _checkin(raw: Any) -> None:
+        try:
+            raw.close()
+        except Exception:  # noqa: BLE001,S110 - giving back a connection that already failed
+            pass
 
     def _failed(self, raw: Any, exc: Exception) -> Exception:
         """A driver error, translated as Database.translate_errors does; the connection is dropped."""
@@ -142,16 +170,18 @@ class HotPath:
         return wrapped  # pragma: no cover
 
     def get(self, key: str) -> Project:
-        with self._conn() as raw:
-            try:
-                cur = raw.cursor()
-                cur.execute(self.get_sql, (key,))
-                row = cur.fetchone()
-                cur.close()
-                if not self.sqlite:
-                    raw.commit()
-            except self._dbapi_error as exc:
-                raise self._failed(raw, exc) from None
+        raw = self._checkout()
+        try:
+            cur = raw.cursor()
+            cur.execute(self.get_sql, (key,))
+            row = cur.fetchone()
+            cur.close()
+            if not self.sqlite:
+                raw.commit()
+        except self._dbapi_error as exc:
+            raise self._failed(raw, exc) from None
+        finally:
+            self._checkin(raw)
         if row is None:
             raise ProjectNotFound(key)
         (_id, key, gu, dong, year, workflow_id, workflow_version, state, previous_state, target, entered_at, facts,
@@ -172,36 +202,45 @@ class HotPath:
         params = [v if conv is None else conv(v) for conv, v in
                   zip(self._project_conv, [values[c] for c in self.update_columns])]
         params += (key, expected_version)
-        with self._conn() as raw:
+        raw = self._checkout()
+        try:
+            cur = raw.cursor()
+            if self.sqlite:
+                cur.execute("BEGIN IMMEDIATE")
             try:
-                cur = raw.cursor()
-                if self.sqlite:
-                    cur.execute("BEGIN IMMEDIATE")
-                try:
+                found = None
+                if self._narrow is not None:
+                    sql, changing, kept = self._narrow
+                    cur.execute(sql, [*[params[i] for i in changing], key, expected_version,
+                                      *[params[i] for i in kept]])
+                    found = cur.fetchone()
+                if found is None:
                     cur.execute(self.update_sql, params)
                     found = cur.fetchone()
-                    if found is None:
-                        cur.execute(self.exists_sql, (key,))
-                        if cur.fetchone() is None:
-                            raise ProjectNotFound(key)
-                        raise ChangedMeanwhile(key)
-                    event["project_id"] = found[0]
-                    cur.execute(self.event_sql, [v if conv is None else conv(v) for conv, v in
-                                                 zip(self._event_conv, [event[c] for c in self.event_columns])])
-                    if self.sqlite:
-                        cur.execute("COMMIT")
-                    else:
-                        raw.commit()
-                except BaseException:
-                    if not self.sqlite:
-                        raw.rollback()
-                    elif raw.in_transaction:
-                        cur.execute("ROLLBACK")
-                    raise
-                finally:
-                    cur.close()
-            except self._dbapi_error as exc:
-                raise self._failed(raw, exc) from None
+                if found is None:
+                    cur.execute(self.exists_sql, (key,))
+                    if cur.fetchone() is None:
+                        raise ProjectNotFound(key)
+                    raise ChangedMeanwhile(key)
+                event["project_id"] = found[0]
+                cur.execute(self.event_sql, [v if conv is None else conv(v) for conv, v in
+                                             zip(self._event_conv, [event[c] for c in self.event_columns])])
+                if self.sqlite:
+                    cur.execute("COMMIT")
+                else:
+                    raw.commit()
+            except BaseException:
+                if not self.sqlite:
+                    raw.rollback()
+                elif raw.in_transaction:
+                    cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+        except self._dbapi_error as exc:
+            raise self._failed(raw, exc) from None
+        finally:
+            self._checkin(raw)
 
 
 def _wrap(exc: Exception, base: type[Exception]) -> Exception:

@@ -97,3 +97,41 @@ def test_bulk_inserted_projects_and_events_equal_sqlalchemy_rows(db_url: str) ->
         assert rows[0] == rows[1] and events[0] == events[1]
     finally:
         db.dispose()
+
+
+def test_save_that_changes_identity_columns_writes_them(db_url: str) -> None:
+    """An advance or a fact leaves gu, dong, year, workflow, target and retirement as they were, and
+    the SQLite hot path then sets only the other columns; a save that changes one of them (here a
+    target, a dong and a retirement) must still write every column, as the full UPDATE did."""
+    import dataclasses
+
+    from engine import project as proj
+
+    db = Database(db_url)
+    try:
+        upgrade(db)
+        service = Service(SqlProjectStore(db), without_participation(Catalog.from_dirs([SHIPPED_DIR])))
+        key = "2017-성동구-마장동"
+        service.add_project(ProjectSpec(key, "성동구", "마장동", 2017), actor="a", now=NOW)
+        service.set_fact(key, "resident_meetings", "2", actor="a", now=NOW)  # identity unchanged
+        service.advance(key, "agree", actor="a", now=LATER)
+        p = service.store.get(key)
+        changed = dataclasses.replace(p, dong="사근동", target=dt.date(2019, 12, 31), retired_at=LATER,
+                                      version=p.version + 1)
+        event = proj.Event(key=key, seq=changed.version, kind="edited", to_state=p.state, actor="a", at=LATER,
+                           from_state=p.state, data={"dong": ["마장동", "사근동"]}, recorded_at=LATER)
+        service.store.save(changed, event)
+        assert service.store.get(key) == changed
+        with db.read() as conn:
+            row = conn.execute(select(P).where(P.c.key == key)).one()
+        assert (row.dong, row.target_date, row.version) == ("사근동", dt.date(2019, 12, 31), p.version + 1)
+        assert row_to_project(row) == changed
+        # a stale save is still refused, whichever UPDATE it tries first
+        import pytest
+
+        from engine.errors import ChangedMeanwhile
+
+        with pytest.raises(ChangedMeanwhile):
+            service.store.save(changed, dataclasses.replace(event))
+    finally:
+        db.dispose()
