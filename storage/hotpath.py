@@ -40,6 +40,25 @@ def _sqlite_moment(value: dt.datetime | None) -> str | None:
     return value.astimezone(_UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+def _memo(convert: Any) -> Any:
+    """``convert`` remembering its results by value. Keyed by (moment, fold): equal aware datetimes
+    are the same instant (the same UTC text); equal naive ones with the same fold, the same fields."""
+    seen: dict[tuple[Any, int], Any] = {}
+
+    def memoised(value: Any) -> Any:
+        if value is None:
+            return None
+        key = (value, value.fold)
+        found = seen.get(key)
+        if found is None:
+            found = seen[key] = convert(value)
+            if len(seen) > 4096:
+                seen.clear()
+        return found
+
+    return memoised
+
+
 def _converter(column: Any, sqlite: bool) -> Any:
     if isinstance(column.type, UTCDateTime):
         if sqlite:
@@ -113,9 +132,12 @@ class HotPath:
         SQLAlchemy transaction, as two driver ``executemany`` calls; ``events_of(ids_by_key)`` gives
         the events' ``event_values`` once the new ids are known."""
         cur = conn.connection.cursor()
+        # An import's rows share their moments (its ``now``): each distinct one is converted once.
+        new_conv = [_memo(cv) if cv is _sqlite_moment else cv for cv in self._new_conv]
+        event_conv = [_memo(cv) if cv is _sqlite_moment else cv for cv in self._event_conv]
         try:
             cur.executemany(self.insert_project_sql, [
-                [v if cv is None else cv(v) for cv, v in zip(self._new_conv, [p[c] for c in self.new_columns])]
+                [v if cv is None else cv(v) for cv, v in zip(new_conv, [p[c] for c in self.new_columns])]
                 for p in projects
             ])
             mark = "?" if self.sqlite else "%s"
@@ -128,7 +150,7 @@ class HotPath:
             events = events_of(ids)
             if events:
                 cur.executemany(self.event_sql, [
-                    [v if cv is None else cv(v) for cv, v in zip(self._event_conv, [e[c] for c in self.event_columns])]
+                    [v if cv is None else cv(v) for cv, v in zip(event_conv, [e[c] for c in self.event_columns])]
                     for e in events
                 ])
         except self._dbapi_error as exc:
