@@ -135,3 +135,41 @@ def test_save_that_changes_identity_columns_writes_them(db_url: str) -> None:
             service.store.save(changed, dataclasses.replace(event))
     finally:
         db.dispose()
+
+
+def test_spare_connection_is_shared_by_threads_and_closed_at_dispose(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """SQLite keeps one driver connection spare between hot-path calls: threads advancing at once
+    each get a connection (the spare or a pooled one), and disposing the database closes them all,
+    so SQLite checkpoints its WAL and removes the -wal file as before."""
+    import threading
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    path = tmp_path / "spare.db"
+    db = Database(f"sqlite:///{path}")
+    upgrade(db)
+    service = Service(SqlProjectStore(db), without_participation(Catalog.from_dirs([SHIPPED_DIR])))
+    dongs = ["마장동", "사근동", "행당1동", "행당2동", "응봉동", "왕십리2동"]
+    for dong in dongs:
+        service.add_project(ProjectSpec(f"2017-성동구-{dong}", "성동구", dong, 2017), actor="a", now=NOW)
+    errors: list[BaseException] = []
+
+    def work(dong: str) -> None:
+        try:
+            for n in range(1, 6):
+                service.set_fact(f"2017-성동구-{dong}", "resident_meetings", str(n), actor="a", now=LATER)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SAWarning)  # no pooled connection left behind or collected
+        threads = [threading.Thread(target=work, args=(d,)) for d in dongs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        assert all(service.store.get(f"2017-성동구-{d}").version == 6 for d in dongs)
+        db.dispose()
+    assert not (tmp_path / "spare.db-wal").exists()
