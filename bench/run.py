@@ -350,6 +350,35 @@ def fig_overdue(ctx: dict[str, Any]) -> dict[str, Any]:
             **r}
 
 
+ALERT_CONFIG = """\
+# Written by bench/run.py for the alerts-dry-run figure: the smallest alert configuration, one
+# console channel (a dry run sends nothing anyway; notify/config.py reads this file).
+[[channels]]
+type = "console"
+"""
+
+
+def fig_alerts_dry_run(ctx: dict[str, Any]) -> dict[str, Any]:
+    """``dongflow alerts run --dry-run`` as a whole process against a process that runs the same check
+    (bench/worker.py check: the alert run's compute, notify.runner.AlertRunner._check's scan)."""
+    as_of = generate.AS_OF.isoformat()
+    config = ctx["work"] / "alerts-bench.toml"
+    config.write_text(ALERT_CONFIG, "utf-8")
+    cmd = [ctx["dongflow"], "--db", str(ctx["db_path"]), *ctx["wf_args"], "alerts", "run", "--as-of", as_of,
+           "--dry-run", "--config", str(config)]
+    floor = [ctx["python"], str(WORKER), "check", "--db", f"sqlite:///{ctx['db_path']}", *ctx["wf_worker"],
+             "--as-of", as_of]
+    r = interleaved(cmd, floor, ctx["env"], ctx["repeat_check"], min(1, ctx["warmup"]))
+    done = subprocess.run(cmd, env=ctx["env"], capture_output=True, text=True)
+    summary = done.stdout.rstrip("\n").rsplit("\n", 1)[-1]
+    checked = worker(floor[2:], ctx["python"], ctx["env"])
+    assert f"{checked['rows']} projects checked, {checked['findings']} findings" in summary, (summary, checked)
+    return {"figure": f"`dongflow alerts run --dry-run` over {ctx['size_name']} projects, whole process",
+            "floor_command": "a process running the alert run's check (bench/worker.py check)",
+            "unit": "s", "target": "-", "met": None, "summary": summary, "rows_checked": checked["rows"],
+            "findings": checked["findings"], "output_lines": done.stdout.count("\n"), **r}
+
+
 def advance_keys(db_path: Path, limit: int) -> list[str]:
     from bench.worker import NEXT
 
@@ -546,7 +575,8 @@ def fig_pg(ctx: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 FIGURES = {"help": fig_help, "status": fig_status, "check": fig_check, "overdue": fig_overdue,
-           "advance": fig_advance, "import": fig_import, "report": fig_report, "pg": fig_pg}
+           "alerts-dry-run": fig_alerts_dry_run, "advance": fig_advance, "import": fig_import,
+           "report": fig_report, "pg": fig_pg}
 
 
 # -- output -----------------------------------------------------------------------------------

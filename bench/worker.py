@@ -231,9 +231,10 @@ def _floor_statements(
         if postgres:
             out.append((key, p.version, *pg.floor_statement(v, e, key, p.version)))
             continue
-        upd = (v["gu"], v["dong"], v["year"], v["workflow_id"], v["workflow_version"], v["state"], v["previous_state"],
-               v["target_date"].isoformat(), sql_datetime(v["entered_at"]), json.dumps(v["facts"]),
-               json.dumps(v["reached"]), v["version"], key, p.version)
+        upd = (v["state"], v["previous_state"], sql_datetime(v["entered_at"]), json.dumps(v["facts"]),
+               json.dumps(v["reached"]), v["version"], key, p.version, v["gu"], v["dong"], v["year"],
+               v["workflow_id"], v["workflow_version"], v["target_date"].isoformat(),
+               None if v["retired_at"] is None else sql_datetime(v["retired_at"]))
         ins = (e["seq"], e["kind"], e["trigger"], e["from_state"], e["to_state"], e["actor"], sql_datetime(e["at"]),
                sql_datetime(e["recorded_at"]), e["note"], json.dumps(e["data"]))
         out.append((key, p.version, upd, ins))
@@ -241,9 +242,12 @@ def _floor_statements(
 
 
 UPDATE_SQL = (
-    "UPDATE projects SET gu=?, dong=?, year=?, workflow_id=?, workflow_version=?, state=?, previous_state=?, "
-    "target_date=?, entered_at=?, facts=?, reached=?, version=? WHERE key = ? AND version = ? RETURNING id"
+    "UPDATE projects SET state=?, previous_state=?, entered_at=?, facts=?, reached=?, version=? "
+    "WHERE key = ? AND version = ? AND gu IS ? AND dong IS ? AND year IS ? AND workflow_id IS ? "
+    "AND workflow_version IS ? AND target_date IS ? AND retired_at IS ? RETURNING id"
 )
+"""The UPDATE dongflow's hot path issues for an advance on SQLite (storage/hotpath.py: the columns an
+advance changes, the row matched by its unchanged identity too), so the floor does the same work."""
 INSERT_EVENT_SQL = (
     "INSERT INTO events (project_id, seq, kind, \"trigger\", from_state, to_state, actor, at, recorded_at, note, data) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -323,7 +327,7 @@ def _raw_advance(raw: sqlite3.Connection, upd: tuple[Any, ...], ins: tuple[Any, 
     try:
         row = raw.execute(UPDATE_SQL, upd).fetchone()
         if row is None:
-            raise RuntimeError(f"floor advance of {upd[-2]} lost its row")
+            raise RuntimeError(f"floor advance of {upd[6]} lost its row")
         raw.execute(INSERT_EVENT_SQL, (row[0], *ins))
         raw.execute("COMMIT")
     except BaseException:

@@ -27,6 +27,10 @@ class Catalog:
         self._machines: dict[tuple[str, int], WorkflowMachine] = {}
         self._sources: dict[tuple[str, int], WorkflowSource] = {}
         """The content (text, hash) of each version and whether it is published (engine/workflow_versions)."""
+        self._latest: dict[str, Workflow] = {}
+        self._ids_memo: tuple[str, ...] | None = None
+        """Memos of :meth:`latest` and :meth:`ids` (an import asks once per row); emptied whenever a
+        version is added or replaced."""
         self.on_miss: Callable[[str, int], Workflow | None] | None = None
         """Asked for a version not (yet) in the catalog, e.g. one published by another process meanwhile."""
         self.refresh_hook: Callable[[], None] | None = None
@@ -78,6 +82,7 @@ class Catalog:
                 file=workflow.source,
             )
         self._by_ref[ref] = workflow
+        self._changed()
 
     def set_source(self, source: WorkflowSource, workflow: Workflow | None = None) -> None:
         """Record a version's content; with ``workflow``, that definition replaces the one held (the
@@ -85,6 +90,7 @@ class Catalog:
         if workflow is not None:
             self._by_ref[source.ref] = workflow
             self._machines.pop(source.ref, None)
+            self._changed()
         self._sources[source.ref] = source
 
     def refresh(self) -> None:
@@ -99,16 +105,28 @@ class Catalog:
         return self._sources.get(ref)
 
     def ids(self) -> list[str]:
-        return sorted({wf_id for wf_id, _ in self._by_ref})
+        return list(self._ids())
+
+    def _ids(self) -> tuple[str, ...]:
+        if self._ids_memo is None:
+            self._ids_memo = tuple(sorted({wf_id for wf_id, _ in self._by_ref}))
+        return self._ids_memo
+
+    def _changed(self) -> None:
+        self._latest.clear()
+        self._ids_memo = None
 
     def versions(self, workflow_id: str) -> list[int]:
         return sorted(v for wf_id, v in self._by_ref if wf_id == workflow_id)
 
     def latest(self, workflow_id: str) -> Workflow:
-        versions = self.versions(workflow_id)
-        if not versions:
-            raise WorkflowNotFound(workflow_id, known=self.ids())
-        return self._by_ref[(workflow_id, versions[-1])]
+        found = self._latest.get(workflow_id)
+        if found is None:
+            versions = self.versions(workflow_id)
+            if not versions:
+                raise WorkflowNotFound(workflow_id, known=self.ids())
+            found = self._latest[workflow_id] = self._by_ref[(workflow_id, versions[-1])]
+        return found
 
     def get(self, workflow_id: str, version: int | None = None) -> Workflow:
         if version is None:
@@ -129,7 +147,7 @@ class Catalog:
 
     def default_id(self) -> str:
         """The workflow new projects use when none is named: the only one, or space-improvement."""
-        ids = self.ids()
+        ids = self._ids()  # asked once per row of an import without a workflow column
         if "space-improvement" in ids:
             return "space-improvement"
         if len(ids) == 1:

@@ -28,6 +28,7 @@ from engine.errors import (
     TransitionRefused,
     located,
 )
+from engine.heap import cyclic_gc_paused
 from engine.identity import IdentityRules
 from engine.ports import ProjectQuery, ProjectStore
 from engine.project import Event, Project
@@ -76,8 +77,11 @@ class Service:
         return self.catalog.get(project.workflow_id, project.workflow_version)
 
     def _validate_spec(
-        self, spec: ProjectSpec, actor: str, now: dt.datetime, at: dt.datetime | None = None
+        self, spec: ProjectSpec, actor: str, now: dt.datetime, at: dt.datetime | None = None,
+        rules: dict[tuple[str, int], Any] | None = None,
     ) -> tuple[Project, Event]:
+        """The new project and its creation event, every value checked. ``rules``: a memo of identity
+        rules by workflow version, for a caller validating many rows (an import)."""
         key = clean_text(spec.key, "key")
         gu = clean_text(spec.gu, "gu")
         dong = clean_text(spec.dong, "dong")
@@ -93,7 +97,14 @@ class Service:
         project, event = proj.new_project(
             workflow, key=key, gu=gu, dong=dong, year=year, target=target, actor=actor, now=now, at=at
         )
-        amend.check_identity(self, project)
+        if rules is None:
+            amend.check_identity(self, project)
+        else:
+            ref = (project.workflow_id, project.workflow_version)
+            rule = rules.get(ref)
+            if rule is None:
+                rule = rules[ref] = amend.rule_of(self, *ref)
+            rule.check(project.key, project.gu, project.dong, project.year)
         return project, event
 
     # -- use cases -------------------------------------------------------------------------
@@ -128,13 +139,29 @@ class Service:
         afterwards); a date without a time is midnight in ``tz``. ``progress(done, total)`` is
         called as rows are written: ``done`` rows more, of ``total``.
         """
+        with cyclic_gc_paused():  # 100k rows make ~a million acyclic objects (engine/heap.py)
+            return self._import_csv(stream, source, actor=actor, now=now, progress=progress, tz=tz,
+                                    allow_duplicate=allow_duplicate)
+
+    def _import_csv(
+        self,
+        stream: BinaryIO,
+        source: str,
+        *,
+        actor: str,
+        now: dt.datetime,
+        progress: Callable[[int, int], None] | None,
+        tz: ZoneInfo | None,
+        allow_duplicate: bool,
+    ) -> int:
         actor = clean_text(actor, "actor")
         items: list[tuple[Project, list[Event]]] = []
         problems: list[InvalidInput] = []
         bad_rows = 0
         first_line: dict[str, int] = {}
         first_place: dict[tuple[str, ...], int] = {}
-        rules: dict[str, Any] = {}
+        rules: dict[tuple[str, int], Any] = {}
+        """Identity rules by workflow version, looked up once (a new project is on its latest version)."""
 
         def bad(exc: InvalidInput) -> None:
             nonlocal bad_rows
@@ -166,6 +193,7 @@ class Service:
                     actor,
                     now,
                     at,
+                    rules,
                 )
             except InvalidInput as exc:
                 bad(located(exc, file=source, line=record.line))
@@ -181,7 +209,7 @@ class Service:
                 )
                 continue
             first_line[project.key] = record.line
-            place = amend.identity_key(rules.setdefault(project.workflow_id, amend.rule_of(self, project.workflow_id)),
+            place = amend.identity_key(rules[(project.workflow_id, project.workflow_version)],
                                        project.workflow_id, project.gu, project.dong, project.year)
             if not allow_duplicate and place in first_place:
                 bad(InvalidInput(f"a second project for {project.gu} {project.dong} {project.year} (first on line "

@@ -324,11 +324,15 @@ class ReportBuilder:
         out = _Assessed()
         seen: dict[tuple[Any, ...], tuple[MilestoneStatus | None, Any]] = {}
         progress, step = self._progress, 0
+        planners: dict[tuple[str, int], DeadlinePlanner] = {}
         for row in self.source.tracked(f, cutoff, open_states=self._open_states()):
             step += 1
             if progress is not None and step % PROGRESS_STEP == 0:
                 progress(PROGRESS_STEP)
-            planner = self.planner(row.workflow_id, row.workflow_version)
+            ref = (row.workflow_id, row.workflow_version)
+            planner = planners.get(ref)
+            if planner is None:
+                planner = planners[ref] = self.planner(*ref)
             # A project whose state changed after the as-of date comes rebuilt as it stood then
             # (storage/asof.py); it is counted here, not by the SQL of stage_counts.
             rebuilt = row.replayed or row.entered_at >= cutoff

@@ -27,11 +27,14 @@ def ambiguous_width() -> int:
     return 2 if os.environ.get(AMBIGUOUS_ENV, "").strip().lower() in ("1", "true", "yes", "on") else 1
 
 
-def width(text: str) -> int:
-    """Terminal columns ``text`` takes (remembered: districts, stages and dates repeat down a table)."""
+def width(text: str, ambiguous: int | None = None) -> int:
+    """Terminal columns ``text`` takes (remembered: districts, stages and dates repeat down a table).
+    ``ambiguous``: :func:`ambiguous_width`, when the caller has read it already (a table reads the
+    setting once, not once per cell)."""
     if text.isascii() and text.isprintable():
         return len(text)
-    ambiguous = ambiguous_width()
+    if ambiguous is None:
+        ambiguous = ambiguous_width()
     if ambiguous != _seen_ambiguous[0]:
         _seen.clear()
         _seen_ambiguous[0] = ambiguous
@@ -46,8 +49,8 @@ def width(text: str) -> int:
     return found
 
 
-def pad(text: str, size: int, align: str = "<") -> str:
-    fill = " " * max(0, size - width(text))
+def pad(text: str, size: int, align: str = "<", ambiguous: int | None = None) -> str:
+    fill = " " * max(0, size - width(text, ambiguous))
     return fill + text if align == ">" else text + fill
 
 
@@ -58,20 +61,21 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], align: str |
     padded once, so a 100,000-row listing costs a few dictionary lookups per cell.
     """
     aligns = align or "<" * len(headers)
+    ambiguous = ambiguous_width()
     padded_columns: list[list[str]] = []
     sizes: list[int] = []
     for index, header in enumerate(headers):
         column = [v if type(v) is str and "\n" not in v else _cell(v) for v in (row[index] for row in rows)]
-        distinct = set(column)
-        size = max([width(header), *map(width, distinct)])
+        widths = {text: width(text, ambiguous) for text in set(column)}
+        size = max([width(header, ambiguous), *widths.values()])
         right = aligns[index] == ">"
         padded = {
-            text: (" " * (size - width(text)) + text) if right else (text + " " * (size - width(text)))
-            for text in distinct
+            text: (" " * (size - w) + text) if right else (text + " " * (size - w))
+            for text, w in widths.items()
         }
         padded_columns.append([padded[text] for text in column])
         sizes.append(size)
-    head = "  ".join(pad(h, size, a) for h, size, a in zip(headers, sizes, aligns)).rstrip()
+    head = "  ".join(pad(h, size, a, ambiguous) for h, size, a in zip(headers, sizes, aligns)).rstrip()
     lines = [head, "  ".join("-" * s for s in sizes)]
     lines += ["  ".join(cells).rstrip() for cells in zip(*padded_columns)] if padded_columns else []
     return "\n".join(lines)

@@ -97,3 +97,79 @@ def test_bulk_inserted_projects_and_events_equal_sqlalchemy_rows(db_url: str) ->
         assert rows[0] == rows[1] and events[0] == events[1]
     finally:
         db.dispose()
+
+
+def test_save_that_changes_identity_columns_writes_them(db_url: str) -> None:
+    """An advance or a fact leaves gu, dong, year, workflow, target and retirement as they were, and
+    the SQLite hot path then sets only the other columns; a save that changes one of them (here a
+    target, a dong and a retirement) must still write every column, as the full UPDATE did."""
+    import dataclasses
+
+    from engine import project as proj
+
+    db = Database(db_url)
+    try:
+        upgrade(db)
+        service = Service(SqlProjectStore(db), without_participation(Catalog.from_dirs([SHIPPED_DIR])))
+        key = "2017-성동구-마장동"
+        service.add_project(ProjectSpec(key, "성동구", "마장동", 2017), actor="a", now=NOW)
+        service.set_fact(key, "resident_meetings", "2", actor="a", now=NOW)  # identity unchanged
+        service.advance(key, "agree", actor="a", now=LATER)
+        p = service.store.get(key)
+        changed = dataclasses.replace(p, dong="사근동", target=dt.date(2019, 12, 31), retired_at=LATER,
+                                      version=p.version + 1)
+        event = proj.Event(key=key, seq=changed.version, kind="edited", to_state=p.state, actor="a", at=LATER,
+                           from_state=p.state, data={"dong": ["마장동", "사근동"]}, recorded_at=LATER)
+        service.store.save(changed, event)
+        assert service.store.get(key) == changed
+        with db.read() as conn:
+            row = conn.execute(select(P).where(P.c.key == key)).one()
+        assert (row.dong, row.target_date, row.version) == ("사근동", dt.date(2019, 12, 31), p.version + 1)
+        assert row_to_project(row) == changed
+        # a stale save is still refused, whichever UPDATE it tries first
+        import pytest
+
+        from engine.errors import ChangedMeanwhile
+
+        with pytest.raises(ChangedMeanwhile):
+            service.store.save(changed, dataclasses.replace(event))
+    finally:
+        db.dispose()
+
+
+def test_spare_connection_is_shared_by_threads_and_closed_at_dispose(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """SQLite keeps one driver connection spare between hot-path calls: threads advancing at once
+    each get a connection (the spare or a pooled one), and disposing the database closes them all,
+    so SQLite checkpoints its WAL and removes the -wal file as before."""
+    import threading
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    path = tmp_path / "spare.db"
+    db = Database(f"sqlite:///{path}")
+    upgrade(db)
+    service = Service(SqlProjectStore(db), without_participation(Catalog.from_dirs([SHIPPED_DIR])))
+    dongs = ["마장동", "사근동", "행당1동", "행당2동", "응봉동", "왕십리2동"]
+    for dong in dongs:
+        service.add_project(ProjectSpec(f"2017-성동구-{dong}", "성동구", dong, 2017), actor="a", now=NOW)
+    errors: list[BaseException] = []
+
+    def work(dong: str) -> None:
+        try:
+            for n in range(1, 6):
+                service.set_fact(f"2017-성동구-{dong}", "resident_meetings", str(n), actor="a", now=LATER)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SAWarning)  # no pooled connection left behind or collected
+        threads = [threading.Thread(target=work, args=(d,)) for d in dongs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        assert all(service.store.get(f"2017-성동구-{d}").version == 6 for d in dongs)
+        db.dispose()
+    assert not (tmp_path / "spare.db-wal").exists()

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--size", "200", "--repeat", "1", "--warmup", "0",
-         "--only", "help,status,check,overdue,advance,import,report",
+         "--only", "help,status,check,overdue,alerts-dry-run,advance,import,report",
          "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")],
         capture_output=True, text=True, timeout=900,
     )
@@ -38,7 +38,8 @@ def test_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
     assert info["machine"]["cores"] and info["machine"]["python"]
 
     figures = {f["id"]: f for f in info["figures"]}
-    assert {"help", "status", "check", "check-next-night", "overdue", "advance", "import", "report"} <= set(figures)
+    assert {"help", "status", "check", "check-next-night", "overdue", "alerts-dry-run", "advance", "import",
+            "report"} <= set(figures)
     for name in ("help", "status", "check", "check-next-night", "overdue", "advance", "import"):
         f = figures[name]
         assert f["measured"] > 0 and f["floor"] > 0 and f["ratio"] > 0, f
@@ -53,6 +54,8 @@ def test_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
     assert figures["check"]["peer"]["instances"] > 0 and figures["check"]["vs_peer"] > 0
     assert figures["advance"]["peer_measured"] > 0 and figures["advance"]["vs_peer"] > 0
     assert figures["overdue"]["rows"] > 0
+    dry = figures["alerts-dry-run"]  # no target of its own: measured beside its floor
+    assert dry["measured"] > 0 and dry["floor"] > 0 and dry["findings"] > 0 and dry["met"] is None, dry
     assert figures["report"]["measured"] > 0
 
     # Every generated history replays to its project (the generator writes through the service, which
