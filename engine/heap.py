@@ -5,8 +5,8 @@ objects (projects, events, dicts, rows), none in a reference cycle, and keeps th
 cyclic collector is triggered by allocations, not by garbage, so it traverses that growing heap
 again and again for nothing: a fifth of a 100k import's CPU, measured. Reference counting still
 frees everything while it is paused; the collector is restored afterwards exactly as it was, and
-collects any cycle made meanwhile at its next run. (engine/monitor.py pauses it the same way around
-the nightly check's scan.)
+collects any cycle made meanwhile at its next run. The nightly check's scan (engine/monitor.py,
+storage/check_marks.py) pauses it here too.
 """
 
 from __future__ import annotations

@@ -6,14 +6,13 @@ code serves ``dongflow overdue``, ``status`` and the nightly alert run.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from engine.catalog import Catalog
+from engine.heap import cyclic_gc_paused
 from engine.definition import Workflow
 from engine.backward import planning_label
 from engine.blackouts import NO_DAYS, BlackoutIndex
@@ -166,18 +165,6 @@ class DeadlineBook:
             if m.id == milestone:
                 return m.label.get(lang)
         return planning_label(workflow, milestone, lang) or milestone
-
-
-@contextlib.contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
-    """Python's cyclic collector paused for a scan of many small acyclic objects (see DeadlineBook.scan)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def level_counts(assessments: Iterable[tuple[object, Assessment]]) -> Mapping[str, int]:

@@ -38,7 +38,8 @@ from sqlalchemy import delete, func, insert, or_, select, update
 
 from engine.alerting import ACTIVE, CLOSED_RESOLVED
 from engine.deadlines import Finding
-from engine.monitor import DeadlineBook, cyclic_gc_paused
+from engine.heap import cyclic_gc_paused
+from engine.monitor import DeadlineBook
 from engine.recheck import recheck_on
 from engine.tracked import TrackedRow
 from storage.repository import P
