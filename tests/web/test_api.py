@@ -8,18 +8,9 @@ import json
 import pytest
 
 from cli import cli
-from webkit import NOW, OTHER, OWN, PASSWORD, snapshot
-
-PROBLEM = "application/problem+json"
+from webkit import NOW, OTHER, OWN, PASSWORD, problem as _problem, snapshot
 
 
-def _problem(response, status: int, code: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status and body["code"] == code and body["title"] and body["detail"]
-    assert "Traceback" not in response.text
-    return body
 
 
 def test_a_token_is_required(site) -> None:

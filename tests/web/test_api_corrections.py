@@ -11,25 +11,12 @@ from urllib.parse import unquote
 
 import pytest
 
-from webkit import OTHER, OWN, snapshot
+from webkit import OTHER, OWN, ok as _ok, problem as _problem, snapshot
 
-PROBLEM = "application/problem+json"
 SECOND_OWN = "2016-성동구-금호1가동"
 SECOND_OTHER = "2017-종로구-사직동"
 
 
-def _problem(response, status: int, code: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status and body["code"] == code and body["title"] and body["detail"]
-    assert "Traceback" not in response.text
-    return body
-
-
-def _ok(response) -> dict:
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def _hold(site, key: str, who: str = "officer", version: int = 1) -> dict:

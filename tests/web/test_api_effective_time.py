@@ -12,25 +12,12 @@ import datetime as dt
 
 import pytest
 
-from webkit import NOW, OWN, snapshot
+from webkit import NOW, OWN, ok as _ok, problem as _problem, snapshot
 
-PROBLEM = "application/problem+json"
 SECOND_OWN = "2016-성동구-금호1가동"
 KST = dt.timezone(dt.timedelta(hours=9))
 
 
-def _problem(response, status: int, code: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status and body["code"] == code and body["title"] and body["detail"]
-    assert "Traceback" not in response.text
-    return body
-
-
-def _ok(response) -> dict:
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def _history(site, key: str) -> list[dict]:

@@ -102,3 +102,23 @@ def snapshot(url: str) -> dict[str, Any]:
             order = list(table.primary_key.columns) or list(table.columns)[:1]
             out[name] = [tuple(r) for r in conn.execute(select(table).order_by(*order))]
     return out
+
+
+PROBLEM = "application/problem+json"
+
+
+def problem(response: Any, status: int, code: int) -> dict[str, Any]:
+    """The problem+json body of an API answer, checked: its status, dongflow code, title and detail,
+    and no traceback."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status and body["code"] == code and body["title"] and body["detail"]
+    assert "Traceback" not in response.text
+    return body
+
+
+def ok(response: Any) -> dict[str, Any]:
+    """The JSON body of a 200 answer."""
+    assert response.status_code == 200, response.text
+    return response.json()
