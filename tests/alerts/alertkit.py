@@ -283,3 +283,28 @@ class Webhook:
 def webhook_channel(hook: Webhook, *, name: str = "hook", timeout: float = 2.0, url_env: str | None = None) -> str:
     where = f'url_env = "{url_env}"' if url_env else f'url = "{hook.url}"'
     return f'[[channels]]\nname = "{name}"\ntype = "webhook"\n{where}\ntimeout = {timeout}\n'
+
+
+# ------------------------------------------------------------------------------------------------
+# The incremental check's tests: the alerts two databases hold, to compare
+
+
+def alerts_of(url: str) -> list[tuple]:
+    """Every alert (project, milestone, level, state, reminders, open since) and every lifecycle
+    event (project, milestone, level, kind, as-of day), sorted."""
+    from sqlalchemy import select
+
+    from storage.db import Database
+    from storage.tables import AlertEventRow, AlertRow
+
+    A, E = AlertRow.__table__, AlertEventRow.__table__  # type: ignore[attr-defined]
+    db = Database(url)
+    try:
+        with db.read() as conn:
+            alerts = conn.execute(select(A.c.project_id, A.c.milestone, A.c.level, A.c.state, A.c.reminders,
+                                         A.c.open_since)).all()
+            events = conn.execute(select(A.c.project_id, A.c.milestone, A.c.level, E.c.kind, E.c.as_of)
+                                  .select_from(E.join(A, A.c.id == E.c.alert_id))).all()
+        return sorted(map(tuple, alerts)) + sorted(map(tuple, events))
+    finally:
+        db.dispose()

@@ -16,9 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from alertkit import SEOUL, file_channel, make_runner
+from alertkit import SEOUL, alerts_of, file_channel, make_runner
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -29,23 +28,6 @@ from engine.catalog import Catalog  # noqa: E402
 from workflows import SHIPPED_DIR  # noqa: E402
 
 NIGHTS = 45
-
-
-def _alerts(url: str) -> list[tuple]:
-    from storage.db import Database
-    from storage.tables import AlertEventRow, AlertRow
-
-    A, E = AlertRow.__table__, AlertEventRow.__table__  # type: ignore[attr-defined]
-    db = Database(url)
-    try:
-        with db.read() as conn:
-            alerts = conn.execute(select(A.c.project_id, A.c.milestone, A.c.level, A.c.state, A.c.reminders,
-                                         A.c.open_since)).all()
-            events = conn.execute(select(A.c.project_id, A.c.milestone, A.c.level, E.c.kind, E.c.as_of)
-                                  .select_from(E.join(A, A.c.id == E.c.alert_id))).all()
-        return sorted(map(tuple, alerts)) + sorted(map(tuple, events))
-    finally:
-        db.dispose()
 
 
 def _forget(url: str) -> None:
@@ -119,7 +101,7 @@ def test_incremental_nights_record_what_full_checks_record(tmp_path: Path) -> No
         assert (inc.scanned, inc.found, inc.new_alerts, inc.lifecycle) == \
             (full.scanned, full.found, full.new_alerts, full.lifecycle), night
         assert full.assessed == full.scanned
-        assert _alerts(urls[0]) == _alerts(urls[1]), night
+        assert alerts_of(urls[0]) == alerts_of(urls[1]), night
         if n:
             assessed_share.append(inc.assessed / inc.scanned)
     # Most nights look at a few projects; a night whose observed durations moved (completions shift a

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from support import fresh_database
-from alertkit import SEOUL, file_channel, make_runner
+from alertkit import SEOUL, alerts_of, file_channel, make_runner
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -41,25 +41,6 @@ def twin_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[
 
 def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour, minute), SEOUL).astimezone(dt.UTC)
-
-
-def alerts_of(url: str) -> list[tuple]:
-    """Every alert (project, milestone, level, state, reminders, open since) and every lifecycle
-    event (project, milestone, level, kind, as-of day), sorted."""
-    from storage.db import Database
-    from storage.tables import AlertEventRow, AlertRow
-
-    A, E = AlertRow.__table__, AlertEventRow.__table__  # type: ignore[attr-defined]
-    db = Database(url)
-    try:
-        with db.read() as conn:
-            alerts = conn.execute(select(A.c.project_id, A.c.milestone, A.c.level, A.c.state, A.c.reminders,
-                                         A.c.open_since)).all()
-            events = conn.execute(select(A.c.project_id, A.c.milestone, A.c.level, E.c.kind, E.c.as_of)
-                                  .select_from(E.join(A, A.c.id == E.c.alert_id))).all()
-        return sorted(map(tuple, alerts)) + sorted(map(tuple, events))
-    finally:
-        db.dispose()
 
 
 class Twin:
