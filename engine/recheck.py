@@ -20,8 +20,10 @@ and safe for forecasts:
   days in hand cannot be at risk before ``as_of + slack + 1``, and once at risk stays so; the same
   holds for each fiscal cut-off's forecast.
 
-Blackout days make the forecast count only some days, so a project with blackout days is simply
-checked again the next day, as is one whose record holds a day after ``as_of`` (a past-dated check).
+Blackout days ahead make the forecast count only some days, so a project with a blackout day on or
+after ``as_of`` is simply checked again the next day, as is one whose record holds a day after
+``as_of`` (a past-dated check). Blackout days all before ``as_of`` have done their work (due dates and
+latest starts rolled over them are fixed days) and change nothing ahead.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ def recheck_on(planner: DeadlinePlanner, p: Tracked, as_of: dt.date, off: frozen
     """The first day after ``as_of`` on which ``planner.findings(p, day)`` may name other (milestone,
     level) pairs than on ``as_of`` (:data:`NEVER` if none will while ``p`` stays as it is)."""
     tomorrow = as_of + DAY
-    if off:
-        return tomorrow
+    if off and max(off) >= as_of:
+        return tomorrow  # blackout days ahead: the forecast counts only some days (days past change nothing ahead)
     tz = planner.tz
     if p.entered_at.astimezone(tz).date() > as_of:
         return tomorrow

@@ -69,6 +69,31 @@ def test_findings_hold_until_the_recheck_day(portfolio: tuple[Catalog, list], ob
     assert changed_on_the_day > named * 0.5, (changed_on_the_day, named)
 
 
+def test_findings_hold_after_blackout_days_that_are_past(portfolio: tuple[Catalog, list]) -> None:
+    """A blackout window wholly before the as-of date (it rolled due dates and latest starts over its
+    days): the bound holds as without one, and the project is not looked at every night for it."""
+    catalog, projects = portfolio
+    planners = _planners(catalog, False)
+    later = 0
+    for text in AS_OF:
+        as_of = dt.date.fromisoformat(text)
+        # Working days just before the as-of day, and around the first cohort's due dates.
+        off = frozenset(as_of - dt.timedelta(days=d) for d in range(1, 40)) | frozenset(
+            dt.date(2025, 3, 1) + dt.timedelta(days=d) for d in range(60))
+        off = frozenset(d for d in off if d < as_of)
+        for p in projects:
+            planner = planners[p.workflow_id]
+            until = recheck_on(planner, p, as_of, off)
+            now = {(f.milestone, f.level) for f in planner.findings(p, as_of, "en", off)}
+            day = as_of + dt.timedelta(days=1)
+            while day < min(until, as_of + dt.timedelta(days=HORIZON)):
+                assert {(f.milestone, f.level) for f in planner.findings(p, day, "en", off)} == now, \
+                    (p.key, text, day.isoformat(), until.isoformat())
+                day += dt.timedelta(days=1)
+            later += until > as_of + dt.timedelta(days=1)
+    assert later > len(AS_OF) * len(projects) * 0.8
+
+
 def test_blackout_days_mean_checking_again_tomorrow(portfolio: tuple[Catalog, list]) -> None:
     catalog, projects = portfolio
     planners = _planners(catalog, False)
