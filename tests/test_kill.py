@@ -160,12 +160,14 @@ def test_kill_during_imports_again_and_again(tmp_path, env, initialised_db) -> N
     have: set[str] = set()
     outcomes = []
     for n in range(8):
-        size = rng.choice([6000, 8000]) if n % 2 == 0 else rng.choice([2000, 4000, 6000])
+        # Mid-write kills need the import to outlast the delay: 20,000+ rows take about a second after
+        # the first 2,000 are written (6,000 were committed within 0.2 s once imports got faster).
+        size = rng.choice([20000, 30000]) if n % 2 == 0 else rng.choice([2000, 4000, 6000])
         csv = tmp_path / f"import-{n}.csv"
         keys = write_csv(csv, size, f"r{n}-2016")
         run = Watched([*faultkit.dongflow_cmd(), "project", "import", str(csv), "--allow-duplicate"], env,
                       terminal=True)
-        if n % 2 == 0:  # mid-write: 2,000 rows are in the open transaction, 4,000 or more still to come
+        if n % 2 == 0:  # mid-write: 2,000 rows are in the open transaction, 18,000 or more still to come
             writing = run.wait_for(b"importing", timeout=60)
             delay = rng.uniform(0, 0.2)
         else:  # anywhere: start-up, reading and checking the file, writing, committing, exiting
