@@ -18,7 +18,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, case, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -28,9 +28,11 @@ from engine.deadlines import Finding
 from engine.errors import ConflictError, LeaseLost
 from storage.db import Database
 from storage.repository import P
-from storage.check_marks import Scan
 from storage.tables import AlertRow, DeliveryRow, JobRow
 from storage.tracking import TrackedRow, TrackingReader
+
+if TYPE_CHECKING:
+    from storage.check_marks import Scan  # noqa: F401 - the check's result; importing it loads the deadline rules
 
 A = AlertRow.__table__  # type: ignore[attr-defined]
 D = DeliveryRow.__table__  # type: ignore[attr-defined]
@@ -120,7 +122,7 @@ class StoredDelivery(AlertFacts):
     state: str = "open"
 
 
-Compute = Callable[[TrackingReader], Scan]
+Compute = Callable[[TrackingReader], "Scan"]
 Sweep = Callable[[Connection, list[tuple[TrackedRow, Finding]], dt.date, dt.datetime, "frozenset[int] | None"],
                  dict[str, int]]
 """The lifecycle step of a check (storage.alert_lifecycle), run in the check's transaction; its last

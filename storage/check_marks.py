@@ -30,7 +30,6 @@ import hashlib
 import importlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +87,8 @@ def basis(book: DeadlineBook, lang: str) -> str:
         days = book.planner(wf.id, wf.version).durations.days
         h.update(repr(sorted(days.items())).encode())
     h.update(repr(book.blackouts.windows).encode())
+    from importlib import metadata  # 10 ms to import: only when an alert run checks
+
     try:
         h.update(metadata.version("holidays").encode())
     except metadata.PackageNotFoundError:  # pragma: no cover - a dependency

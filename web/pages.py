@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 
 from engine import errors
 from engine.ports import ProjectQuery
-from engine.values import ascii_digits, lookup_text, parse_date, whole_number
+from engine.values import ascii_digits, lookup_text, parse_date, parse_year
 from web.auth import Context
 from web.security import SecurityHeaders, same_origin, tokens_match
 from web.sessions import (
@@ -69,13 +69,13 @@ def scoped(ctx: Any, session: Any) -> Any:
 
 def page_year(year: str | None) -> int | None:
     """A year filter of a page's query (empty: none): the digits 0-9 and nothing else (no sign, no
-    space: a link a page made never has them), then checked like every number."""
+    space: a link a page made never has them), then the year every door reads (``parse_year``)."""
     if not year:
         return None
     if not (year.isascii() and year.isdigit()):
         ascii_digits(year, "year")  # names Unicode digits as such
         raise errors.InvalidInput(f"{year[:20]!r} is not a year", field="year")
-    return whole_number(year, "year", minimum=1900, maximum=2200, what="a year")
+    return parse_year(year)
 
 
 def as_of_day(ctx: Any, as_of: str | None) -> dt.date:
